@@ -1,0 +1,1 @@
+"""One module per ``unlearnstab`` sub-command (``register`` + ``run``)."""

@@ -1,0 +1,75 @@
+"""``unlearnstab verify``: run the registered claims and print predicted vs observed."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from numerics.claims.base import SCALES, ClaimResult, registry
+from numerics.commands._common import jsonable
+from numerics.inputs import InputError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``verify`` parser."""
+    p = sub.add_parser("verify", help="check the theory's claims numerically",
+                       description="Run each claim's check (theory value vs an independent "
+                                   "computation) and exit non-zero if any fails.")
+    p.add_argument("--claim", nargs="+", metavar="ID", help="claim ids (default: all)")
+    p.add_argument("--quick", action="store_true", help="the smallest configurations")
+    p.add_argument("--scale", choices=SCALES, default=None,
+                   help="configuration size (default: 'default'; --quick means 'quick')")
+    p.add_argument("--json", action="store_true", help="print a JSON list of results")
+    p.add_argument("--quiet", action="store_true", help="print only the summary line")
+    p.set_defaults(func=run)
+
+
+def _fmt(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    text = str(value)
+    return text if len(text) <= 28 else text[:25] + "..."
+
+
+def print_table(results: list[ClaimResult], stream=sys.stdout) -> None:
+    """Aligned table: claim, kind, notion, predicted, observed, error, status."""
+    head = ["claim", "kind", "notion", "predicted", "observed", "error", "tol", "status", "s"]
+    rows = [[r.claim_id, r.kind, r.notion, _fmt(r.predicted), _fmt(r.observed), _fmt(r.error),
+             _fmt(r.tolerance), "PASS" if r.passed else "FAIL", f"{r.seconds:.1f}"]
+            for r in results]
+    widths = [max(len(h), *(len(row[i]) for row in rows)) if rows else len(h)
+              for i, h in enumerate(head)]
+    print("  ".join(h.ljust(w) for h, w in zip(head, widths)), file=stream)
+    print("  ".join("-" * w for w in widths), file=stream)
+    for row in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths)), file=stream)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the selected claims; exit 1 if any fails."""
+    claims = registry()
+    ids = args.claim or list(claims)
+    unknown = [c for c in ids if c not in claims]
+    if unknown:
+        raise InputError(f"unknown claim id(s) {', '.join(unknown)}; known: {', '.join(claims)}")
+    scale = args.scale or ("quick" if args.quick else "default")
+    results: list[ClaimResult] = []
+    for cid in ids:
+        if not (args.json or args.quiet):
+            print(f"[{cid}] {claims[cid].title} ...", file=sys.stderr, flush=True)
+        results.append(claims[cid].run(scale))
+    failed = [r.claim_id for r in results if not r.passed]
+    if args.json:
+        json.dump(jsonable([r.as_dict() for r in results]), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        if not args.quiet:
+            print_table(results)
+            for r in results:
+                if not r.passed and "exception" in r.evidence:
+                    print(f"\n{r.claim_id} raised:\n{r.evidence['traceback']}", file=sys.stderr)
+        status = "FAIL" if failed else "PASS"
+        print(f"verify: {len(results) - len(failed)} passed, {len(failed)} failed"
+              f" (scale={scale}) -> {status}")
+    return 1 if failed else 0
