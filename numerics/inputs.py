@@ -147,7 +147,7 @@ class HessianPool:
 
 
 def _factors_from_dense(h: np.ndarray, name: str, psd_rtol: float) -> np.ndarray:
-    """Batched eigen-decomposition :math:`H_i=V\\Lambda V^\\top\\mapsto F_i=V\\Lambda^{1/2}`."""
+    r"""Batched eigen-decomposition :math:`H_i=V\\Lambda V^\\top\\mapsto F_i=V\\Lambda^{1/2}`."""
     evals, evecs = np.linalg.eigh(h)
     scale = np.abs(evals).max(axis=1)
     scale_all = max(float(scale.max()), np.finfo(float).tiny)

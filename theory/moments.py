@@ -28,9 +28,9 @@ The same moments give the mean and variance of the count :math:`K` of *marked* s
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
-from typing import Callable
 
 import sympy as sp
 
@@ -113,8 +113,10 @@ def _derive_bernoulli() -> BatchMoments:
 
 
 def _derive_wr() -> BatchMoments:
-    r"""I.i.d. draws :math:`I_1..I_B`: sum :math:`\mathbb E[\mathbb 1\{I_t=i\}\mathbb 1\{I_s=j\}]` over
-    the :math:`B` diagonal pairs :math:`t=s` and the :math:`B(B-1)` pairs :math:`t\neq s`."""
+    r"""I.i.d. draws :math:`I_1..I_B`.
+
+    Sum :math:`\mathbb E[\mathbb 1\{I_t=i\}\mathbb 1\{I_s=j\}]` over the :math:`B` diagonal pairs :math:`t=s` and the :math:`B(B-1)` pairs :math:`t\neq s`.
+    """
     same, other = sp.Integer(1) / n, sp.Integer(1) / n**2  # P(I_t=i) and P(I_t=i, I_s=j), t != s
     ez = B * same
     ez2 = B * same + B * (B - 1) * other  # i == j: diagonal pairs hit with prob 1/n

@@ -10,7 +10,6 @@ from typing import Any
 
 from numerics.claims.policy import Kind, Notion, Tolerance, passes, tolerance
 
-
 #: Configurations: ``quick`` (test suite), ``default`` (CPU, under 2 minutes for all claims),
 #: ``large`` (meant for a GPU or a cluster).
 SCALES: tuple[str, ...] = ("quick", "default", "large")

@@ -40,10 +40,10 @@ def print_table(results: list[ClaimResult], stream=sys.stdout) -> None:
             for r in results]
     widths = [max(len(h), *(len(row[i]) for row in rows)) if rows else len(h)
               for i, h in enumerate(head)]
-    print("  ".join(h.ljust(w) for h, w in zip(head, widths)), file=stream)
+    print("  ".join(h.ljust(w) for h, w in zip(head, widths, strict=False)), file=stream)
     print("  ".join("-" * w for w in widths), file=stream)
     for row in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths)), file=stream)
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)), file=stream)
 
 
 def run(args: argparse.Namespace) -> int:
