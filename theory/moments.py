@@ -115,7 +115,8 @@ def _derive_bernoulli() -> BatchMoments:
 def _derive_wr() -> BatchMoments:
     r"""I.i.d. draws :math:`I_1..I_B`.
 
-    Sum :math:`\mathbb E[\mathbb 1\{I_t=i\}\mathbb 1\{I_s=j\}]` over the :math:`B` diagonal pairs :math:`t=s` and the :math:`B(B-1)` pairs :math:`t\neq s`.
+    Sum :math:`\mathbb E[\mathbb 1\{I_t=i\}\mathbb 1\{I_s=j\}]` over the :math:`B` diagonal
+    pairs :math:`t=s` and the :math:`B(B-1)` pairs :math:`t\neq s`.
     """
     same, other = sp.Integer(1) / n, sp.Integer(1) / n**2  # P(I_t=i) and P(I_t=i, I_s=j), t != s
     ez = B * same
