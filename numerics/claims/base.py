@@ -116,4 +116,11 @@ def registry() -> dict[str, Claim]:
     from numerics.claims import load_all
 
     load_all()
-    return dict(sorted(_REGISTRY.items(), key=lambda kv: (len(kv[0]), kv[0])))
+    return dict(sorted(_REGISTRY.items(), key=lambda kv: claim_sort_key(kv[0])))
+
+
+def claim_sort_key(claim_id: str) -> tuple[int, str]:
+    """Natural order: C1, C1.a, C2, ..., C10."""
+    head, _, tail = claim_id.partition(".")
+    digits = "".join(ch for ch in head if ch.isdigit())
+    return (int(digits) if digits else 10**6, tail)

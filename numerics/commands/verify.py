@@ -46,13 +46,23 @@ def print_table(results: list[ClaimResult], stream=sys.stdout) -> None:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)), file=stream)
 
 
+def select(claims: dict, wanted: list[str] | None) -> list[str]:
+    """Claim ids matching ``wanted`` (``C1`` selects ``C1.a``, ``C1.b``...); all when empty."""
+    if not wanted:
+        return list(claims)
+    out: list[str] = []
+    for w in wanted:
+        hits = [c for c in claims if c == w or c.startswith(w + ".")]
+        if not hits:
+            raise InputError(f"unknown claim id {w}; known: {', '.join(claims)}")
+        out.extend(h for h in hits if h not in out)
+    return out
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the selected claims; exit 1 if any fails."""
     claims = registry()
-    ids = args.claim or list(claims)
-    unknown = [c for c in ids if c not in claims]
-    if unknown:
-        raise InputError(f"unknown claim id(s) {', '.join(unknown)}; known: {', '.join(claims)}")
+    ids = select(claims, args.claim)
     scale = args.scale or ("quick" if args.quick else "default")
     results: list[ClaimResult] = []
     for cid in ids:

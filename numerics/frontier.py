@@ -1,0 +1,147 @@
+r"""Frontier maps: a stability quantity on a 2-D grid, as a tidy table and a heatmap.
+
+A *cell* is a pure function of a configuration dictionary (it includes its seed) returning a flat
+record; a map is the list of records of a grid of cells.  The σ-family cell (SPEC §4.2–4.3)
+evaluates, at one :math:`(\sigma, B)`:
+
+* ``ms``: :math:`\rho(\mathcal T(\eta))` and :math:`\eta^\star_{ms}` from the exact operator
+  (mean-square notion);
+* ``as``: :math:`\eta^\star_{as}` from the exact Lyapunov exponent of the commuting family
+  (almost-sure notion);
+* ``trajectory``: the companion rule's verdict (finite-horizon trajectory notion).
+
+:func:`plot_frontier` draws the observed cells and overlays the predicted boundary, with each
+layer labelled by its notion.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from numerics.inputs import InputError, UnlearningConfig
+from numerics.operator import SecondMomentOperator
+
+__all__ = ["grid", "evaluate", "sigma_family_cell", "plot_frontier", "NOTIONS"]
+
+#: Notions a frontier cell can observe.
+NOTIONS = {
+    "ms": "mean-square (rho of T)",
+    "as": "almost-sure (Lyapunov exponent)",
+    "trajectory": "finite-horizon trajectory rule",
+}
+
+
+def grid(base: dict[str, Any], **axes: Sequence[Any]) -> list[dict[str, Any]]:
+    """Cartesian product of ``axes`` over the ``base`` configuration (row-major, in order)."""
+    names = list(axes)
+    return [dict(base, **dict(zip(names, vals, strict=True)))
+            for vals in itertools.product(*(axes[k] for k in names))]
+
+
+def evaluate(cells: Iterable[dict[str, Any]], cell: Callable[[dict[str, Any]], dict[str, Any]],
+             progress: bool = False, desc: str = "cells") -> list[dict[str, Any]]:
+    """Evaluate ``cell`` on every configuration, in process (with an optional progress bar)."""
+    cells = list(cells)
+    if progress:
+        from tqdm.auto import tqdm
+
+        cells = tqdm(cells, desc=desc, unit="cell")
+    return [cell(c) for c in cells]
+
+
+def sigma_family_operator(config: dict[str, Any]) -> SecondMomentOperator:
+    r"""Operator of the σ-family cell: plain SGD (:math:`\alpha=0`) or identical lists (§4.3)."""
+    from numerics.families import sigma_family
+
+    n, sigma, batch = int(config["n"]), int(config["sigma"]), int(config["batch"])
+    if not 1 <= sigma <= n:
+        raise InputError(f"sigma must lie in 1..n={n}, got {sigma}")
+    pool = sigma_family(n, sigma, c=float(config.get("c", 2.0)))
+    alpha = float(config.get("alpha", 0.0))
+    sampling = config.get("sampling", "wor")
+    if alpha == 0.0:
+        return SecondMomentOperator(pool, None, UnlearningConfig(0.0, batch, 1, sampling))
+    return SecondMomentOperator(pool, pool, UnlearningConfig(alpha, batch, batch, sampling))
+
+
+def sigma_family_cell(config: dict[str, Any]) -> dict[str, Any]:
+    r"""One (σ, B) cell of the σ-family at step size ``eta``.
+
+    Record keys: the configuration, ``eta_star_ms``, ``rho``, ``ms_stable`` (mean-square),
+    ``eta_star_as``, ``as_stable`` (almost-sure, exact for this commuting family), and for
+    ``notion='trajectory'`` also ``traj_escape_fraction`` and ``traj_escapes``.
+    """
+    from numerics.commuting import exact_eta_star_as
+    from numerics.simulate import trajectory_rule
+
+    eta = float(config["eta"])
+    op = sigma_family_operator(config)
+    esc = op.mean_escape().escapes_at_every_eta
+    eta_ms = 0.0 if esc else op.eta_star_ms()
+    rho = op.rho(eta)
+    eta_as = 0.0 if esc else exact_eta_star_as(op)
+    rec = dict(config)
+    rec.update(eta_star_ms=eta_ms, rho=rho, ms_stable=bool(rho < 1.0),
+               eta_star_as=eta_as, as_stable=None if eta_as is None else bool(eta < eta_as))
+    if config.get("notion", "ms") == "trajectory":
+        out = trajectory_rule(op, eta, horizon=int(config.get("horizon", 1000)),
+                              repetitions=int(config.get("repetitions", 10)),
+                              seed=int(config.get("seed", 0)))
+        rec.update(traj_escape_fraction=out.fraction, traj_escapes=out.escapes)
+    return rec
+
+
+def to_matrix(records: Sequence[dict[str, Any]], x: str, y: str, value: str
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pivot tidy records to ``(xs, ys, Z)`` with ``Z[j, i]`` the value at ``(xs[i], ys[j])``."""
+    xs = np.array(sorted({r[x] for r in records}))
+    ys = np.array(sorted({r[y] for r in records}))
+    Z = np.full((ys.size, xs.size), np.nan)
+    ix = {v: i for i, v in enumerate(xs)}
+    iy = {v: j for j, v in enumerate(ys)}
+    for r in records:
+        v = r[value]
+        Z[iy[r[y]], ix[r[x]]] = np.nan if v is None else float(v)
+    return xs, ys, Z
+
+
+def plot_frontier(records: Sequence[dict[str, Any]], x: str, y: str, observed: str,
+                  predicted: Sequence[tuple[str, str]] = (), title: str = "",
+                  observed_label: str = "", path: str | None = None):
+    """Heatmap of ``observed`` (1 = escapes / unstable) with predicted boundaries overlaid.
+
+    ``predicted`` lists ``(key, label)`` pairs of boolean *stable* columns; each is drawn as the
+    contour between its stable and unstable cells, labelled with its notion.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    xs, ys, Z = to_matrix(records, x, y, observed)
+    fig, ax = plt.subplots(figsize=(5.6, 4.4))
+    mesh = ax.pcolormesh(np.arange(xs.size + 1) - 0.5, np.arange(ys.size + 1) - 0.5, Z,
+                         cmap="RdBu_r", vmin=0, vmax=1, shading="flat")
+    fig.colorbar(mesh, ax=ax, label=observed_label or observed)
+    styles = ["-", "--", ":"]
+    for (key, label), style in zip(predicted, itertools.cycle(styles)):
+        _, _, S = to_matrix(records, x, y, key)
+        ax.contour(np.arange(xs.size), np.arange(ys.size), S, levels=[0.5], colors="k",
+                   linestyles=style, linewidths=1.6)
+        ax.plot([], [], "k" + style, label=f"predicted boundary: {label}")
+    ax.set_xticks(np.arange(xs.size), [f"{v:g}" for v in xs], rotation=45)
+    ax.set_yticks(np.arange(ys.size), [f"{v:g}" for v in ys])
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+    if predicted:
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), fontsize=8, frameon=False)
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=120)
+        plt.close(fig)
+    return fig
