@@ -21,7 +21,7 @@ SAMPLINGS = ("wor", "bernoulli", "wr")
 
 
 def _stable_instances(seed: int, count: int, **kw) -> list[SecondMomentOperator]:
-    """``count`` random operators whose mean is stable (:math:`A\\succ0` on :math:`V`)."""
+    r"""``count`` random operators whose mean is stable (:math:`A\\succ0` on :math:`V`)."""
     rng = np.random.default_rng(seed)
     out: list[SecondMomentOperator] = []
     i = 0
