@@ -1,0 +1,228 @@
+"""The sweep engine: run the missing cells of a sweep on an executor and keep them in a store.
+
+:func:`run_sweep` is the one loop over cells of the package: frontier maps, ``verify`` and the
+CNN grids call it.  It looks every cell up in the store first (by key), runs only the missing ones
+(and, with ``retry_failed``, the failed ones), writes each result as it arrives, and returns the
+records in sweep order, so the result does not depend on the executor or on completion order.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from numerics import __version__
+from numerics.sweep.cells import CellFn, CellSpec, cell_path, is_importable, make_cells
+from numerics.sweep.executors import Executor, make_executor, require_dask
+from numerics.sweep.store import MemoryStore, Store, StoredCell
+
+__all__ = ["CellOutcome", "SweepResult", "run_sweep"]
+
+
+@dataclass(frozen=True)
+class CellOutcome:
+    """One cell of a finished sweep.
+
+    Attributes
+    ----------
+    key:
+        The cell key.
+    config:
+        Its configuration (with ``seed``).
+    ok:
+        Whether it produced a record.
+    record:
+        The record (``None`` when it failed).
+    error:
+        The error text (``None`` when it succeeded).
+    reused:
+        Taken from the store rather than computed in this run.
+    seconds:
+        Compute time of the cell (when it was computed).
+    worker:
+        ``host:pid`` that computed it.
+    """
+
+    key: str
+    config: dict[str, Any]
+    ok: bool
+    record: dict[str, Any] | None
+    error: str | None
+    reused: bool
+    seconds: float
+    worker: str
+
+    @property
+    def row(self) -> dict[str, Any]:
+        """The record, or for a failed cell its configuration with the error's first line."""
+        if self.ok and self.record is not None:
+            return self.record
+        first = (self.error or "").strip().splitlines()
+        return dict(self.config, error=first[0] if first else "failed")
+
+
+@dataclass
+class SweepResult:
+    """What :func:`run_sweep` returns.
+
+    Attributes
+    ----------
+    cells:
+        One :class:`CellOutcome` per distinct cell, in sweep order.
+    computed:
+        Cells run in this call.
+    reused:
+        Cells taken from the store.
+    failed:
+        Cells whose outcome is a failure (computed now or reused).
+    seconds:
+        Wall time of the call.
+    store:
+        Where the results are kept (a directory, or ``memory``).
+    executor:
+        The executor that ran the computed cells.
+    """
+
+    cells: list[CellOutcome]
+    computed: int
+    reused: int
+    failed: int
+    seconds: float
+    store: str = "memory"
+    executor: str = "inprocess"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        """One row per cell (see :attr:`CellOutcome.row`), in sweep order."""
+        return [c.row for c in self.cells]
+
+    @property
+    def failures(self) -> list[CellOutcome]:
+        """The failed cells."""
+        return [c for c in self.cells if not c.ok]
+
+    def summary(self) -> dict[str, Any]:
+        """Counts, time and places, for printing."""
+        return {"cells": len(self.cells), "computed": self.computed, "reused": self.reused,
+                "failed": self.failed, "seconds": self.seconds, "store": self.store,
+                "executor": self.executor}
+
+
+def _outcome(spec: CellSpec, cell: StoredCell, reused: bool) -> CellOutcome:
+    record = None if cell.record_json is None else json.loads(cell.record_json)
+    return CellOutcome(spec.key, spec.config, cell.ok, record, cell.error, reused, cell.seconds,
+                       cell.worker)
+
+
+def run_sweep(cell: str | CellFn, configs: Iterable[dict[str, Any]],
+              store: str | Path | Store | MemoryStore | None = None, *,
+              executor: str | Executor = "inprocess", workers: int | None = None,
+              scheduler: str | None = None, retry_failed: bool = False,
+              progress: bool = False, desc: str = "cells", blas_threads: int | None = 1,
+              on_cell: Callable[[CellOutcome], None] | None = None,
+              version: str = __version__) -> SweepResult:
+    """Run a sweep: every configuration of ``configs`` through the cell function ``cell``.
+
+    Parameters
+    ----------
+    cell:
+        ``"package.module:function"`` or the function itself (a function that cannot be imported
+        back from its name runs only in process).
+    configs:
+        Cell configurations (JSON data; ``seed`` defaults to 0).  Duplicates are run once.
+    store:
+        A store directory, an open :class:`Store`, or ``None`` for an in-memory store.
+    executor, workers, scheduler:
+        ``"inprocess"`` (default), ``"processes"`` (``workers`` processes) or ``"dask"``
+        (a ``LocalCluster`` of ``workers`` processes, or the scheduler at ``scheduler``); or an
+        :class:`~numerics.sweep.executors.Executor` instance, which is not closed here.
+    retry_failed:
+        Also run the cells whose stored outcome is a failure (otherwise they are reported).
+    progress, desc:
+        Show a progress bar on stderr (done, reused, failed, rate, time left), labelled ``desc``.
+    blas_threads:
+        Native thread-pool size inside each cell (the same everywhere, so records agree).
+    on_cell:
+        Called with each :class:`CellOutcome` as it is stored (in completion order).
+    version:
+        Package version that goes into the cell keys.
+
+    Returns
+    -------
+    SweepResult
+        Records in sweep order, with the counts of computed, reused and failed cells.
+    """
+    start = time.perf_counter()
+    path = cell_path(cell)
+    run_fn: str | CellFn = path if isinstance(cell, str) or is_importable(cell) else cell
+    specs = make_cells(path, configs, version=version)
+    own_store = not isinstance(store, (Store, MemoryStore))
+    st = (MemoryStore() if store is None else Store(store)) if own_store else store
+    if executor == "dask":
+        require_dask()  # fail early, even when every cell is stored already
+    try:
+        stored = st.lookup(s.key for s in specs)
+        outcomes: dict[str, CellOutcome] = {}
+        todo: list[CellSpec] = []
+        for s in specs:
+            hit = stored.get(s.key)
+            if hit is not None and (hit.ok or not retry_failed):
+                outcomes[s.key] = _outcome(s, hit, reused=True)
+            else:
+                todo.append(s)
+        reused = len(outcomes)
+        n_failed = sum(not o.ok for o in outcomes.values())
+        ex_name = executor if isinstance(executor, str) else executor.describe()
+        if todo:
+            by_key = {s.key: s for s in todo}
+            own_ex = not isinstance(executor, Executor)
+            ex = make_executor(executor, workers=workers, scheduler=scheduler)
+            ex_name = ex.describe()
+            bar = _bar(progress, len(specs), reused, desc)
+            try:
+                _postfix(bar, 0, reused, n_failed)
+                done = 0
+                for run in ex.run(run_fn, todo, blas_threads):
+                    spec = by_key[run.key]
+                    kept = StoredCell.from_run(spec, run, version)
+                    st.put(kept)
+                    out = _outcome(spec, kept, reused=False)
+                    outcomes[spec.key] = out
+                    done += 1
+                    n_failed += not out.ok
+                    if bar is not None:
+                        bar.update(1)
+                        _postfix(bar, done, reused, n_failed)
+                    if on_cell is not None:
+                        on_cell(out)
+            finally:
+                if bar is not None:
+                    bar.close()
+                if own_ex:
+                    ex.close()
+    finally:
+        if own_store:
+            st.close()
+    cells = [outcomes[s.key] for s in specs]
+    return SweepResult(cells, len(todo), reused, sum(not c.ok for c in cells),
+                       time.perf_counter() - start, st.location, ex_name)
+
+
+def _bar(progress: bool, total: int, initial: int, desc: str):
+    if not progress:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, desc=desc, unit="cell", file=sys.stderr,
+                dynamic_ncols=True, smoothing=0.1)
+
+
+def _postfix(bar: Any, done: int, reused: int, failed: int) -> None:
+    if bar is not None:
+        bar.set_postfix_str(f"computed={done} reused={reused} failed={failed}", refresh=False)

@@ -1,0 +1,268 @@
+"""Executors: where cells run.  Every executor yields one :class:`CellRun` per cell.
+
+* :class:`InProcess` (the default): one after the other in this process.
+* :class:`Processes`: a local pool of worker processes (``concurrent.futures``, spawn context).
+* :class:`Dask`: a Dask ``distributed`` cluster, either a ``LocalCluster`` started here
+  (``workers=N``) or an existing scheduler (``scheduler="tcp://host:8786"``).  Dask is an
+  optional extra: ``pip install unlearnstab[distributed]``.
+
+Workers only compute: each returns its :class:`CellRun` and the parent writes the store, so a
+result is stored once however often the cluster had to re-run a task (a lost worker's tasks are
+rescheduled by Dask, a broken process pool is restarted).  Results arrive in completion order;
+the engine puts them back in sweep order.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import uuid
+from collections.abc import Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+from numerics import __version__
+from numerics.inputs import InputError
+from numerics.sweep.cells import CellFn, CellRun, CellSpec, execute_cell, resolve
+
+__all__ = ["EXECUTORS", "Executor", "InProcess", "Processes", "Dask", "make_executor",
+           "require_dask", "DASK_EXTRA"]
+
+#: Executor names accepted by :func:`make_executor` and the command line.
+EXECUTORS: tuple[str, ...] = ("inprocess", "processes", "dask")
+#: How to install the Dask extra (named in the error when Dask is missing).
+DASK_EXTRA = "pip install 'unlearnstab[distributed]'"
+
+
+class Executor:
+    """Base class: ``run(fn, specs)`` yields a :class:`CellRun` per spec, in completion order."""
+
+    name = "executor"
+    workers = 1
+
+    def run(self, fn: str | CellFn, specs: Sequence[CellSpec], blas_threads: int | None = 1
+            ) -> Iterator[CellRun]:
+        """Run the cells of ``specs`` with cell function ``fn``."""
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        """One line naming the executor and its workers."""
+        return f"{self.name} ({self.workers} worker{'s' if self.workers != 1 else ''})"
+
+    def close(self) -> None:
+        """Release the workers."""
+
+    def __enter__(self) -> Executor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class InProcess(Executor):
+    """Cells one after the other in this process (also accepts non-importable functions)."""
+
+    name = "inprocess"
+
+    def run(self, fn: str | CellFn, specs: Sequence[CellSpec], blas_threads: int | None = 1
+            ) -> Iterator[CellRun]:
+        """Run each cell in turn."""
+        for spec in specs:
+            yield execute_cell(fn, spec.key, spec.config, blas_threads)
+
+
+def _failed(spec: CellSpec, why: str) -> CellRun:
+    return CellRun(spec.key, False, None, why, 0.0, "")
+
+
+class Processes(Executor):
+    """A local pool of ``workers`` processes (default: the CPU count).
+
+    Parameters
+    ----------
+    workers:
+        Pool size.
+    max_restarts:
+        A pool broken by a dying worker is restarted while it makes progress; after this many
+        broken pools in a row that finished no cell, the pending cells are recorded as failed
+        (``--retry-failed`` runs them again).
+    """
+
+    name = "processes"
+
+    def __init__(self, workers: int | None = None, max_restarts: int = 2) -> None:
+        self.workers = int(workers or os.cpu_count() or 1)
+        if self.workers < 1:
+            raise InputError(f"the number of workers must be >= 1, got {self.workers}")
+        self.max_restarts = max_restarts
+
+    def run(self, fn: str | CellFn, specs: Sequence[CellSpec], blas_threads: int | None = 1
+            ) -> Iterator[CellRun]:
+        """Submit every cell to the pool and yield results as they finish."""
+        _require_path(fn, self.name)
+        pending = {s.key: s for s in specs}
+        idle_restarts = 0  # consecutive broken pools that finished no cell
+        ctx = multiprocessing.get_context("spawn")
+        while pending:
+            pool = ProcessPoolExecutor(max_workers=min(self.workers, len(pending)),
+                                       mp_context=ctx)
+            broken, finished = False, 0
+            try:
+                futs = {pool.submit(execute_cell, fn, s.key, s.config, blas_threads): s
+                        for s in pending.values()}
+                remaining = set(futs)
+                while remaining and not broken:
+                    done, remaining = wait(remaining, return_when=FIRST_COMPLETED)
+                    for fut in done:
+                        try:
+                            run = fut.result()
+                        except BrokenProcessPool:
+                            broken = True
+                            continue
+                        pending.pop(futs[fut].key, None)
+                        finished += 1
+                        yield run
+            finally:
+                pool.shutdown(wait=not broken, cancel_futures=True)
+            idle_restarts = 0 if finished else idle_restarts + 1
+            if broken and idle_restarts > self.max_restarts:
+                for spec in list(pending.values()):
+                    pending.pop(spec.key)
+                    yield _failed(spec, "BrokenProcessPool: worker processes died "
+                                        f"{idle_restarts} times in a row without finishing a "
+                                        "cell; cell not run")
+
+
+class Dask(Executor):
+    """A Dask ``distributed`` cluster.
+
+    Parameters
+    ----------
+    workers:
+        Start a ``LocalCluster`` of this many single-threaded worker processes on 127.0.0.1.
+    scheduler:
+        Address of an existing scheduler (``tcp://host:8786``); the workers must have the same
+        unlearnstab version installed (checked before any cell is sent).
+    client:
+        An existing ``distributed.Client`` to use (it is not closed here).
+    timeout:
+        Seconds to wait for the scheduler to answer.
+    """
+
+    name = "dask"
+
+    def __init__(self, workers: int | None = None, scheduler: str | None = None,
+                 client: Any = None, timeout: float = 30.0) -> None:
+        distributed = require_dask()
+        self._own_cluster = None
+        self._own_client = client is None
+        if sum(x is not None for x in (workers, scheduler, client)) > 1:
+            raise InputError("give at most one of: Dask workers, a scheduler address, a client")
+        if client is None and scheduler is not None:
+            try:
+                client = distributed.Client(scheduler, timeout=timeout)
+            except (OSError, TimeoutError) as exc:
+                raise InputError(f"cannot reach the Dask scheduler {scheduler}: {exc}") from None
+        elif client is None:
+            n = int(workers or os.cpu_count() or 1)
+            if n < 1:
+                raise InputError(f"the number of Dask workers must be >= 1, got {n}")
+            self._own_cluster = distributed.LocalCluster(
+                n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
+                dashboard_address=None)
+            client = distributed.Client(self._own_cluster)
+        self.client = client
+        self.workers = len(client.nthreads())
+        self.address = client.scheduler.address
+
+    def describe(self) -> str:
+        """Name, scheduler address and number of workers."""
+        return f"dask at {self.address} ({self.workers} workers)"
+
+    def _preflight(self, fn: str) -> None:
+        """Every worker can import the cell function and runs this package version."""
+        try:
+            found = self.client.run(_worker_check, fn)
+        except Exception as exc:  # noqa: BLE001  any failure here means the cluster is unusable
+            raise InputError(f"the Dask workers cannot run cell {fn}: {exc}") from None
+        bad = {addr: v for addr, v in found.items() if v != __version__}
+        if bad:
+            addr, got = next(iter(bad.items()))
+            raise InputError(f"Dask worker {addr} cannot run cell {fn}: {got} (this process "
+                             f"has unlearnstab {__version__}); install the same version on "
+                             "every worker")
+
+    def run(self, fn: str | CellFn, specs: Sequence[CellSpec], blas_threads: int | None = 1
+            ) -> Iterator[CellRun]:
+        """Submit every cell and yield results as they complete (lost workers are re-run)."""
+        from distributed import as_completed
+
+        path = _require_path(fn, self.name)
+        self._preflight(path)
+        token = uuid.uuid4().hex[:8]
+        futs = {}
+        for s in specs:
+            fut = self.client.submit(execute_cell, path, s.key, s.config, blas_threads,
+                                     key=f"unlearnstab-cell-{s.key[:24]}-{token}", pure=False)
+            futs[fut.key] = (fut, s)
+        try:
+            for fut in as_completed([f for f, _ in futs.values()]):
+                spec = futs.pop(fut.key)[1]
+                try:
+                    run = fut.result()
+                except Exception as exc:  # noqa: BLE001  e.g. KilledWorker after many losses
+                    run = _failed(spec, f"{type(exc).__name__}: {exc}")
+                fut.release()
+                yield run
+        finally:
+            if futs:
+                self.client.cancel([f for f, _ in futs.values()])
+
+    def close(self) -> None:
+        """Close the client and the cluster this executor started."""
+        if self._own_client:
+            self.client.close()
+        if self._own_cluster is not None:
+            self._own_cluster.close()
+
+
+def _worker_check(fn: str) -> str:
+    """Run on each Dask worker: the package version, or why the cell cannot be imported."""
+    try:
+        resolve(fn)
+    except InputError as exc:
+        return str(exc)
+    return __version__
+
+
+def _require_path(fn: str | CellFn, executor: str) -> str:
+    if isinstance(fn, str):
+        return fn
+    raise InputError(f"the {executor} executor needs a cell given as an importable "
+                     "'module:function' path, not a local function")
+
+
+def require_dask():
+    """Import ``distributed`` or raise an error that names the extra to install."""
+    try:
+        import distributed
+    except ImportError:
+        raise InputError(f"the Dask executor needs Dask distributed: {DASK_EXTRA}") from None
+    return distributed
+
+
+def make_executor(name: str | Executor = "inprocess", *, workers: int | None = None,
+                  scheduler: str | None = None) -> Executor:
+    """The executor called ``name`` (or ``name`` itself when it already is one)."""
+    if isinstance(name, Executor):
+        return name
+    if name not in EXECUTORS:
+        raise InputError(f"unknown executor {name!r}; expected one of {', '.join(EXECUTORS)}")
+    if scheduler is not None and name != "dask":
+        raise InputError(f"a scheduler address needs the dask executor, not {name!r}")
+    if name == "inprocess":
+        return InProcess()
+    if name == "processes":
+        return Processes(workers)
+    return Dask(workers=workers, scheduler=scheduler)
