@@ -1,8 +1,9 @@
 r"""Frontier maps: a stability quantity on a 2-D grid, as a tidy table and a heatmap.
 
 A *cell* is a pure function of a configuration dictionary (it includes its seed) returning a flat
-record; a map is the list of records of a grid of cells.  The σ-family cell (SPEC §4.2–4.3)
-evaluates, at one :math:`(\sigma, B)`:
+record; a map is the list of records of a grid of cells, run by the sweep engine
+(:func:`numerics.sweep.run_sweep`: in process, a process pool or Dask, with a resumable store).
+The σ-family cell (SPEC §4.2–4.3) evaluates, at one :math:`(\sigma, B)`:
 
 * ``ms``: :math:`\rho(\mathcal T(\eta))` and :math:`\eta^\star_{ms}` from the exact operator
   (mean-square notion);
@@ -25,7 +26,8 @@ import numpy as np
 from numerics.inputs import InputError, UnlearningConfig
 from numerics.operator import SecondMomentOperator
 
-__all__ = ["grid", "evaluate", "sigma_family_cell", "plot_frontier", "NOTIONS"]
+__all__ = ["grid", "evaluate", "sigma_family_cell", "sigma_family_grid", "plot_frontier",
+           "plot_sigma_frontier", "NOTIONS", "SIGMA_CELL"]
 
 #: Notions a frontier cell can observe.
 NOTIONS = {
@@ -42,15 +44,52 @@ def grid(base: dict[str, Any], **axes: Sequence[Any]) -> list[dict[str, Any]]:
             for vals in itertools.product(*(axes[k] for k in names))]
 
 
-def evaluate(cells: Iterable[dict[str, Any]], cell: Callable[[dict[str, Any]], dict[str, Any]],
-             progress: bool = False, desc: str = "cells") -> list[dict[str, Any]]:
-    """Evaluate ``cell`` on every configuration, in process (with an optional progress bar)."""
-    cells = list(cells)
-    if progress:
-        from tqdm.auto import tqdm
+def evaluate(cells: Iterable[dict[str, Any]], cell: str | Callable[[dict[str, Any]], dict[str, Any]],
+             progress: bool = False, desc: str = "cells", **sweep: Any) -> list[dict[str, Any]]:
+    """Records of ``cell`` on every configuration, through the sweep engine.
 
-        cells = tqdm(cells, desc=desc, unit="cell")
-    return [cell(c) for c in cells]
+    By default in process with an in-memory store; ``sweep`` passes ``store``, ``executor``,
+    ``workers``... to :func:`numerics.sweep.run_sweep`.  Records are JSON data (a ``seed`` is
+    added when missing, duplicate configurations are evaluated once).
+
+    Raises
+    ------
+    numerics.sweep.CellFailed
+        After the sweep, when a cell raised (every other cell is still evaluated and stored).
+    """
+    from numerics.sweep import CellFailed, run_sweep
+
+    result = run_sweep(cell, cells, progress=progress, desc=desc, **sweep)
+    if result.failed:
+        raise CellFailed(result.failures)
+    return result.records
+
+
+#: Dotted path of the σ-family cell (what the sweep engine ships to workers).
+SIGMA_CELL = "numerics.frontier:sigma_family_cell"
+
+
+def sigma_family_grid(n: int, sigmas: Sequence[int], batches: Sequence[int], eta: float,
+                      alpha: float = 0.0, notion: str = "ms", sampling: str = "wor",
+                      seed: int = 0, **extra: Any) -> list[dict[str, Any]]:
+    """Validated configurations of the σ-family map over ``sigmas`` × ``batches`` (row-major).
+
+    ``extra`` adds keys to every cell (``c``, ``horizon``, ``repetitions``).
+    """
+    from numerics.inputs import check_alpha, check_eta, check_sampling
+
+    n = int(n)
+    if n < 1:
+        raise InputError(f"n must be >= 1, got {n}")
+    for name, values in (("sigma", sigmas), ("batch", batches)):
+        bad = [v for v in values if not 1 <= int(v) <= n]
+        if bad:
+            raise InputError(f"{name} values must lie in 1..n={n}, got {bad[0]}")
+    if notion not in NOTIONS:
+        raise InputError(f"unknown notion {notion!r}; expected one of {', '.join(NOTIONS)}")
+    base = dict(n=n, eta=check_eta(eta), alpha=check_alpha(alpha),
+                sampling=check_sampling(sampling), notion=notion, seed=int(seed), **extra)
+    return grid(base, sigma=[int(v) for v in sigmas], batch=[int(v) for v in batches])
 
 
 def sigma_family_operator(config: dict[str, Any]) -> SecondMomentOperator:
@@ -145,3 +184,25 @@ def plot_frontier(records: Sequence[dict[str, Any]], x: str, y: str, observed: s
         fig.savefig(path, dpi=120)
         plt.close(fig)
     return fig
+
+
+#: Observed column of a σ-family map for each notion (1 = escapes / unstable).
+_OBSERVED = {"ms": ("ms_stable", True), "as": ("as_stable", True),
+             "trajectory": ("traj_escapes", False)}
+
+
+def plot_sigma_frontier(records: Sequence[dict[str, Any]], notion: str, path: str | None = None,
+                        title: str = ""):
+    """Heatmap of a σ-family map: the observed notion per (σ, B), both predicted boundaries."""
+    key, negate = _OBSERVED[notion]
+    rows = []
+    for r in records:
+        v = r.get(key)
+        obs = None if v is None else float((not v) if negate else v)
+        rows.append(dict(r, observed_escape=obs))
+    predicted = [(k, label) for k, label in (("ms_stable", "mean-square"),
+                                             ("as_stable", "almost-sure"))
+                 if any(r.get(k) is not None for r in records)]
+    return plot_frontier(rows, "sigma", "batch", "observed_escape", predicted, title=title,
+                         observed_label=f"escapes ({NOTIONS[notion]})", path=path)
+

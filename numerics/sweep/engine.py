@@ -21,7 +21,7 @@ from numerics.sweep.cells import CellFn, CellSpec, cell_path, is_importable, mak
 from numerics.sweep.executors import Executor, make_executor, require_dask
 from numerics.sweep.store import MemoryStore, Store, StoredCell
 
-__all__ = ["CellOutcome", "SweepResult", "run_sweep"]
+__all__ = ["CellOutcome", "SweepResult", "CellFailed", "run_sweep"]
 
 
 @dataclass(frozen=True)
@@ -114,6 +114,22 @@ class SweepResult:
                 "executor": self.executor}
 
 
+class CellFailed(RuntimeError):
+    """Raised by callers that need every cell (e.g. :func:`numerics.frontier.evaluate`).
+
+    Attributes
+    ----------
+    failures:
+        The failed :class:`CellOutcome` objects (their errors hold the tracebacks).
+    """
+
+    def __init__(self, failures: list[CellOutcome]) -> None:
+        self.failures = failures
+        first = failures[0]
+        super().__init__(f"{len(failures)} cell(s) failed; first {first.config}: "
+                         f"{first.row['error']}")
+
+
 def _outcome(spec: CellSpec, cell: StoredCell, reused: bool) -> CellOutcome:
     record = None if cell.record_json is None else json.loads(cell.record_json)
     return CellOutcome(spec.key, spec.config, cell.ok, record, cell.error, reused, cell.seconds,
@@ -197,8 +213,8 @@ def run_sweep(cell: str | CellFn, configs: Iterable[dict[str, Any]],
                     done += 1
                     n_failed += not out.ok
                     if bar is not None:
-                        bar.update(1)
                         _postfix(bar, done, reused, n_failed)
+                        bar.update(1)
                     if on_cell is not None:
                         on_cell(out)
             finally:
