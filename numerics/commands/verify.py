@@ -7,8 +7,11 @@ import json
 import sys
 
 from numerics.claims.base import SCALES, ClaimResult, registry
+from numerics.claims.cell import CLAIM_CELL, claim_configs, failed_result, result_from_record
 from numerics.commands._common import jsonable
+from numerics.commands._sweep import add_sweep_arguments, sweep_options
 from numerics.inputs import InputError
+from numerics.sweep import run_sweep
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,6 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="configuration size (default: 'default'; --quick means 'quick')")
     p.add_argument("--json", action="store_true", help="print a JSON list of results")
     p.add_argument("--quiet", action="store_true", help="print only the summary line")
+    add_sweep_arguments(p, quiet=False)
     p.set_defaults(func=run)
 
 
@@ -64,11 +68,12 @@ def run(args: argparse.Namespace) -> int:
     claims = registry()
     ids = select(claims, args.claim)
     scale = args.scale or ("quick" if args.quick else "default")
-    results: list[ClaimResult] = []
-    for cid in ids:
-        if not (args.json or args.quiet):
-            print(f"[{cid}] {claims[cid].title} ...", file=sys.stderr, flush=True)
-        results.append(claims[cid].run(scale))
+    opts = sweep_options(args, progress=not (args.json or args.quiet))
+    sweep = run_sweep(CLAIM_CELL, claim_configs(ids, scale), desc=f"verify ({scale})", **opts)
+    results: list[ClaimResult] = [
+        result_from_record(c.record, c.seconds) if c.ok and c.record is not None
+        else failed_result(c.config["claim"], c.error or "", c.seconds)
+        for c in sweep.cells]
     failed = [r.claim_id for r in results if not r.passed]
     if args.json:
         json.dump(jsonable([r.as_dict() for r in results]), sys.stdout, indent=2)
@@ -80,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
                 if not r.passed and "exception" in r.evidence:
                     print(f"\n{r.claim_id} raised:\n{r.evidence['traceback']}", file=sys.stderr)
         status = "FAIL" if failed else "PASS"
+        reused = f", {sweep.reused} reused from {sweep.store}" if sweep.reused else ""
         print(f"verify: {len(results) - len(failed)} passed, {len(failed)} failed"
-              f" (scale={scale}) -> {status}")
+              f" (scale={scale}{reused}) -> {status}")
     return 1 if failed else 0
