@@ -18,7 +18,7 @@ from typing import Any
 
 from numerics import __version__
 from numerics.sweep.cells import CellFn, CellSpec, cell_path, is_importable, make_cells
-from numerics.sweep.executors import Executor, make_executor, require_dask
+from numerics.sweep.executors import Executor, check_executor, make_executor
 from numerics.sweep.store import MemoryStore, Store, StoredCell
 
 __all__ = ["CellOutcome", "SweepResult", "CellFailed", "run_sweep"]
@@ -178,10 +178,9 @@ def run_sweep(cell: str | CellFn, configs: Iterable[dict[str, Any]],
     path = cell_path(cell)
     run_fn: str | CellFn = path if isinstance(cell, str) or is_importable(cell) else cell
     specs = make_cells(path, configs, version=version)
+    check_executor(executor, workers, scheduler)  # fail early, even when every cell is stored
     own_store = not isinstance(store, (Store, MemoryStore))
     st = (MemoryStore() if store is None else Store(store)) if own_store else store
-    if executor == "dask":
-        require_dask()  # fail early, even when every cell is stored already
     try:
         stored = st.lookup(s.key for s in specs)
         outcomes: dict[str, CellOutcome] = {}

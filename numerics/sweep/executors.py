@@ -27,7 +27,7 @@ from numerics.inputs import InputError
 from numerics.sweep.cells import CellFn, CellRun, CellSpec, execute_cell, resolve
 
 __all__ = ["EXECUTORS", "Executor", "InProcess", "Processes", "Dask", "make_executor",
-           "require_dask", "DASK_EXTRA"]
+           "check_executor", "require_dask", "DASK_EXTRA"]
 
 #: Executor names accepted by :func:`make_executor` and the command line.
 EXECUTORS: tuple[str, ...] = ("inprocess", "processes", "dask")
@@ -92,7 +92,7 @@ class Processes(Executor):
     name = "processes"
 
     def __init__(self, workers: int | None = None, max_restarts: int = 2) -> None:
-        self.workers = int(workers or os.cpu_count() or 1)
+        self.workers = int(workers if workers is not None else os.cpu_count() or 1)
         if self.workers < 1:
             raise InputError(f"the number of workers must be >= 1, got {self.workers}")
         self.max_restarts = max_restarts
@@ -165,7 +165,7 @@ class Dask(Executor):
             except (OSError, TimeoutError) as exc:
                 raise InputError(f"cannot reach the Dask scheduler {scheduler}: {exc}") from None
         elif client is None:
-            n = int(workers or os.cpu_count() or 1)
+            n = int(workers if workers is not None else os.cpu_count() or 1)
             if n < 1:
                 raise InputError(f"the number of Dask workers must be >= 1, got {n}")
             self._own_cluster = distributed.LocalCluster(
@@ -252,15 +252,29 @@ def require_dask():
     return distributed
 
 
+def check_executor(name: str | Executor, workers: int | None = None,
+                   scheduler: str | None = None) -> None:
+    """Validate executor options before anything runs (Dask must be importable when named)."""
+    if isinstance(name, Executor):
+        return
+    if name not in EXECUTORS:
+        raise InputError(f"unknown executor {name!r}; expected one of {', '.join(EXECUTORS)}")
+    if scheduler is not None and name != "dask":
+        raise InputError(f"a scheduler address needs the dask executor, not {name!r}")
+    if scheduler is not None and workers is not None:
+        raise InputError("give either a number of Dask workers or a scheduler address, not both")
+    if workers is not None and int(workers) < 1:
+        raise InputError(f"the number of workers must be >= 1, got {workers}")
+    if name == "dask":
+        require_dask()
+
+
 def make_executor(name: str | Executor = "inprocess", *, workers: int | None = None,
                   scheduler: str | None = None) -> Executor:
     """The executor called ``name`` (or ``name`` itself when it already is one)."""
     if isinstance(name, Executor):
         return name
-    if name not in EXECUTORS:
-        raise InputError(f"unknown executor {name!r}; expected one of {', '.join(EXECUTORS)}")
-    if scheduler is not None and name != "dask":
-        raise InputError(f"a scheduler address needs the dask executor, not {name!r}")
+    check_executor(name, workers, scheduler)
     if name == "inprocess":
         return InProcess()
     if name == "processes":

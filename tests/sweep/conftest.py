@@ -1,0 +1,25 @@
+"""Fixtures of the sweep tests: a loopback Dask cluster."""
+
+import os
+
+import pytest
+from sweep_helpers import child_env
+
+
+@pytest.fixture(scope="module")
+def dask_cluster():
+    """A 2-worker LocalCluster on 127.0.0.1 (processes, one thread each, no dashboard)."""
+    distributed = pytest.importorskip("distributed")
+    old = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = child_env()["PYTHONPATH"]  # spawned workers import this checkout
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                       host="127.0.0.1", dashboard_address=None)
+    client = distributed.Client(cluster, timeout=30)
+    client.wait_for_workers(2, timeout=60)
+    yield cluster, client
+    client.close()
+    cluster.close()
+    if old is None:
+        os.environ.pop("PYTHONPATH", None)
+    else:
+        os.environ["PYTHONPATH"] = old
