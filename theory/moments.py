@@ -13,8 +13,9 @@ module *derives* (it does not transcribe them) from the indicator variables of e
 * ``wr`` -- :math:`B` i.i.d. uniform draws, :math:`\omega_i=c_i/B` with multiplicity counts
   :math:`c_i=\sum_t\mathbb 1\{I_t=i\}`.
 
-Collecting the diagonal terms of :math:`\mathbb E[\hat HM\hat H]=\sum_{ij}\mathbb E[\omega_i\omega_j]
-H_iMH_j` and completing the double sum to :math:`n^2\bar HM\bar H` gives the batch-covariance operator
+Collecting the diagonal terms of
+:math:`\mathbb E[\hat HM\hat H]=\sum_{ij}\mathbb E[\omega_i\omega_j]H_iMH_j` and completing the
+double sum to :math:`n^2\bar HM\bar H` gives the batch-covariance operator
 
 .. math::
    \mathcal C(M)=\mathbb E[\hat HM\hat H]-\bar HM\bar H
@@ -23,14 +24,15 @@ H_iMH_j` and completing the double sum to :math:`n^2\bar HM\bar H` gives the bat
 
 The same moments give the mean and variance of the count :math:`K` of *marked* samples
 (:math:`m` of the :math:`n`) that land in a batch, which drive the commuting closed forms of §4.1:
-:math:`\mathbb EK=m\,\mathbb Ez`, :math:`\operatorname{Var}K=m\operatorname{Var}z+m(m-1)\operatorname{Cov}(z_i,z_j)`.
+:math:`\mathbb EK=m\,\mathbb Ez`,
+:math:`\operatorname{Var}K=m\operatorname{Var}z+m(m-1)\operatorname{Cov}(z_i,z_j)`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
-from typing import Callable
 
 import sympy as sp
 
@@ -99,7 +101,7 @@ class BatchMoments:
 
 
 def _derive_wor() -> BatchMoments:
-    r"""Uniform subsets: :math:`n\,\mathbb Ez=B` and :math:`\mathbb E[z_i\sum_jz_j]=B\,\mathbb Ez_i`."""
+    r"""Uniform subsets: :math:`n\mathbb Ez=B`, :math:`\mathbb E[z_i\sum_jz_j]=B\mathbb Ez_i`."""
     p1, p2 = sp.symbols("p1 p2")
     sol = sp.solve([sp.Eq(n * p1, B), sp.Eq(p1 + (n - 1) * p2, B * p1)], [p1, p2], dict=True)[0]
     ez = sp.simplify(sol[p1])
@@ -107,14 +109,20 @@ def _derive_wor() -> BatchMoments:
 
 
 def _derive_bernoulli() -> BatchMoments:
-    r"""Independent inclusions with :math:`q=B/n`: :math:`\mathbb Ez=\mathbb Ez^2=q`, :math:`\mathbb Ez_iz_j=q^2`."""
+    r"""Independent inclusions, :math:`q=B/n`.
+
+    :math:`\mathbb Ez=\mathbb Ez^2=q` and :math:`\mathbb Ez_iz_j=q^2`.
+    """
     q = B / n
     return BatchMoments("bernoulli", q, q, q**2)
 
 
 def _derive_wr() -> BatchMoments:
-    r"""I.i.d. draws :math:`I_1..I_B`: sum :math:`\mathbb E[\mathbb 1\{I_t=i\}\mathbb 1\{I_s=j\}]` over
-    the :math:`B` diagonal pairs :math:`t=s` and the :math:`B(B-1)` pairs :math:`t\neq s`."""
+    r"""I.i.d. draws :math:`I_1..I_B`.
+
+    Sum :math:`\mathbb E[\mathbb 1\{I_t=i\}\mathbb 1\{I_s=j\}]` over the :math:`B` diagonal pairs
+    :math:`t=s` and the :math:`B(B-1)` pairs :math:`t\neq s`.
+    """
     same, other = sp.Integer(1) / n, sp.Integer(1) / n**2  # P(I_t=i) and P(I_t=i, I_s=j), t != s
     ez = B * same
     ez2 = B * same + B * (B - 1) * other  # i == j: diagonal pairs hit with prob 1/n
