@@ -49,6 +49,19 @@ def _directions(factors: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarr
     return u, np.clip(evals[:, -1], 0.0, None), ok
 
 
+def _merge_close(values: np.ndarray) -> np.ndarray:
+    """Snap values equal up to ``CURVATURE_RTOL`` to one representative (fewer distinct axes)."""
+    order = np.argsort(values)
+    v = values[order]
+    new = np.ones(v.size, bool)
+    new[1:] = v[1:] > v[:-1] * (1.0 + CURVATURE_RTOL)
+    start = np.flatnonzero(new)
+    rep = np.maximum.reduceat(v, start) if v.size else v
+    out = np.empty_like(values)
+    out[order] = rep[np.cumsum(new) - 1]
+    return out
+
+
 def diagonal_family(op: SecondMomentOperator) -> DiagonalFamily | None:
     r"""The :class:`~theory.families.DiagonalFamily` of ``op``, or ``None`` if it is not one."""
     cfg = op.config
@@ -79,7 +92,7 @@ def diagonal_family(op: SecondMomentOperator) -> DiagonalFamily | None:
     if (hi[used] - lo[used] > CURVATURE_RTOL * hi[used]).any():
         return None
     counts = np.bincount(cell, minlength=n_sets * axes.size).reshape(n_sets, axes.size)
-    lam = np.where(used, hi, 0.0).reshape(n_sets, axes.size)
+    lam = _merge_close(np.where(used, hi, 0.0)).reshape(n_sets, axes.size)
     m_f, lam_f = (counts[1], lam[1]) if n_sets == 2 else (np.zeros_like(counts[0]),
                                                           np.zeros(axes.size))
     n_f = op.forget.n if op.forget is not None else 1
