@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from numerics.inputs import InputError, UnlearningConfig
+from numerics.inputs import InputError, UnlearningConfig, as_pool
 from numerics.operator import SecondMomentOperator
 
 __all__ = ["grid", "evaluate", "sigma_family_cell", "sigma_family_grid", "plot_frontier",
@@ -99,7 +99,9 @@ def sigma_family_operator(config: dict[str, Any]) -> SecondMomentOperator:
     n, sigma, batch = int(config["n"]), int(config["sigma"]), int(config["batch"])
     if not 1 <= sigma <= n:
         raise InputError(f"sigma must lie in 1..n={n}, got {sigma}")
-    pool = sigma_family(n, sigma, c=float(config.get("c", 2.0)))
+    # factors=True: at sigma = n the (n, 1, 1) factor array would otherwise read as dense
+    pool = as_pool(sigma_family(n, sigma, c=float(config.get("c", 2.0))), "sigma-family",
+                   factors=True)
     alpha = float(config.get("alpha", 0.0))
     sampling = config.get("sampling", "wor")
     if alpha == 0.0:

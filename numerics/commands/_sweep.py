@@ -76,17 +76,18 @@ def parse_values(text: str, name: str, *, integer: bool = True) -> list[Any]:
             parts = [conv(p) for p in text.split(":")]
             if len(parts) not in (2, 3):
                 raise ValueError
-            start, stop = parts[0], parts[1]
-            step = parts[2] if len(parts) == 3 else 1
-            if step <= 0 or stop < start:
-                raise InputError(f"{name} {text!r}: need A <= B and STEP > 0")
-            count = int((stop - start) // step) + 1
-            values = [start + i * step for i in range(count)]
         else:
             values = [conv(p) for p in text.split(",") if p.strip()]
     except ValueError:
         raise InputError(f"{name} must be A:B:STEP, A:B or a comma list of {kind}, "
                          f"got {text!r}") from None
+    if ":" in text:
+        start, stop = parts[0], parts[1]
+        step = parts[2] if len(parts) == 3 else 1
+        if step <= 0 or stop < start:
+            raise InputError(f"{name} {text!r}: need A <= B and STEP > 0")
+        count = int((stop - start) // step) + 1
+        values = [start + i * step for i in range(count)]
     if not values:
         raise InputError(f"{name} is empty")
     return list(dict.fromkeys(values))

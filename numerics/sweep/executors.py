@@ -31,6 +31,8 @@ __all__ = ["EXECUTORS", "Executor", "InProcess", "Processes", "Dask", "make_exec
 
 #: Executor names accepted by :func:`make_executor` and the command line.
 EXECUTORS: tuple[str, ...] = ("inprocess", "processes", "dask")
+#: The scheduler's HTTP endpoint of a local cluster: loopback, a free port, no dashboard.
+LOOPBACK_HTTP = {"dashboard": False, "dashboard_address": "127.0.0.1:0"}
 #: How to install the Dask extra (named in the error when Dask is missing).
 DASK_EXTRA = "pip install 'unlearnstab[distributed]'"
 
@@ -170,7 +172,7 @@ class Dask(Executor):
                 raise InputError(f"the number of Dask workers must be >= 1, got {n}")
             self._own_cluster = distributed.LocalCluster(
                 n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
-                dashboard_address=None)
+                dashboard_address=None, scheduler_kwargs=dict(LOOPBACK_HTTP))
             client = distributed.Client(self._own_cluster)
         self.client = client
         self.workers = len(client.nthreads())

@@ -6,14 +6,16 @@ import pytest
 from sweep_helpers import child_env
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def dask_cluster():
     """A 2-worker LocalCluster on 127.0.0.1 (processes, one thread each, no dashboard)."""
     distributed = pytest.importorskip("distributed")
     old = os.environ.get("PYTHONPATH")
     os.environ["PYTHONPATH"] = child_env()["PYTHONPATH"]  # spawned workers import this checkout
     cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                       host="127.0.0.1", dashboard_address=None)
+                                       host="127.0.0.1", dashboard_address=None,
+                                       scheduler_kwargs={"dashboard": False,
+                                                         "dashboard_address": "127.0.0.1:0"})
     client = distributed.Client(cluster, timeout=30)
     client.wait_for_workers(2, timeout=60)
     yield cluster, client
