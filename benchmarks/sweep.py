@@ -15,7 +15,9 @@ Workloads:
   ``unlearnstab cnn`` and has the same shape of cost (a torch training run per cell);
 * ``store``: a trivial cell, to time what the engine and the SQLite store add per cell.
 
-Rates are measured after warm-up (imports done in this process and in every worker), so they
+The mean time of one cell inside a worker tells contention from engine overhead: when it grows
+with the number of workers, the cores were shared (with each other or with other work).  Rates
+are measured after warm-up (imports done in this process and in every worker), so they
 compare steady throughput; the cluster's start-up time is reported separately.  Both executors
 must return identical records, which is checked.  A benchmark, not a test: numbers depend on the
 machine and its load (the load average is printed).
@@ -135,11 +137,13 @@ def frontier_grid(quick):
 
 
 def _rate(cell, configs, executor):
+    """Cells per second, wall seconds, records, and the mean time of one cell inside a worker."""
     start = time.perf_counter()
     res = run_sweep(cell, configs, executor=executor)
     sec = time.perf_counter() - start
     assert res.failed == 0, res.failures[0].error
-    return len(configs) / sec, sec, res.records
+    per_cell = sum(c.seconds for c in res.cells) / len(res.cells)
+    return len(configs) / sec, sec, res.records, per_cell
 
 
 def store_overhead(count):
@@ -186,13 +190,14 @@ def main():
     try:
         for name, (cell, configs) in work.items():
             dask.client.run(execute_cell, cell, "warm-up", make_cells(cell, configs[:1])[0].config)
-            r_in, s_in, rec_in = _rate(cell, configs, "inprocess")
-            r_dk, s_dk, rec_dk = _rate(cell, configs, dask)
+            r_in, s_in, rec_in, c_in = _rate(cell, configs, "inprocess")
+            r_dk, s_dk, rec_dk, c_dk = _rate(cell, configs, dask)
             assert rec_in == rec_dk, f"{name}: records differ between executors"
             report["workloads"][name] = {
                 "cells": len(configs), "inprocess_cells_per_s": r_in, "inprocess_s": s_in,
                 "dask2_cells_per_s": r_dk, "dask2_s": s_dk, "ratio_dask2_over_inprocess":
-                r_dk / r_in, "records_identical": True}
+                r_dk / r_in, "records_identical": True, "inprocess_mean_cell_s": c_in,
+                "dask2_mean_cell_s": c_dk}
     finally:
         dask.close()
     report["dask2_cluster_startup_s"] = startup
@@ -204,10 +209,12 @@ def main():
         return
     print(f"cpus: {report['cpus']}, load average before/after: "
           f"{report['load_average_before'][0]:.2f} / {report['load_average_after'][0]:.2f}")
-    print(f"{'workload':<16}{'cells':>6}{'in-process c/s':>16}{'dask x2 c/s':>13}{'ratio':>8}")
+    print(f"{'workload':<16}{'cells':>6}{'in-process c/s':>16}{'dask x2 c/s':>13}{'ratio':>8}"
+          f"{'s/cell in-process':>19}{'s/cell in a worker':>20}")
     for name, w in report["workloads"].items():
         print(f"{name:<16}{w['cells']:>6}{w['inprocess_cells_per_s']:>16.2f}"
-              f"{w['dask2_cells_per_s']:>13.2f}{w['ratio_dask2_over_inprocess']:>8.2f}")
+              f"{w['dask2_cells_per_s']:>13.2f}{w['ratio_dask2_over_inprocess']:>8.2f}"
+              f"{w['inprocess_mean_cell_s']:>19.3f}{w['dask2_mean_cell_s']:>20.3f}")
     print(f"dask x2 LocalCluster start-up: {startup:.1f} s (not in the rates)")
     st = report["store"]
     print(f"per cell ({st['cells']} trivial cells): direct call {st['direct_call_s'] * 1e6:.1f} us, "
