@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -108,7 +110,8 @@ class Processes(Executor):
         ctx = multiprocessing.get_context("spawn")
         while pending:
             pool = ProcessPoolExecutor(max_workers=min(self.workers, len(pending)),
-                                       mp_context=ctx)
+                                       mp_context=ctx, initializer=_exit_with_parent,
+                                       initargs=(os.getpid(),))
             broken, finished = False, 0
             try:
                 futs = {pool.submit(execute_cell, fn, s.key, s.config, blas_threads): s
@@ -134,6 +137,20 @@ class Processes(Executor):
                     yield _failed(spec, "BrokenProcessPool: worker processes died "
                                         f"{idle_restarts} times in a row without finishing a "
                                         "cell; cell not run")
+
+
+def _exit_with_parent(parent: int, interval: float = 0.5) -> None:
+    """Pool-worker initializer: end this worker when the sweep's process dies (even by SIGKILL).
+
+    Without it, the workers of a killed sweep would go on computing cells nobody will store.
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 class Dask(Executor):

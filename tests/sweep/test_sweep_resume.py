@@ -19,7 +19,9 @@ SCRIPT = f"""
 from numerics.sweep import run_sweep
 from sweep_helpers import toy_configs
 import sys
-run_sweep({TOY!r}, toy_configs({COUNT}, sleep=0.04), sys.argv[1])
+if __name__ == "__main__":
+    kw = dict(executor="processes", workers=2) if sys.argv[2] == "processes" else dict()
+    run_sweep({TOY!r}, toy_configs({COUNT}, sleep=0.04), sys.argv[1], **kw)
 """
 
 
@@ -34,19 +36,36 @@ def _stored_keys(db):
         return []  # not created yet
 
 
+def _children(pid):
+    psutil = pytest.importorskip("psutil")
+    return psutil.Process(pid).children(recursive=True)
+
+
+def _assert_exit(children, timeout=10):
+    import psutil
+
+    gone, alive = psutil.wait_procs(children, timeout=timeout)
+    assert not alive, f"orphaned workers: {alive}"
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
-def test_sigkill_then_resume(tmp_path):
+@pytest.mark.parametrize("executor", ["inprocess", "processes"])
+def test_sigkill_then_resume(tmp_path, executor):
     store = tmp_path / "store"
     env = child_env()
     env["PYTHONPATH"] += os.pathsep + str(Path(__file__).parent)  # for sweep_helpers
-    proc = subprocess.Popen([sys.executable, "-c", SCRIPT, str(store)], env=env,
+    script = tmp_path / "sweep_script.py"  # a file: spawned pool workers re-import the main
+    script.write_text(SCRIPT)
+    proc = subprocess.Popen([sys.executable, str(script), str(store), executor], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    children = []
     try:
         deadline = time.monotonic() + 60
         while len(_stored_keys(store / DB_NAME)) < 8:
             assert proc.poll() is None, proc.stderr.read().decode()
             assert time.monotonic() < deadline, "the sweep stored nothing within 60 s"
             time.sleep(0.02)
+        children = _children(proc.pid)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
     finally:
@@ -54,6 +73,7 @@ def test_sigkill_then_resume(tmp_path):
             proc.kill()
             proc.wait()
     assert proc.returncode == -signal.SIGKILL
+    _assert_exit(children)  # pool workers do not outlive the sweep
     cfgs = toy_configs(COUNT, sleep=0.04)
     expected_keys = [s.key for s in make_cells(TOY, cfgs)]
     done = _stored_keys(store / DB_NAME)
