@@ -14,6 +14,7 @@ the engine puts them back in sweep order.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import threading
@@ -189,7 +190,8 @@ class Dask(Executor):
                 raise InputError(f"the number of Dask workers must be >= 1, got {n}")
             self._own_cluster = distributed.LocalCluster(
                 n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
-                dashboard_address=None, scheduler_kwargs=dict(LOOPBACK_HTTP))
+                dashboard_address=None, scheduler_kwargs=dict(LOOPBACK_HTTP),
+                silence_logs=logging.CRITICAL)  # lost workers surface as failed cells
             client = distributed.Client(self._own_cluster)
         self.client = client
         self.workers = len(client.nthreads())

@@ -67,7 +67,7 @@ def test_own_local_dask_cluster(capsys):
     pytest.importorskip("distributed")
     small = ["--sigma", "1,12", "--batch", "4"]
     ref = _run(capsys, *small)
-    out = _run(capsys, *small, "--dask-workers", "2")
+    out = _run(capsys, *small, "--dask-workers", "1")
     assert out["records"] == ref["records"] and out["computed"] == 2
     assert out["executor"].startswith("dask at tcp://127.0.0.1:")
 
