@@ -33,7 +33,7 @@ from numerics.inputs import InputError
 
 __all__ = [
     "CellSpec", "canonical_json", "normalise", "cell_key", "cell_path", "resolve", "make_cells",
-    "execute_cell", "CellRun",
+    "execute_cell", "CellRun", "is_importable",
 ]
 
 CellFn = Callable[[dict[str, Any]], dict[str, Any]]

@@ -12,7 +12,7 @@ import json
 import sys
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -95,7 +95,6 @@ class SweepResult:
     seconds: float
     store: str = "memory"
     executor: str = "inprocess"
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def records(self) -> list[dict[str, Any]]:
