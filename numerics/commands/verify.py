@@ -36,8 +36,9 @@ def _fmt(value: object) -> str:
     return text if len(text) <= 28 else text[:25] + "..."
 
 
-def print_table(results: list[ClaimResult], stream=sys.stdout) -> None:
-    """Aligned table: claim, kind, notion, predicted, observed, error, status."""
+def print_table(results: list[ClaimResult], stream=None) -> None:
+    """Aligned table: claim, kind, notion, predicted, observed, error, status (to stdout)."""
+    stream = sys.stdout if stream is None else stream  # the stream in force now, not at import
     head = ["claim", "kind", "notion", "predicted", "observed", "error", "tol", "status", "s"]
     rows = [[r.claim_id, r.kind, r.notion, _fmt(r.predicted), _fmt(r.observed), _fmt(r.error),
              _fmt(r.tolerance), "PASS" if r.passed else "FAIL", f"{r.seconds:.1f}"]
