@@ -287,3 +287,13 @@ def test_bad_inputs():
         F.sigma_family_eta_star("wor", 3, 10, 11)
     with pytest.raises(ValueError):
         F.diagonal_law("uniform")
+
+
+def test_bernoulli_example_42():
+    """SPEC §4.2: c=2, eta=0.5, Bernoulli: stable iff B(sigma+1) > n and sigma B > n/2 (exact)."""
+    half = Fraction(1, 2)
+    for nn in (20, 37):
+        for s in range(1, nn):
+            for b in range(1, nn + 1):
+                stable = F.sigma_family_eta_star("bernoulli", s, nn, b, exact=True) > half
+                assert stable == (b * (s + 1) > nn and 2 * s * b > nn)

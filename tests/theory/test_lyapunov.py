@@ -2,6 +2,7 @@
 
 import itertools
 import math
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -158,3 +159,17 @@ def test_min_batch_table_43_as():
         lambda b, s=s: L.identical_lists_gamma(0.5, "wor", s, 100, b, 0.1) < 0, range(1, 101))
         for s in SIGMAS]
     assert got == [45, 25, 17, 10, 5, 3, 1, 1]
+
+
+def test_as_ms_ratio_on_spec_table_cells():
+    """SPEC §2.4 states eta*_as/eta*_ms in [1.0, 1.18] on the cells tested.
+
+    Its own §4.2 table makes (sigma=10, B=6) a.s.-stable but ms-unstable at eta=0.5, and there the
+    exact ratio is 1.272 (eta*_ms = 33/80 = 0.4125 exactly, eta*_as = 0.5246): the stated range
+    cannot hold on the cells where the two predictions differ.
+    """
+    ms = F.sigma_family_eta_star("wor", 10, 100, 6, exact=True)
+    assert ms == Fraction(33, 80)
+    ratio = L.sigma_family_eta_star_as("wor", 10, 100, 6) / float(ms)
+    assert ratio == pytest.approx(1.272, abs=5e-4)
+    assert ratio > 1.18
