@@ -147,8 +147,6 @@ def test_clique_vs_operator(sampling, n, sigma, batch):
     )
 
 
-@pytest.mark.xfail(strict=True, reason="numerics.operator.active_basis: the Gram path (more "
-                   "factor columns than d) keeps round-off directions, so eta_star_ms() is 0")
 def test_clique_vs_operator_gram_path():
     op = _op(NF.clique(10, 4, 3.0, d=3, rotation=4), None, 0.0, 3, 1, "wor")
     assert _rel(op.eta_star_ms(), F.clique_eta_star("wor", 4, 3.0, 10, 3)) <= OPERATOR_RTOL
