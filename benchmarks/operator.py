@@ -53,7 +53,7 @@ def rho_section(dims, n, budget_gb):
 
 def grid_section(size):
     try:
-        from theory.families import sigma_family_eta_star_grid  # vectorised closed form
+        from theory.families import sigma_family_eta_star_grid
     except ImportError:
         print("eta* grid: theory.families not available")
         return

@@ -150,6 +150,8 @@ def _c4_sign(scale: str) -> CheckOutcome:
             for name, r, f, b1, b2, eta_cf, every in cases:
                 if name == "private forget" and a == 0.0:
                     continue  # alpha = 0: the private forget axis is not driven (marginal, rho = 1)
+                if name == "aligned" and abs(a - alpha_c) < 1e-9:
+                    continue  # alpha = alpha_c: D_0 = 0, the shared axis is marginal
                 op = _op(r, f, a, b1, b2, sampling)
                 etas = [0.5 * eta_cf, 2.0 * eta_cf] if eta_cf > 0 else [1e-3, 1e-1, 1.0]
                 for eta in etas:

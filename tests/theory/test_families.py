@@ -297,3 +297,16 @@ def test_bernoulli_example_42():
             for b in range(1, nn + 1):
                 stable = F.sigma_family_eta_star("bernoulli", s, nn, b, exact=True) > half
                 assert stable == (b * (s + 1) > nn and 2 * s * b > nn)
+
+
+def test_sigma_family_grid_equals_scalar_closed_form():
+    import numpy as np
+
+    from theory.families import sigma_family_eta_star, sigma_family_eta_star_grid
+
+    for sampling in ("wor", "bernoulli", "wr"):
+        S, B = np.meshgrid(np.arange(1, 31), np.arange(1, 31), indexing="ij")
+        G = sigma_family_eta_star_grid(sampling, S, 30, B)
+        ref = np.array([[sigma_family_eta_star(sampling, int(s), 30, int(b)) for b in range(1, 31)]
+                        for s in range(1, 31)])
+        np.testing.assert_allclose(G, ref, rtol=1e-12)
