@@ -39,14 +39,14 @@ def rho_section(dims, n, budget_gb):
             eta = 0.5 / op.eig_A()[0][-1]
         else:
             eta = 0.9 * op.eta_star_ms("lanczos")
-        t_l, rho_l = timed(lambda: op.rho(eta, "lanczos"), 2)
+        t_l, rho_l = timed(lambda op=op, eta=eta: op.rho(eta, "lanczos"), 2)
         r = op.dim
         dense_gb = 8 * r**4 / 1e9
         if dense_gb * 3 > budget_gb:
             print(f"{d:>5} {r:>5} {'skipped':>10} {t_l:>10.4f} {'-':>8} {'-':>11}"
                   f"   (dense needs ~{3 * dense_gb:.1f} GB > budget {budget_gb} GB)")
             continue
-        t_d, rho_d = timed(lambda: op.rho(eta, "dense"), 1)
+        t_d, rho_d = timed(lambda op=op, eta=eta: op.rho(eta, "dense"), 1)
         print(f"{d:>5} {r:>5} {t_d:>10.4f} {t_l:>10.4f} {t_d / t_l:>8.1f} "
               f"{abs(rho_d - rho_l) / rho_d:>11.2e}")
 
