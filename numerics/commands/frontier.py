@@ -44,6 +44,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the trajectory rule")
     p.add_argument("--horizon", type=int, default=1000, help="trajectory rule: steps")
     p.add_argument("--repetitions", type=int, default=10, help="trajectory rule: runs")
+    p.add_argument("--exact-operator", action="store_true",
+                   help="also compute rho(T(eta)) of the exact operator in every cell")
     p.add_argument("--plot", metavar="PATH", help="heatmap path (default: in the store directory)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     add_sweep_arguments(p)
@@ -59,6 +61,8 @@ def heatmap_name(args: argparse.Namespace) -> str:
 def configs(args: argparse.Namespace) -> list[dict[str, Any]]:
     """The cell configurations of the requested map."""
     extra: dict[str, Any] = {"c": args.c}
+    if args.exact_operator:
+        extra["exact_operator"] = True
     if args.notion == "trajectory":
         extra.update(horizon=args.horizon, repetitions=args.repetitions)
     return sigma_family_grid(args.n, parse_values(args.sigma, "--sigma"),

@@ -25,7 +25,7 @@ def test_json_records_counts_and_heatmap(tmp_path, capsys):
     assert (out["cells"], out["computed"], out["reused"], out["failed"]) == (12, 12, 0, 0)
     rec = out["records"][0]
     assert (rec["sigma"], rec["batch"], rec["status"]) == (1, 1, "ok")
-    for key in ("eta_star_ms", "rho", "ms_stable", "eta_star_as", "as_stable"):
+    for key in ("eta_star_ms", "ms_stable", "eta_star_as", "as_stable"):
         assert key in rec
     assert [(r["sigma"], r["batch"]) for r in out["records"]][:4] == [(1, 1), (1, 5), (1, 9),
                                                                       (4, 1)]
@@ -36,9 +36,16 @@ def test_json_records_counts_and_heatmap(tmp_path, capsys):
     assert again["records"] == out["records"]
 
 
+def test_exact_operator_adds_rho(capsys):
+    out = _run(capsys, "--sigma", "1,12", "--batch", "4", "--exact-operator")
+    for r in out["records"]:
+        assert r["exact_operator"] is True and (r["rho"] < 1.0) == r["ms_stable"]
+
+
 def test_sigma_equal_n_reads_the_factors():
     """At sigma = n every sample is identical: eta* = 2 / ((1 - 2 alpha) c) exactly."""
-    rec = sigma_family_cell(dict(n=10, sigma=10, batch=3, eta=0.5, alpha=0.1, seed=0))
+    rec = sigma_family_cell(dict(n=10, sigma=10, batch=3, eta=0.5, alpha=0.1, seed=0,
+                                 exact_operator=True))
     assert rec["eta_star_ms"] == pytest.approx(1.25, rel=1e-12)
 
 
