@@ -8,7 +8,9 @@ Run from the repository root::
 
 Workloads:
 
-* ``sigma frontier``: the sigma-family map of ``unlearnstab frontier`` (n=100, 10 x 10 cells);
+* ``sigma ms`` / ``sigma trajectory``: the sigma-family map of ``unlearnstab frontier`` (n=100,
+  10 x 10 cells, alpha=0.1) with ``--notion ms`` (closed forms: cheap cells, so the per-cell cost
+  of the executor shows) and ``--notion trajectory`` (the companion rule simulated in each cell);
 * ``cnn grid``: SNR x alpha x B x seeds, each cell trains a small two-layer ReLU CNN on
   signal-plus-noise data (SPEC 5.1-5.2) by full-batch GD and then runs nonlinear
   gradient-difference unlearning with minibatches.  It stands in for the cells of
@@ -130,10 +132,10 @@ def cnn_grid(quick):
     return out
 
 
-def frontier_grid(quick):
+def frontier_grid(quick, notion):
     step = 11 if not quick else 20
     values = list(range(1, 101, step))
-    return sigma_family_grid(100, values, values, eta=0.5, alpha=0.1)
+    return sigma_family_grid(100, values, values, eta=0.5, alpha=0.1, notion=notion)
 
 
 def _rate(cell, configs, executor):
@@ -180,7 +182,8 @@ def main():
     os.environ["PYTHONPATH"] = os.pathsep.join(
         [str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     report = {"load_average_before": os.getloadavg(), "cpus": os.cpu_count(), "workloads": {}}
-    work = {"sigma frontier": (SIGMA_CELL, frontier_grid(args.quick)),
+    work = {"sigma ms": (SIGMA_CELL, frontier_grid(args.quick, "ms")),
+            "sigma trajectory": (SIGMA_CELL, frontier_grid(args.quick, "trajectory")),
             "cnn grid": (CNN_CELL, cnn_grid(args.quick))}
     for cell, configs in work.values():  # warm this process (imports, first calls)
         run_sweep(cell, configs[:1])
@@ -209,10 +212,10 @@ def main():
         return
     print(f"cpus: {report['cpus']}, load average before/after: "
           f"{report['load_average_before'][0]:.2f} / {report['load_average_after'][0]:.2f}")
-    print(f"{'workload':<16}{'cells':>6}{'in-process c/s':>16}{'dask x2 c/s':>13}{'ratio':>8}"
+    print(f"{'workload':<18}{'cells':>6}{'in-process c/s':>16}{'dask x2 c/s':>13}{'ratio':>8}"
           f"{'s/cell in-process':>19}{'s/cell in a worker':>20}")
     for name, w in report["workloads"].items():
-        print(f"{name:<16}{w['cells']:>6}{w['inprocess_cells_per_s']:>16.2f}"
+        print(f"{name:<18}{w['cells']:>6}{w['inprocess_cells_per_s']:>16.2f}"
               f"{w['dask2_cells_per_s']:>13.2f}{w['ratio_dask2_over_inprocess']:>8.2f}"
               f"{w['inprocess_mean_cell_s']:>19.3f}{w['dask2_mean_cell_s']:>20.3f}")
     print(f"dask x2 LocalCluster start-up: {startup:.1f} s (not in the rates)")
