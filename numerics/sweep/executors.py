@@ -36,6 +36,11 @@ __all__ = ["EXECUTORS", "Executor", "InProcess", "Processes", "Dask", "make_exec
 EXECUTORS: tuple[str, ...] = ("inprocess", "processes", "dask")
 #: The scheduler's HTTP endpoint of a local cluster: loopback, a free port, no dashboard.
 LOOPBACK_HTTP = {"dashboard": False, "dashboard_address": "127.0.0.1:0"}
+#: Dask configuration for the worker processes this package starts.  Dask's nanny exports
+#: ``MALLOC_TRIM_THRESHOLD_`` to its workers; setting it at all switches off glibc's dynamic mmap
+#: threshold, so every large numpy temporary is mmap-ed and unmapped again, which made the
+#: frontier cells 4-5 times more CPU-expensive in a worker than in process.  ``None`` unsets it.
+NUMERIC_WORKER_CONFIG = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
 #: How to install the Dask extra (named in the error when Dask is missing).
 DASK_EXTRA = "pip install 'unlearnstab[distributed]'"
 
@@ -188,10 +193,13 @@ class Dask(Executor):
             n = int(workers if workers is not None else os.cpu_count() or 1)
             if n < 1:
                 raise InputError(f"the number of Dask workers must be >= 1, got {n}")
-            self._own_cluster = distributed.LocalCluster(
-                n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
-                dashboard_address=None, scheduler_kwargs=dict(LOOPBACK_HTTP),
-                silence_logs=logging.CRITICAL)  # lost workers surface as failed cells
+            import dask
+
+            with dask.config.set(NUMERIC_WORKER_CONFIG):
+                self._own_cluster = distributed.LocalCluster(
+                    n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
+                    dashboard_address=None, scheduler_kwargs=dict(LOOPBACK_HTTP),
+                    silence_logs=logging.CRITICAL)  # lost workers surface as failed cells
             client = distributed.Client(self._own_cluster)
         self.client = client
         self.workers = len(client.nthreads())
@@ -207,6 +215,14 @@ class Dask(Executor):
             found = self.client.run(_worker_check, fn)
         except Exception as exc:  # noqa: BLE001  any failure here means the cluster is unusable
             raise InputError(f"the Dask workers cannot run cell {fn}: {exc}") from None
+        trimmed = [addr for addr, v in found.items() if isinstance(v, tuple) and v[1]]
+        found = {addr: v[0] if isinstance(v, tuple) else v for addr, v in found.items()}
+        if trimmed:
+            logging.getLogger(__name__).warning(
+                "%d Dask worker(s) run with MALLOC_TRIM_THRESHOLD_ set, which makes numpy-heavy "
+                "cells several times slower; start them with "
+                "DASK_DISTRIBUTED__NANNY__PRE_SPAWN_ENVIRON__MALLOC_TRIM_THRESHOLD_=None "
+                "(see docs/sweeps.md)", len(trimmed))
         bad = {addr: v for addr, v in found.items() if v != __version__}
         if bad:
             addr, got = next(iter(bad.items()))
@@ -248,13 +264,18 @@ class Dask(Executor):
             self._own_cluster.close()
 
 
-def _worker_check(fn: str) -> str:
-    """Run on each Dask worker: the package version, or why the cell cannot be imported."""
+def _worker_check(fn: str) -> tuple[str, bool]:
+    """Run on each Dask worker: its package version and whether it trims malloc.
+
+    The first item is the version, or why the cell cannot be imported; the second tells whether
+    ``MALLOC_TRIM_THRESHOLD_`` is set in the worker.
+    """
+    trim = "MALLOC_TRIM_THRESHOLD_" in os.environ
     try:
         resolve(fn)
     except InputError as exc:
-        return str(exc)
-    return __version__
+        return str(exc), trim
+    return __version__, trim
 
 
 def _require_path(fn: str | CellFn, executor: str) -> str:

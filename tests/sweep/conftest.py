@@ -12,10 +12,15 @@ def dask_cluster():
     distributed = pytest.importorskip("distributed")
     old = os.environ.get("PYTHONPATH")
     os.environ["PYTHONPATH"] = child_env()["PYTHONPATH"]  # spawned workers import this checkout
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                       host="127.0.0.1", dashboard_address=None,
-                                       scheduler_kwargs={"dashboard": False,
-                                                         "dashboard_address": "127.0.0.1:0"})
+    import dask
+
+    from numerics.sweep.executors import NUMERIC_WORKER_CONFIG
+
+    with dask.config.set(NUMERIC_WORKER_CONFIG):
+        cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                           host="127.0.0.1", dashboard_address=None,
+                                           scheduler_kwargs={"dashboard": False,
+                                                             "dashboard_address": "127.0.0.1:0"})
     client = distributed.Client(cluster, timeout=30)
     client.wait_for_workers(2, timeout=60)
     yield cluster, client

@@ -47,6 +47,7 @@ def test_sigma_equal_n_reads_the_factors():
     rec = sigma_family_cell(dict(n=10, sigma=10, batch=3, eta=0.5, alpha=0.1, seed=0,
                                  exact_operator=True))
     assert rec["eta_star_ms"] == pytest.approx(1.25, rel=1e-12)
+    assert rec["rho"] == pytest.approx((1 - 0.5 * 1.6) ** 2, rel=1e-9)  # operator on the factors
 
 
 def test_trajectory_notion_is_reproducible(capsys):

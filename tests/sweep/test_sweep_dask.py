@@ -7,6 +7,7 @@ import sys
 import pytest
 from sweep_helpers import TOY, toy_configs
 
+from numerics import __version__
 from numerics.cli import main
 from numerics.inputs import InputError
 from numerics.sweep import Dask, Store, run_sweep
@@ -74,3 +75,29 @@ def test_missing_dask_names_the_extra(monkeypatch, tmp_path, capsys):
     err = capsys.readouterr().err
     assert rc == 2 and "pip install 'unlearnstab[distributed]'" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_workers_run_without_malloc_trimming(dask_cluster):
+    """Dask's default MALLOC_TRIM_THRESHOLD_ makes numpy cells several times slower."""
+    from numerics.sweep.executors import _worker_check
+
+    _, client = dask_cluster
+    found = client.run(_worker_check, TOY)
+    assert all(v == (__version__, False) for v in found.values()), found
+
+
+def test_preflight_warns_about_malloc_trimming(monkeypatch, caplog):
+    from numerics.sweep import executors
+
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")
+    assert executors._worker_check(TOY)[1] is True
+
+    class FakeClient:
+        def run(self, fn, *args):
+            return {"tcp://127.0.0.1:1": fn(*args)}
+
+    ex = object.__new__(executors.Dask)
+    ex.client = FakeClient()
+    with caplog.at_level("WARNING"):
+        ex._preflight(TOY)
+    assert "MALLOC_TRIM_THRESHOLD_" in caplog.text
