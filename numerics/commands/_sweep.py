@@ -19,7 +19,7 @@ def add_sweep_arguments(parser: argparse.ArgumentParser, *, quiet: bool = True) 
     """Add the sweep options to ``parser``.
 
     They are ``--store``, ``--executor``, ``--workers``, ``--dask-workers`` / ``--scheduler``,
-    ``--retry-failed`` and (unless the command has its own) ``--quiet``.
+    ``--chunk-size``, ``--retry-failed`` and (unless the command has its own) ``--quiet``.
     """
     g = parser.add_argument_group("sweep execution (see docs/sweeps.md)")
     g.add_argument("--store", metavar="DIR",
@@ -35,6 +35,9 @@ def add_sweep_arguments(parser: argparse.ArgumentParser, *, quiet: bool = True) 
     where.add_argument("--scheduler", metavar="ADDR",
                        help="use the running Dask scheduler at ADDR, e.g. tcp://host:8786 "
                             "(implies dask)")
+    g.add_argument("--chunk-size", type=int, default=1, metavar="C",
+                   help="cells per task for processes and dask (default 1); raise it when "
+                        "cells take only milliseconds")
     g.add_argument("--retry-failed", action="store_true",
                    help="run again the cells stored as failed")
     if quiet:
@@ -54,13 +57,15 @@ def sweep_options(args: argparse.Namespace, *, progress: bool | None = None) -> 
     if args.workers is not None and executor != "processes":
         raise InputError("--workers sizes the process pool of --executor processes; for Dask "
                          "use --dask-workers")
-    for flag, value in (("--workers", args.workers), ("--dask-workers", dask_workers)):
+    for flag, value in (("--workers", args.workers), ("--dask-workers", dask_workers),
+                        ("--chunk-size", args.chunk_size)):
         if value is not None and value < 1:
             raise InputError(f"{flag} must be >= 1, got {value}")
     workers = dask_workers if executor == "dask" else args.workers
     show = (not getattr(args, "quiet", False)) if progress is None else progress
     return {"store": args.store, "executor": executor, "workers": workers,
-            "scheduler": scheduler, "retry_failed": bool(args.retry_failed), "progress": show}
+            "scheduler": scheduler, "retry_failed": bool(args.retry_failed), "progress": show,
+            "chunk_size": args.chunk_size}
 
 
 def parse_values(text: str, name: str, *, integer: bool = True) -> list[Any]:

@@ -33,7 +33,7 @@ from numerics.inputs import InputError
 
 __all__ = [
     "CellSpec", "canonical_json", "normalise", "cell_key", "cell_path", "resolve", "make_cells",
-    "execute_cell", "CellRun", "is_importable",
+    "execute_cell", "execute_cells", "CellRun", "is_importable",
 ]
 
 CellFn = Callable[[dict[str, Any]], dict[str, Any]]
@@ -236,6 +236,12 @@ def execute_cell(fn: str | CellFn, key: str, config: dict[str, Any], blas_thread
         err = f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"
         return CellRun(key, False, None, err, time.perf_counter() - start, _worker_id())
     return CellRun(key, True, text, None, time.perf_counter() - start, _worker_id())
+
+
+def execute_cells(fn: str | CellFn, items: list[tuple[str, dict[str, Any]]],
+                  blas_threads: int | None = 1) -> list[CellRun]:
+    """Run a chunk of cells ``[(key, config), ...]`` one after the other (one task, many cells)."""
+    return [execute_cell(fn, key, config, blas_threads) for key, config in items]
 
 
 _CONTROLLER: list[Any] = [None, -1]  # the controller and len(sys.modules) when it was built

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from numerics import __version__
+from numerics.inputs import InputError
 from numerics.sweep.cells import CellFn, CellSpec, cell_path, is_importable, make_cells
 from numerics.sweep.executors import Executor, check_executor, make_executor
 from numerics.sweep.store import MemoryStore, Store, StoredCell
@@ -140,6 +141,7 @@ def run_sweep(cell: str | CellFn, configs: Iterable[dict[str, Any]],
               executor: str | Executor = "inprocess", workers: int | None = None,
               scheduler: str | None = None, retry_failed: bool = False,
               progress: bool = False, desc: str = "cells", blas_threads: int | None = 1,
+              chunk_size: int = 1,
               on_cell: Callable[[CellOutcome], None] | None = None,
               version: str = __version__) -> SweepResult:
     """Run a sweep: every configuration of ``configs`` through the cell function ``cell``.
@@ -163,6 +165,9 @@ def run_sweep(cell: str | CellFn, configs: Iterable[dict[str, Any]],
         Show a progress bar on stderr (done, reused, failed, rate, time left), labelled ``desc``.
     blas_threads:
         Native thread-pool size inside each cell (the same everywhere, so records agree).
+    chunk_size:
+        Cells per task for the process pool and Dask (default 1).  Larger chunks amortise the
+        scheduling cost of very short cells; a killed worker then loses its whole chunk.
     on_cell:
         Called with each :class:`CellOutcome` as it is stored (in completion order).
     version:
@@ -178,6 +183,8 @@ def run_sweep(cell: str | CellFn, configs: Iterable[dict[str, Any]],
     run_fn: str | CellFn = path if isinstance(cell, str) or is_importable(cell) else cell
     specs = make_cells(path, configs, version=version)
     check_executor(executor, workers, scheduler)  # fail early, even when every cell is stored
+    if int(chunk_size) < 1:
+        raise InputError(f"chunk_size must be >= 1, got {chunk_size}")
     own_store = not isinstance(store, (Store, MemoryStore))
     st = (MemoryStore() if store is None else Store(store)) if own_store else store
     try:
@@ -202,7 +209,7 @@ def run_sweep(cell: str | CellFn, configs: Iterable[dict[str, Any]],
             try:
                 _postfix(bar, 0, reused, n_failed)
                 done = 0
-                for run in ex.run(run_fn, todo, blas_threads):
+                for run in ex.run(run_fn, todo, blas_threads, chunk_size):
                     spec = by_key[run.key]
                     kept = StoredCell.from_run(spec, run, version)
                     st.put(kept)

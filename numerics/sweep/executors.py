@@ -21,13 +21,13 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from numerics import __version__
 from numerics.inputs import InputError
-from numerics.sweep.cells import CellFn, CellRun, CellSpec, execute_cell, resolve
+from numerics.sweep.cells import CellFn, CellRun, CellSpec, execute_cell, execute_cells, resolve
 
 __all__ = ["EXECUTORS", "Executor", "InProcess", "Processes", "Dask", "make_executor",
            "check_executor", "require_dask", "DASK_EXTRA"]
@@ -51,9 +51,9 @@ class Executor:
     name = "executor"
     workers = 1
 
-    def run(self, fn: str | CellFn, specs: Sequence[CellSpec], blas_threads: int | None = 1
-            ) -> Iterator[CellRun]:
-        """Run the cells of ``specs`` with cell function ``fn``."""
+    def run(self, fn: str | CellFn, specs: Sequence[CellSpec], blas_threads: int | None = 1,
+            chunk_size: int = 1) -> Iterator[CellRun]:
+        """Run the cells of ``specs`` with cell function ``fn``, ``chunk_size`` cells a task."""
         raise NotImplementedError
 
     def describe(self) -> str:
@@ -75,11 +75,21 @@ class InProcess(Executor):
 
     name = "inprocess"
 
-    def run(self, fn: str | CellFn, specs: Sequence[CellSpec], blas_threads: int | None = 1
-            ) -> Iterator[CellRun]:
-        """Run each cell in turn."""
+    def run(self, fn: str | CellFn, specs: Sequence[CellSpec], blas_threads: int | None = 1,
+            chunk_size: int = 1) -> Iterator[CellRun]:
+        """Run each cell in turn (``chunk_size`` does not apply)."""
         for spec in specs:
             yield execute_cell(fn, spec.key, spec.config, blas_threads)
+
+
+def _chunks(specs: list[CellSpec], size: int) -> list[list[CellSpec]]:
+    """``specs`` cut into consecutive chunks of ``size`` cells (the last may be shorter)."""
+    size = max(1, int(size))
+    return [specs[i:i + size] for i in range(0, len(specs), size)]
+
+
+def _items(chunk: list[CellSpec]) -> list[tuple[str, dict]]:
+    return [(s.key, s.config) for s in chunk]
 
 
 def _failed(spec: CellSpec, why: str) -> CellRun:
@@ -107,9 +117,9 @@ class Processes(Executor):
             raise InputError(f"the number of workers must be >= 1, got {self.workers}")
         self.max_restarts = max_restarts
 
-    def run(self, fn: str | CellFn, specs: Sequence[CellSpec], blas_threads: int | None = 1
-            ) -> Iterator[CellRun]:
-        """Submit every cell to the pool and yield results as they finish."""
+    def run(self, fn: str | CellFn, specs: Sequence[CellSpec], blas_threads: int | None = 1,
+            chunk_size: int = 1) -> Iterator[CellRun]:
+        """Submit every chunk of cells to the pool and yield results as they finish."""
         _require_path(fn, self.name)
         pending = {s.key: s for s in specs}
         idle_restarts = 0  # consecutive broken pools that finished no cell
@@ -120,18 +130,16 @@ class Processes(Executor):
                                        initargs=(os.getpid(),))
             broken, finished = False, 0
             try:
-                futs = {pool.submit(execute_cell, fn, s.key, s.config, blas_threads): s
-                        for s in pending.values()}
-                remaining = set(futs)
-                while remaining and not broken:
-                    done, remaining = wait(remaining, return_when=FIRST_COMPLETED)
-                    for fut in done:
-                        try:
-                            run = fut.result()
-                        except BrokenProcessPool:
-                            broken = True
-                            continue
-                        pending.pop(futs[fut].key, None)
+                futs = {pool.submit(execute_cells, fn, _items(chunk), blas_threads): chunk
+                        for chunk in _chunks(list(pending.values()), chunk_size)}
+                for fut in as_completed(futs):
+                    try:
+                        runs = fut.result()
+                    except BrokenProcessPool:
+                        broken = True
+                        break
+                    for run in runs:
+                        pending.pop(run.key, None)
                         finished += 1
                         yield run
             finally:
@@ -230,28 +238,32 @@ class Dask(Executor):
                              f"has unlearnstab {__version__}); install the same version on "
                              "every worker")
 
-    def run(self, fn: str | CellFn, specs: Sequence[CellSpec], blas_threads: int | None = 1
-            ) -> Iterator[CellRun]:
-        """Submit every cell and yield results as they complete (lost workers are re-run)."""
-        from distributed import as_completed
+    def run(self, fn: str | CellFn, specs: Sequence[CellSpec], blas_threads: int | None = 1,
+            chunk_size: int = 1) -> Iterator[CellRun]:
+        """Submit every chunk of cells; yield results as they complete (lost workers re-run)."""
+        from distributed import as_completed as dask_as_completed
 
         path = _require_path(fn, self.name)
         self._preflight(path)
         token = uuid.uuid4().hex[:8]
-        futs = {}
-        for s in specs:
-            fut = self.client.submit(execute_cell, path, s.key, s.config, blas_threads,
-                                     key=f"unlearnstab-cell-{s.key[:24]}-{token}", pure=False)
-            futs[fut.key] = (fut, s)
+        chunks = _chunks(list(specs), chunk_size)
+        n = len(chunks)
+        submitted = self.client.map(
+            execute_cells, [path] * n, [_items(c) for c in chunks], [blas_threads] * n,
+            key=[f"unlearnstab-cells-{c[0].key[:24]}-{len(c)}-{token}" for c in chunks],
+            pure=False)  # one message for the whole sweep
+        futs = {f.key: (f, c) for f, c in zip(submitted, chunks, strict=True)}
+        arrivals = dask_as_completed(submitted)
+        del submitted  # each future is dropped once its result is taken (frees cluster memory)
         try:
-            for fut in as_completed([f for f, _ in futs.values()]):
-                spec = futs.pop(fut.key)[1]
+            for fut in arrivals:
+                chunk = futs.pop(fut.key)[1]
                 try:
-                    run = fut.result()
+                    runs = fut.result()
                 except Exception as exc:  # noqa: BLE001  e.g. KilledWorker after many losses
-                    run = _failed(spec, f"{type(exc).__name__}: {exc}")
+                    runs = [_failed(s, f"{type(exc).__name__}: {exc}") for s in chunk]
                 fut.release()
-                yield run
+                yield from runs
         finally:
             if futs:
                 self.client.cancel([f for f, _ in futs.values()])

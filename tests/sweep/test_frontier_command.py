@@ -88,6 +88,7 @@ def test_own_local_dask_cluster(capsys):
     (["--workers", "2"], "--workers sizes the process pool"),
     (["--executor", "processes", "--scheduler", "tcp://127.0.0.1:1"], "needs --executor dask"),
     (["--dask-workers", "0"], "--dask-workers must be >= 1"),
+    (["--chunk-size", "0"], "--chunk-size must be >= 1"),
 ])
 def test_bad_options_are_one_line(capsys, extra, msg):
     rc = main([*BASE, *extra])

@@ -27,6 +27,13 @@ def test_local_cluster_gives_the_in_process_records(dask_cluster, tmp_path):
         assert len(st) == 13
 
 
+def test_chunks_of_cells_give_the_same_records(dask_cluster, tmp_path):
+    _, client = dask_cluster
+    cfgs = toy_configs(10) + [{"seed": 78, "fail": True}]
+    res = run_sweep(TOY, cfgs, tmp_path, executor=Dask(client=client), chunk_size=4)
+    assert res.records == run_sweep(TOY, cfgs).records and res.computed == 11
+
+
 def test_existing_scheduler_by_address(dask_cluster, tmp_path):
     cluster, _ = dask_cluster
     cfgs = toy_configs(6)

@@ -74,6 +74,14 @@ def test_process_pool_gives_identical_records(tmp_path):
     assert all(w.rsplit(":", 1)[1].isdigit() for w in workers)
 
 
+def test_chunked_process_pool_gives_identical_records(tmp_path):
+    cfgs = toy_configs(7) + [{"seed": 50, "fail": True}]
+    pool = run_sweep(TOY, cfgs, tmp_path, executor="processes", workers=2, chunk_size=3)
+    assert pool.records == run_sweep(TOY, cfgs).records and pool.failed == 1
+    with Store(tmp_path) as st:
+        assert len(st) == 8
+
+
 def test_local_function_needs_the_in_process_executor():
     with pytest.raises(InputError, match="importable"):
         run_sweep(lambda c: c, [{"seed": 0}], executor="processes", workers=1)
@@ -83,6 +91,7 @@ def test_local_function_needs_the_in_process_executor():
     ({"executor": "threads"}, "unknown executor"),
     ({"executor": "processes", "scheduler": "tcp://127.0.0.1:1"}, "needs the dask executor"),
     ({"executor": "processes", "workers": 0}, "must be >= 1"),
+    ({"chunk_size": 0}, "chunk_size must be >= 1"),
 ])
 def test_bad_executor_options(kw, msg):
     with pytest.raises(InputError, match=msg):
