@@ -138,10 +138,10 @@ def frontier_grid(quick, notion):
     return sigma_family_grid(100, values, values, eta=0.5, alpha=0.1, notion=notion)
 
 
-def _rate(cell, configs, executor):
+def _rate(cell, configs, executor, chunk_size=1):
     """Cells per second, wall seconds, records, and the mean time of one cell inside a worker."""
     start = time.perf_counter()
-    res = run_sweep(cell, configs, executor=executor)
+    res = run_sweep(cell, configs, executor=executor, chunk_size=chunk_size)
     sec = time.perf_counter() - start
     assert res.failed == 0, res.failures[0].error
     per_cell = sum(c.seconds for c in res.cells) / len(res.cells)
@@ -182,25 +182,33 @@ def main():
     os.environ["PYTHONPATH"] = os.pathsep.join(
         [str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     report = {"load_average_before": os.getloadavg(), "cpus": os.cpu_count(), "workloads": {}}
-    work = {"sigma ms": (SIGMA_CELL, frontier_grid(args.quick, "ms")),
-            "sigma trajectory": (SIGMA_CELL, frontier_grid(args.quick, "trajectory")),
-            "cnn grid": (CNN_CELL, cnn_grid(args.quick))}
-    for cell, configs in work.values():  # warm this process (imports, first calls)
+    work = {"sigma ms": (SIGMA_CELL, frontier_grid(args.quick, "ms"), 1),
+            "sigma ms chunk=5": (SIGMA_CELL, frontier_grid(args.quick, "ms"), 5),
+            "sigma trajectory": (SIGMA_CELL, frontier_grid(args.quick, "trajectory"), 1),
+            "cnn grid": (CNN_CELL, cnn_grid(args.quick), 1)}
+    for cell, configs, _ in work.values():  # warm this process (imports, first calls)
         run_sweep(cell, configs[:1])
     start = time.perf_counter()
     dask = Dask(workers=2)
     startup = time.perf_counter() - start
     try:
-        for name, (cell, configs) in work.items():
+        for name, (cell, configs, chunk) in work.items():
             dask.client.run(execute_cell, cell, "warm-up", make_cells(cell, configs[:1])[0].config)
             r_in, s_in, rec_in, c_in = _rate(cell, configs, "inprocess")
-            r_dk, s_dk, rec_dk, c_dk = _rate(cell, configs, dask)
+            r_dk, s_dk, rec_dk, c_dk = _rate(cell, configs, dask, chunk)
             assert rec_in == rec_dk, f"{name}: records differ between executors"
             report["workloads"][name] = {
                 "cells": len(configs), "inprocess_cells_per_s": r_in, "inprocess_s": s_in,
                 "dask2_cells_per_s": r_dk, "dask2_s": s_dk, "ratio_dask2_over_inprocess":
                 r_dk / r_in, "records_identical": True, "inprocess_mean_cell_s": c_in,
-                "dask2_mean_cell_s": c_dk}
+                "dask2_mean_cell_s": c_dk, "chunk_size": chunk}
+        trivial = [{"seed": s, "bench": "dask"} for s in range(500)]
+        run_sweep(NOOP_CELL, trivial[:20], executor=dask)
+        for chunk in (1, 10):
+            start = time.perf_counter()
+            run_sweep(NOOP_CELL, [dict(c, chunk=chunk) for c in trivial], executor=dask,
+                      chunk_size=chunk)
+            report[f"dask2_trivial_cell_s_chunk{chunk}"] = (time.perf_counter() - start) / 500
     finally:
         dask.close()
     report["dask2_cluster_startup_s"] = startup
@@ -212,13 +220,15 @@ def main():
         return
     print(f"cpus: {report['cpus']}, load average before/after: "
           f"{report['load_average_before'][0]:.2f} / {report['load_average_after'][0]:.2f}")
-    print(f"{'workload':<18}{'cells':>6}{'in-process c/s':>16}{'dask x2 c/s':>13}{'ratio':>8}"
+    print(f"{'workload':<20}{'cells':>6}{'in-process c/s':>16}{'dask x2 c/s':>13}{'ratio':>8}"
           f"{'s/cell in-process':>19}{'s/cell in a worker':>20}")
     for name, w in report["workloads"].items():
-        print(f"{name:<18}{w['cells']:>6}{w['inprocess_cells_per_s']:>16.2f}"
+        print(f"{name:<20}{w['cells']:>6}{w['inprocess_cells_per_s']:>16.2f}"
               f"{w['dask2_cells_per_s']:>13.2f}{w['ratio_dask2_over_inprocess']:>8.2f}"
               f"{w['inprocess_mean_cell_s']:>19.3f}{w['dask2_mean_cell_s']:>20.3f}")
-    print(f"dask x2 LocalCluster start-up: {startup:.1f} s (not in the rates)")
+    print(f"dask x2 LocalCluster start-up: {startup:.1f} s (not in the rates); wall time per "
+          f"trivial cell on dask x2: {report['dask2_trivial_cell_s_chunk1'] * 1e3:.1f} ms "
+          f"(chunk 1), {report['dask2_trivial_cell_s_chunk10'] * 1e3:.1f} ms (chunk 10)")
     st = report["store"]
     print(f"per cell ({st['cells']} trivial cells): direct call {st['direct_call_s'] * 1e6:.1f} us, "
           f"engine + memory store {st['engine_memory_store_s'] * 1e6:.0f} us, "
