@@ -37,6 +37,7 @@ the factor route uses the GGN.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import torch
@@ -94,8 +95,13 @@ class CNNConfig:
         return CNNConfig(int(self.m), self.activation, q)
 
 
+@lru_cache(maxsize=16)
+def _signs_cached(dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    return torch.tensor(_SIGNS, dtype=dtype, device=device)
+
+
 def _signs(W: torch.Tensor) -> torch.Tensor:
-    return torch.tensor(_SIGNS, dtype=W.dtype, device=W.device)
+    return _signs_cached(W.dtype, W.device)
 
 
 def init_weights(d: int, config: CNNConfig, sigma0: float, seed: int, *,

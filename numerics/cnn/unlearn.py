@@ -119,22 +119,22 @@ def unlearn(W_star: torch.Tensor, X: torch.Tensor, y: torch.Tensor, retain: np.n
     weights[:, retain] = (1.0 - alpha) * wr
     weights[:, forget] = -alpha * wf
     weights = torch.as_tensor(weights, dtype=X.dtype, device=X.device)
-    Xr, Xf, yr, yf = X[retain], X[forget], y[retain], y[forget]
-
-    def metrics(W: torch.Tensor) -> torch.Tensor:
-        mr, mf = yr * forward(W, Xr, config), yf * forward(W, Xf, config)
-        return torch.stack([tF.softplus(-mf).mean(), (mf > 0).to(X.dtype).mean(),
-                            tF.softplus(-mr).mean(), (mr > 0).to(X.dtype).mean()])
-
-    rec = torch.zeros((K + 1, 5), dtype=X.dtype, device=X.device)
+    outputs = torch.empty((K + 1, n), dtype=X.dtype, device=X.device)
+    distance = torch.zeros(K + 1, dtype=X.dtype, device=X.device)
     W = W_star.clone()
     with torch.no_grad():
-        rec[0, :4] = metrics(W)
         for t in range(K):
-            _, g, _ = weighted_loss_grad(W, X, y, weights[t], config)
+            _, g, f = weighted_loss_grad(W, X, y, weights[t], config)
+            outputs[t] = f  # f(W_t), computed by the gradient anyway
             W -= eta * g
-            rec[t + 1, :4] = metrics(W)
-            rec[t + 1, 4] = torch.linalg.vector_norm(W - W_star)
+            distance[t + 1] = torch.linalg.vector_norm(W - W_star)
+        outputs[K] = forward(W, X, config)
+        margins = outputs * y
+        mf = margins[:, torch.as_tensor(forget, device=X.device)]
+        mr = margins[:, torch.as_tensor(retain, device=X.device)]
+        rec = torch.stack([tF.softplus(-mf).mean(dim=1), (mf > 0).to(X.dtype).mean(dim=1),
+                           tF.softplus(-mr).mean(dim=1), (mr > 0).to(X.dtype).mean(dim=1),
+                           distance], dim=1)
     r = rec.to(torch.float64).cpu().numpy()
     tiny = np.finfo(float).tiny
     growth = float(np.log(max(r[-1, 0], tiny) / max(r[0, 0], tiny)))
