@@ -45,6 +45,7 @@ __all__ = [
     "dexter_sigma",
     "coherence",
     "coherence_from_kernels",
+    "coherence_from_gram",
     "trace_kernel_dense",
     "coherence_dense",
     "pair_coherence",
@@ -258,6 +259,33 @@ def coherence(retain: FactorsLike, forget: FactorsLike | None = None, *,
         _s_from_gram(g_rr), lam_r, _s_from_gram(g_ff), _s_from_gram(g_rf),
         _lam_from_diag(_diag_blocks(g_ff)), keep_matrices=keep_matrices,
     )
+
+
+def coherence_from_gram(gram: np.ndarray | torch.Tensor, retain: np.ndarray | None = None,
+                        forget: np.ndarray | None = None, *,
+                        keep_matrices: bool = False) -> Coherence:
+    r"""Coherence of rank-one sets from their Gram matrix :math:`G_{ik}=\langle u_i,u_k\rangle`.
+
+    :math:`S=|G|` and :math:`\lambda_{\max}(H_i)=G_{ii}`; ``retain``/``forget`` index the rows of
+    the two sets (default: every row is a retain sample, no forget set).  For models whose Gram
+    matrix has a cheaper structured form than ``U @ U.T`` (e.g.
+    :func:`numerics.cnn.model.rank_one_gram`).
+    """
+    G = gram.detach().to(torch.float64).cpu().numpy() if isinstance(gram, torch.Tensor) \
+        else np.asarray(gram, dtype=np.float64)
+    if G.ndim != 2 or G.shape[0] != G.shape[1] or G.shape[0] == 0:
+        raise InputError(f"a Gram matrix must be square and non-empty, got shape {G.shape}")
+    if not np.isfinite(G).all():
+        raise InputError("the Gram matrix contains NaN or inf")
+    G = 0.5 * (G + G.T)
+    r = np.arange(G.shape[0]) if retain is None else np.asarray(retain)
+    lam = np.clip(np.diag(G), 0.0, None)
+    S = np.abs(G)
+    if forget is None:
+        return coherence_from_kernels(S[np.ix_(r, r)], lam[r], keep_matrices=keep_matrices)
+    f = np.asarray(forget)
+    return coherence_from_kernels(S[np.ix_(r, r)], lam[r], S[np.ix_(f, f)], S[np.ix_(r, f)],
+                                  lam[f], keep_matrices=keep_matrices)
 
 
 def trace_kernel_dense(h_a: np.ndarray | torch.Tensor,

@@ -109,6 +109,13 @@ def _check_batch(params: torch.Tensor, inputs: torch.Tensor, targets: torch.Tens
         )
 
 
+def _scalar(loss: torch.Tensor) -> torch.Tensor:
+    """A per-sample loss as a 0-d tensor (a one-element result is accepted)."""
+    if loss.numel() != 1:
+        raise InputError(f"the per-sample loss must be a scalar, got shape {tuple(loss.shape)}")
+    return loss.reshape(())
+
+
 def per_sample_hessians(model_fn: ModelFn, loss_fn: LossFn, params: torch.Tensor,
                         inputs: torch.Tensor, targets: torch.Tensor, *,
                         chunk_size: int | None = None) -> torch.Tensor:
@@ -119,7 +126,7 @@ def per_sample_hessians(model_fn: ModelFn, loss_fn: LossFn, params: torch.Tensor
     _check_batch(params, inputs, targets)
 
     def sample_loss(p: torch.Tensor, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        return loss_fn(model_fn(p, x), t)
+        return _scalar(loss_fn(model_fn(p, x), t))
 
     return vmap(hessian(sample_loss), in_dims=(None, 0, 0), chunk_size=chunk_size)(
         params, inputs, targets
@@ -147,7 +154,7 @@ def output_curvature(loss_fn: LossFn, outputs: torch.Tensor, targets: torch.Tens
     ``out_shape`` is the shape ``loss_fn`` expects for one output (``()`` for a scalar model).
     """
     def flat_loss(o: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        return loss_fn(o.reshape(out_shape), t)
+        return _scalar(loss_fn(o.reshape(out_shape), t))
 
     return vmap(hessian(flat_loss))(outputs.reshape(outputs.shape[0], -1), targets)
 
@@ -221,7 +228,7 @@ def ggn_residual(model_fn: ModelFn, loss_fn: LossFn, params: torch.Tensor, input
         outputs = vmap(lambda x: model_fn(params, x).reshape(-1))(inputs)
 
     def loss_of_out(o: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        return loss_fn(o.reshape(out0.shape), t)
+        return _scalar(loss_fn(o.reshape(out0.shape), t))
 
     dl = vmap(grad(loss_of_out))(outputs, targets)  # (n, C), held fixed
 

@@ -55,9 +55,13 @@ SWEEPS: dict[str, SweepSpec] = {
 }
 
 
-@cache
 def sweep(scale: str, activation: str = "relu") -> tuple[dict[str, Any], ...]:
     """All records of the scale's sweep (cached: C7 and C8 share it)."""
+    return _sweep(str(scale), str(activation))
+
+
+@cache
+def _sweep(scale: str, activation: str) -> tuple[dict[str, Any], ...]:
     spec = SWEEPS[scale]
     cfg = replace(spec.config, activation=activation)
     return tuple(run_sweep(spec.snrs, spec.seeds, cfg))

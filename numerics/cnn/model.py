@@ -60,6 +60,7 @@ __all__ = [
     "weighted_loss_grad",
     "loss_and_grad",
     "rank_one_factors",
+    "rank_one_gram",
     "model_fn",
     "logistic_loss_fn",
     "ggn_omitted_term",
@@ -161,11 +162,21 @@ def patch_outputs(W: torch.Tensor, X: torch.Tensor, config: CNNConfig) -> torch.
     return torch.einsum("njrp,j->np", act, _signs(W)) / W.shape[1]
 
 
+def _expand(coef: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
+    r"""``(n, P)`` rows :math:`[\,c_{i,j,r,1}x_i^{(1)}+c_{i,j,r,2}x_i^{(2)}\,]_{(j,r)}`."""
+    out = coef[..., 0, None] * X[:, None, None, 0, :]
+    out.addcmul_(coef[..., 1, None], X[:, None, None, 1, :])
+    return out.reshape(X.shape[0], -1)
+
+
+def _grad_coefficients(pre: torch.Tensor, W: torch.Tensor, config: CNNConfig) -> torch.Tensor:
+    r""":math:`\frac{s_j}{m}\sigma'(\langle w_{j,r},x_i^{(p)}\rangle)`, shape ``(n, 2, m, 2)``."""
+    return _act_grad(pre, config) * (_signs(W) / W.shape[1])[None, :, None, None]
+
+
 def per_sample_gradients(W: torch.Tensor, X: torch.Tensor, config: CNNConfig) -> torch.Tensor:
-    r"""Analytic per-sample gradients :math:`g_i=\nabla_Wf(W,x_i)`, shape ``(n, P)``, memory :math:`O(nP)`."""
-    coef = _act_grad(preactivations(W, X), config) * (_signs(W) / W.shape[1])[None, :, None, None]
-    G = torch.einsum("njrp,npd->njrd", coef, X)
-    return G.reshape(X.shape[0], -1)
+    r"""Analytic per-sample gradients :math:`g_i=\nabla_Wf(W,x_i)`, ``(n, P)``; memory :math:`O(nP)`."""
+    return _expand(_grad_coefficients(preactivations(W, X), W, config), X)
 
 
 def loss_derivatives(margins: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -205,17 +216,45 @@ def loss_and_grad(W: torch.Tensor, X: torch.Tensor, y: torch.Tensor,
     return loss.mean(), grad, f
 
 
+def _factor_coefficients(W: torch.Tensor, X: torch.Tensor, y: torch.Tensor,
+                         config: CNNConfig) -> torch.Tensor:
+    r""":math:`\sqrt{\ell''(y_if_i)}\,\frac{s_j}{m}\sigma'(\langle w_{j,r},x_i^{(p)}\rangle)`, ``(n, 2, m, 2)``."""
+    check_weights(W, X.shape[2])
+    pre = preactivations(W, X)
+    f = (_act(pre, config).sum(dim=3) * _signs(W)[None, :, None]).sum(dim=(1, 2)) / W.shape[1]
+    _, _, d2 = loss_derivatives(y * f)
+    return _grad_coefficients(pre, W, config) * d2.clamp_min(0.0).sqrt()[:, None, None, None]
+
+
 def rank_one_factors(W: torch.Tensor, X: torch.Tensor, y: torch.Tensor,
                      config: CNNConfig) -> torch.Tensor:
     r"""Rank-one curvature factors :math:`u_i=\sqrt{\ell''(y_if_i)}\,g_i`, shape ``(n, P)``.
 
     Exact per-sample Hessians for ``relu``; the Gauss--Newton matrices for ``relu_q`` (the
-    omitted term is :func:`ggn_omitted_term`).
+    omitted term is :func:`ggn_omitted_term`).  One pass over the pre-activations, :math:`O(nP)`.
     """
-    check_weights(W, X.shape[2])
-    f = forward(W, X, config)
-    _, _, d2 = loss_derivatives(y * f)
-    return per_sample_gradients(W, X, config) * d2.clamp_min(0.0).sqrt()[:, None]
+    return _expand(_factor_coefficients(W, X, y, config), X)
+
+
+def rank_one_gram(W: torch.Tensor, X: torch.Tensor, y: torch.Tensor,
+                  config: CNNConfig) -> torch.Tensor:
+    r"""The Gram matrix :math:`G_{ik}=\langle u_i,u_k\rangle` by the CNN's patch structure, ``(n, n)``.
+
+    With :math:`A_p\in\mathbb R^{n\times2m}` the coefficients of patch :math:`p` (see
+    :func:`rank_one_factors`) and :math:`X_p\in\mathbb R^{n\times d}` the patches,
+
+    .. math:: G=\sum_{p,p'=1}^2(A_pA_{p'}^\top)\odot(X_pX_{p'}^\top),
+
+    cost :math:`O(n^2(m+d))` instead of :math:`O(n^2P)=O(n^2md)`, and :math:`u_i` is never
+    formed (memory :math:`O(n(m+d)+n^2)`).  Equal to ``U @ U.T`` of :func:`rank_one_factors`.
+    """
+    c = _factor_coefficients(W, X, y, config)
+    n = X.shape[0]
+    A = [c[..., p].reshape(n, -1) for p in (0, 1)]
+    Xp = [X[:, p, :] for p in (0, 1)]
+    G = (A[0] @ A[0].T) * (Xp[0] @ Xp[0].T) + (A[1] @ A[1].T) * (Xp[1] @ Xp[1].T)
+    cross = (A[0] @ A[1].T) * (Xp[0] @ Xp[1].T)
+    return G + cross + cross.T
 
 
 def model_fn(config: CNNConfig, m: int, d: int):
