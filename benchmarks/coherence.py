@@ -212,7 +212,8 @@ def main(argv: list[str] | None = None) -> int:
     ns = (32, 64) if args.quick else (32, 64, 128, 256)
     Ps = (1000,) if args.quick else (1000, 8000)
     results = []
-    print(f"# torch {__import__('torch').__version__}, threads={THREADS}; budgets: {args.budget_s:g} s and {args.budget_gb:g} GB "
+    print(f"# torch {__import__('torch').__version__}, threads={THREADS}; "
+          f"budgets: {args.budget_s:g} s and {args.budget_gb:g} GB "
           "per route and size", flush=True)
     cal0 = None
     for P in Ps:
@@ -259,7 +260,8 @@ def _print_row(row: dict) -> None:
     parts = [f"n={row['n']:4d} P={row['P']:5d} | gram {g['seconds'] * 1e3:8.2f} ms "
              f"(factors {g['seconds_factors'] * 1e3:.2f} + gram/sigma "
              f"{g['seconds_gram_sigma'] * 1e3:.2f}; min {g['seconds_min'] * 1e3:.2f}) "
-             f"peak {g['peak_mb']:6.1f} MB (nP+n^2 floats: {g['model_mb']:.1f} MB) sigma={g['sigma']:.6f} | structured gram "
+             f"peak {g['peak_mb']:6.1f} MB (nP+n^2 floats: {g['model_mb']:.1f} MB) "
+             f"sigma={g['sigma']:.6f} | structured gram "
              f"{g['seconds_structured'] * 1e3:.2f} ms |diff|="
              f"{abs(g['sigma_structured'] - g['sigma']):.1e}"]
     for key in ("a", "b"):

@@ -98,7 +98,7 @@ def _columns(f: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
 
 
 def factor_gram(a: FactorsLike, b: FactorsLike | None = None) -> np.ndarray:
-    r"""Factor Gram blocks :math:`G_{ij}=F_i^\top F_j`, float64 ``(n_a, k_a, n_b, k_b)`` on the host.
+    r"""Factor Gram blocks :math:`G_{ij}=F_i^\top F_j`, float64 ``(n_a, k_a, n_b, k_b)``.
 
     One GEMM (``syrk`` when ``b`` is ``None`` on the CPU), on the device of the inputs.
     """
@@ -131,7 +131,7 @@ def _s_from_gram(g: np.ndarray) -> np.ndarray:
 
 
 def _lam_from_diag(gdiag: np.ndarray) -> np.ndarray:
-    r""":math:`\lambda_{\max}(H_i)=\lambda_{\max}(F_i^\top F_i)` from the ``(n, k, k)`` diagonal blocks."""
+    r""":math:`\lambda_{\max}(H_i)=\lambda_{\max}(F_i^\top F_i)` from the diagonal blocks."""
     if gdiag.shape[1] == 1:
         return np.clip(gdiag[:, 0, 0], 0.0, None)
     sym = 0.5 * (gdiag + gdiag.transpose(0, 2, 1))
@@ -144,17 +144,17 @@ def _diag_blocks(g: np.ndarray) -> np.ndarray:
 
 
 def trace_kernel(a: FactorsLike, b: FactorsLike | None = None) -> np.ndarray:
-    r"""Trace kernel :math:`K_{ij}=\operatorname{tr}(H_iH_j)=\|F_i^\top F_j\|_F^2` by the Gram route."""
+    r"""Trace kernel :math:`K_{ij}=\operatorname{tr}(H_iH_j)=\|F_i^\top F_j\|_F^2` (Gram route)."""
     return _kernel_from_gram(factor_gram(a, b))
 
 
 def coherence_matrix(a: FactorsLike, b: FactorsLike | None = None) -> np.ndarray:
-    r"""Coherence matrix :math:`S_{ij}=\sqrt{\max(\operatorname{tr}(H_iH_j),0)}` by the Gram route."""
+    r"""Coherence matrix :math:`S_{ij}=\sqrt{\max(\operatorname{tr}(H_iH_j),0)}` (Gram route)."""
     return _s_from_gram(factor_gram(a, b))
 
 
 def per_sample_lambda_max(a: FactorsLike) -> np.ndarray:
-    r""":math:`\lambda_{\max}(H_i)=\|F_i\|_2^2`, shape ``(n,)`` (per-sample, no Gram across samples)."""
+    r"""Per-sample :math:`\lambda_{\max}(H_i)=\|F_i\|_2^2`, shape ``(n,)``."""
     f = _factors(a, "factors")
     if isinstance(f, torch.Tensor):
         g = torch.einsum("npk,npl->nkl", f, f).to(torch.float64).cpu().numpy()
@@ -220,7 +220,7 @@ class Coherence:
 def coherence_from_kernels(S_rr: np.ndarray, lam_r: np.ndarray, S_ff: np.ndarray | None = None,
                            S_rf: np.ndarray | None = None, lam_f: np.ndarray | None = None,
                            keep_matrices: bool = False) -> Coherence:
-    r"""The four coherence scalars from coherence matrices :math:`S^{\bullet}` and per-sample :math:`\lambda_{\max}`."""
+    r"""The coherence scalars from :math:`S^{\bullet}` and per-sample :math:`\lambda_{\max}`."""
     lam_star_r = _positive(float(np.max(lam_r)), "retain")
     sigma_r = _lambda_max_sym(S_rr) / lam_star_r
     if S_ff is None:
@@ -290,7 +290,7 @@ def coherence_from_gram(gram: np.ndarray | torch.Tensor, retain: np.ndarray | No
 
 def trace_kernel_dense(h_a: np.ndarray | torch.Tensor,
                        h_b: np.ndarray | torch.Tensor | None = None) -> np.ndarray:
-    r""":math:`K_{ij}=\operatorname{tr}(H_iH_j)=\langle H_i,H_j\rangle_F` from dense symmetric ``(n, P, P)``."""
+    r"""Trace kernel :math:`\langle H_i,H_j\rangle_F` from dense symmetric Hessians."""
     a = torch.as_tensor(h_a).to(torch.float64)
     b = a if h_b is None else torch.as_tensor(h_b).to(torch.float64)
     return (a.reshape(a.shape[0], -1) @ b.reshape(b.shape[0], -1).T).cpu().numpy()
@@ -385,7 +385,7 @@ def pair_coherence(retain: FactorsLike, forget: FactorsLike, a: float, b: float,
 
 
 def cosine_matrix(a: FactorsLike) -> np.ndarray:
-    r"""Cosines :math:`\langle u_i,u_k\rangle/(\|u_i\|\|u_k\|)` of rank-one factors (zero rows give 0)."""
+    r"""Cosines :math:`\langle u_i,u_k\rangle/(\|u_i\|\|u_k\|)` of rank-one factors."""
     g = factor_gram(a)
     if g.shape[1] != 1:
         raise InputError("cosine_matrix needs rank-one factors (n, P) or (n, P, 1)")

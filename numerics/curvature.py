@@ -7,7 +7,8 @@ A model is a function ``model_fn(params, x) -> output`` of a *flat* parameter ve
 
 .. math::
    \nabla^2\ell_i=\underbrace{J_i^\top\Lambda_iJ_i}_{\text{Gauss--Newton (GGN)}}
-   +\underbrace{\textstyle\sum_c\partial_{f_c}\ell_i\,\nabla^2_\theta f_c(\theta,x_i)}_{\text{omitted by the GGN}},
+   +\underbrace{\textstyle\sum_c\partial_{f_c}\ell_i\,
+   \nabla^2_\theta f_c(\theta,x_i)}_{\text{omitted by the GGN}},
    \qquad J_i=\partial_\theta f(\theta,x_i)\in\mathbb R^{C\times P},\quad
    \Lambda_i=\nabla^2_f\ell_i\in\mathbb R^{C\times C}.
 
@@ -90,7 +91,7 @@ def functional_model(module: torch.nn.Module) -> tuple[ModelFn, torch.Tensor]:
 
     def model_fn(params: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         pieces = torch.split(params, sizes)
-        state = {n: t.reshape(s) for n, t, s in zip(names, pieces, shapes)}
+        state = {n: t.reshape(s) for n, t, s in zip(names, pieces, shapes, strict=True)}
         return functional_call(module, state, (x.unsqueeze(0),)).squeeze(0)
 
     return model_fn, theta
@@ -119,7 +120,7 @@ def _scalar(loss: torch.Tensor) -> torch.Tensor:
 def per_sample_hessians(model_fn: ModelFn, loss_fn: LossFn, params: torch.Tensor,
                         inputs: torch.Tensor, targets: torch.Tensor, *,
                         chunk_size: int | None = None) -> torch.Tensor:
-    r"""Exact per-sample Hessians :math:`\nabla^2_\theta\ell(f(\theta,x_i),t_i)`, shape ``(n, P, P)``.
+    r"""Exact per-sample Hessians :math:`\nabla^2_\theta\ell(f(\theta,x_i),t_i)`, ``(n, P, P)``.
 
     The dense reference route (``vmap`` of ``torch.func.hessian``); memory :math:`O(nP^2)`.
     """
@@ -178,7 +179,7 @@ def _psd_root(lam: torch.Tensor, rtol: float) -> torch.Tensor:
 def ggn_factors(model_fn: ModelFn, loss_fn: LossFn, params: torch.Tensor, inputs: torch.Tensor,
                 targets: torch.Tensor, *, chunk_size: int | None = None,
                 psd_rtol: float = PSD_RTOL) -> torch.Tensor:
-    r"""Gauss--Newton factors :math:`F_i=J_i^\top R_i`, :math:`R_iR_i^\top=\Lambda_i`; shape ``(n, P, C)``.
+    r"""GGN factors :math:`F_i=J_i^\top R_i`, :math:`R_iR_i^\top=\Lambda_i`, ``(n, P, C)``.
 
     :math:`F_iF_i^\top=J_i^\top\Lambda_iJ_i` is the GGN of sample :math:`i`; it equals the exact
     Hessian when :math:`\nabla^2_\theta f=0` (the omitted term is :func:`ggn_residual`).  For a
@@ -196,7 +197,7 @@ def ggn_factors(model_fn: ModelFn, loss_fn: LossFn, params: torch.Tensor, inputs
 
 def factors_from_gradients(grads: torch.Tensor, curvature: torch.Tensor, *,
                            rtol: float = PSD_RTOL) -> torch.Tensor:
-    r"""Rank-one factors :math:`u_i=\sqrt{\ell''_i}\,g_i` from gradients ``(n, P)`` and :math:`\ell''_i`.
+    r"""Rank-one factors :math:`u_i=\sqrt{\ell''_i}\,g_i` from gradients and curvatures.
 
     Slightly negative :math:`\ell''_i` (round-off, :math:`>-\mathrm{rtol}\max|\ell''|`) are clamped
     to zero before the square root; a genuinely negative one raises :class:`InputError`.
@@ -218,7 +219,7 @@ def factors_from_gradients(grads: torch.Tensor, curvature: torch.Tensor, *,
 
 def ggn_residual(model_fn: ModelFn, loss_fn: LossFn, params: torch.Tensor, inputs: torch.Tensor,
                  targets: torch.Tensor, *, chunk_size: int | None = None) -> torch.Tensor:
-    r"""The term the GGN omits, :math:`\sum_c\partial_{f_c}\ell_i\,\nabla^2_\theta f_c`, ``(n, P, P)``.
+    r"""The term the GGN omits, :math:`\sum_c\partial_{f_c}\ell_i\,\nabla^2_\theta f_c`, dense.
 
     Dense (for checks at small :math:`P`).  Exact Hessian = GGN + this term.
     """
@@ -251,7 +252,8 @@ def _as_factor_tensor(x: torch.Tensor | np.ndarray | HessianPool, name: str) -> 
     if t.ndim == 2:
         t = t.unsqueeze(2)
     if t.ndim != 3:
-        raise InputError(f"{name} factors must have shape (n, P) or (n, P, k), got {tuple(t.shape)}")
+        raise InputError(
+            f"{name} factors must have shape (n, P) or (n, P, k), got {tuple(t.shape)}")
     if t.shape[0] == 0 or t.shape[1] == 0:
         raise InputError(f"{name} factors are empty: shape {tuple(t.shape)}")
     check_finite(t, f"{name} factors")
@@ -319,11 +321,12 @@ def reduce_to_active(*factor_sets: torch.Tensor | np.ndarray | HessianPool,
 
 def out_of_span_fraction(retain: np.ndarray, forget: np.ndarray,
                          rtol: float = RANK_RTOL) -> tuple[float, np.ndarray]:
-    r"""Fraction of forget curvature outside :math:`\operatorname{span}\{\operatorname{range}H^r_i\}`.
+    r"""Fraction of forget curvature outside the span of the retain curvature.
 
     With :math:`P_\perp` the orthogonal projector onto the complement of the retain span,
 
-    .. math:: \phi_k=\frac{\|P_\perp F^f_k\|_F^2}{\|F^f_k\|_F^2}=\frac{\operatorname{tr}(P_\perp H^f_k)}
+    .. math:: \phi_k=\frac{\|P_\perp F^f_k\|_F^2}{\|F^f_k\|_F^2}
+       =\frac{\operatorname{tr}(P_\perp H^f_k)}
        {\operatorname{tr}H^f_k},\qquad
        \phi=\frac{\operatorname{tr}(P_\perp\bar H_f)}{\operatorname{tr}\bar H_f}
        =\frac{\sum_k\|P_\perp F^f_k\|_F^2}{\sum_k\|F^f_k\|_F^2}.

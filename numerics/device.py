@@ -31,7 +31,7 @@ DTYPES: tuple[str, ...] = ("auto", "float64", "float32")
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """Map ``auto|cpu|cuda`` (or ``cuda:K``) to a :class:`torch.device`, or raise naming the problem."""
+    """Map ``auto|cpu|cuda`` (or ``cuda:K``) to a :class:`torch.device`, or raise."""
     if isinstance(device, torch.device):
         device = str(device)
     key = str(device).lower()
@@ -63,7 +63,7 @@ def resolve_dtype(device: torch.device, dtype: str | torch.dtype = "auto") -> to
 
 @contextmanager
 def thread_limit(threads: int | None):
-    """Limit torch and BLAS/OpenMP threads inside the block (``None`` leaves them alone).
+    r"""Limit torch and BLAS/OpenMP threads inside the block (``None`` leaves them alone).
 
     Small problems (the CNN experiments at :math:`n\\le100`) run fastest and most predictably
     on one thread: thread start-up and contention cost more than the arithmetic they share.

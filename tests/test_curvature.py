@@ -1,4 +1,4 @@
-"""Generic per-sample curvature: dense Hessians, GGN factors, residual, active-subspace reduction."""
+"""Generic per-sample curvature: dense Hessians, GGN factors, residual, active subspace."""
 
 import numpy as np
 import pytest

@@ -1,14 +1,16 @@
 r"""Leading-order predictions for the two-layer CNN on signal-plus-noise data (SPEC §5.4--5.5).
 
 All expressions are sympy, with float callables beside them.  Notation (SPEC §5):
-:math:`n` training samples, patch dimension :math:`d`, :math:`\mathrm{SNR}=\|\mu\|/(\sigma_p\sqrt d)`,
+:math:`n` training samples, patch dimension :math:`d`,
+:math:`\mathrm{SNR}=\|\mu\|/(\sigma_p\sqrt d)`,
 :math:`m_s` / :math:`m_\xi` the number of filters active on a sample's signal / noise patch,
 :math:`\kappa=m_s/m_\xi`, and the signal-to-noise *curvature* ratio
 
 .. math:: r=\frac ab=\kappa\,\mathrm{SNR}^2,\qquad a=m_s\|\mu\|^2,\quad b=m_\xi\sigma_p^2d .
 
 **Gram decomposition** (exact for ReLU, :math:`\mu\perp\xi`):
-:math:`\langle g_i,g_k\rangle=\frac1{m^2}(\|\mu\|^2y_iy_kN^\mu_{ik}+N^\xi_{ik}\langle\xi_i,\xi_k\rangle)`.
+:math:`\langle g_i,g_k\rangle=\frac1{m^2}(\|\mu\|^2y_iy_kN^\mu_{ik}
++N^\xi_{ik}\langle\xi_i,\xi_k\rangle)`.
 Signal vectors of the two classes live on disjoint filter sets, so they are orthogonal and
 signal couples only same-label samples.
 
@@ -25,9 +27,11 @@ Let :math:`\varepsilon=\omega\sqrt{2/(\pi d')}` be the mean noise-noise :math:`|
 Perron root of :math:`S` is :math:`\approx\frac n2a+b(1+(n-1)\varepsilon)`, so
 
 .. math:: \sigma(\mathrm{SNR})\approx\frac{\frac n2\,r+1+(n-1)\varepsilon}{1+r},\qquad
-   \sigma\to1+(n-1)\varepsilon\ (\mathrm{SNR}\to0),\qquad \sigma\to\frac n2\ (\mathrm{SNR}\to\infty).
+   \sigma\to1+(n-1)\varepsilon\ (\mathrm{SNR}\to0),\qquad
+   \sigma\to\frac n2\ (\mathrm{SNR}\to\infty).
 
-Cross coherence: :math:`\sigma_{rf}\approx\sqrt{n_rn_f}\,(\tfrac12r+\varepsilon)/(1+r)\to\sqrt{n_rn_f}/2`.
+Cross coherence:
+:math:`\sigma_{rf}\approx\sqrt{n_rn_f}\,(\tfrac12r+\varepsilon)/(1+r)\to\sqrt{n_rn_f}/2`.
 Cosines: same label :math:`(r+\varepsilon)/(1+r)`, opposite label :math:`\varepsilon/(1+r)`.
 
 **Unlearning quantities** (our derivations [D]; :math:`N=n_r/2` same-class retain samples).
@@ -37,7 +41,8 @@ is in the retain span up to :math:`ab/(b+Na)`:
 .. math:: \phi_{\rm out}\approx\frac{1-n_r/d'+r/(1+Nr)}{1+r},\qquad
    \frac{\lambda_{\min}(A|_V)}{\lambda_{\max}(\bar H_r)}\approx-\alpha\frac{n_r}{n_f}\,\frac1{1+Nr},
 
-and along :math:`e_k` the recursion is scalar: with :math:`\eta=\eta_{\rm rel}\cdot2/\lambda_{\max}(\bar H_r)`,
+and along :math:`e_k` the recursion is scalar: with
+:math:`\eta=\eta_{\rm rel}\cdot2/\lambda_{\max}(\bar H_r)`,
 :math:`x=\eta\alpha b=2\eta_{\rm rel}\alpha n_r/(1+Nr)` and WOR inclusion :math:`q=B_f/n_f`,
 
 .. math:: \rho(\mathcal T)\gtrsim\Big(1+\frac x{n_f}\Big)^2+\frac{x^2q(1-q)}{B_f^2}\ \downarrow 1 .
@@ -79,11 +84,11 @@ def curvature_ratio(snr_value: float, kappa_value: float = 1.0) -> float:
 
 
 def noise_eps(d_value: int, omega_value: float = 1.0) -> float:
-    r""":math:`\varepsilon=\omega\sqrt{2/(\pi(d-1))}`, the mean noise-noise :math:`|\cos|` (scaled by :math:`\omega`)."""
+    r"""Noise floor :math:`\varepsilon=\omega\sqrt{2/(\pi(d-1))}`: the mean noise-noise |cos|."""
     return float(omega_value * sp.sqrt(2 / (sp.pi * (d_value - 1))))
 
 
-#: Predicted Dexter coherence :math:`\sigma(\mathrm{SNR})` (joint or retain, with the set's :math:`n`).
+#: Predicted Dexter coherence :math:`\sigma(\mathrm{SNR})` (joint or retain: the set's :math:`n`).
 SIGMA = (n / 2 * r + 1 + (n - 1) * eps) / (1 + r)
 #: Predicted cross coherence :math:`\sigma_{rf}`.
 SIGMA_RF = sp.sqrt(n_r * n_f) * (r / 2 + eps) / (1 + r)
@@ -103,7 +108,7 @@ RHO = (1 + _x / n_f) ** 2 + _x**2 * _q * (1 - _q) / B_f**2
 MAX_NOISE_RATIO = sp.sqrt(2 * sp.log(n * (n - 1)) / (d - 1))
 #: Relative deviation scale of :math:`\|\xi_i\|^2/(\sigma_p^2d)` with probability :math:`1-\delta`.
 NORM_DEVIATION = sp.sqrt(sp.log(n / delta) / d)
-#: Scale of :math:`|\langle\xi_i,\xi_k\rangle|/\sigma_p^2` with probability :math:`1-\delta` (up to a constant).
+#: Scale of :math:`|\langle\xi_i,\xi_k\rangle|/\sigma_p^2` w.p. :math:`1-\delta` (up to a constant).
 INNER_SCALE = sp.sqrt(d * sp.log(n / delta))
 
 
@@ -121,7 +126,7 @@ def mp_edges(n_value: int, d_value: int, *, effective: bool = True) -> tuple[flo
 
 
 def sigma_limits() -> tuple[sp.Expr, sp.Expr]:
-    r"""The two limits of :data:`SIGMA`: :math:`1+(n-1)\varepsilon` (memorisation) and :math:`n/2`."""
+    r"""The two limits of :data:`SIGMA`: :math:`1+(n-1)\varepsilon` (memorisation), :math:`n/2`."""
     return sp.limit(SIGMA, snr, 0), sp.limit(SIGMA, snr, sp.oo)
 
 

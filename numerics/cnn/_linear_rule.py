@@ -34,7 +34,8 @@ class LinearRuleOutcome:
     Attributes
     ----------
     escape_fraction:
-        Fraction of the :math:`R` runs with :math:`\|\delta_t\|^2\ge G\|\delta_0\|^2` within :math:`T`.
+        Fraction of the :math:`R` runs with :math:`\|\delta_t\|^2\ge G\|\delta_0\|^2` within
+        :math:`T` steps.
     escapes:
         Majority vote (``escape_fraction > 1/2``).
     first_escape:

@@ -1,13 +1,15 @@
 r"""Signal-plus-noise data of SPEC §5.1 [S:CAO, S:KOU], seeded, with common random numbers.
 
-Each sample has two patches, :math:`x=(x^{(1)},x^{(2)})=(\tilde y\,\mu,\ \xi)\in\mathbb R^{2\times d}`:
+Each sample has two patches,
+:math:`x=(x^{(1)},x^{(2)})=(\tilde y\,\mu,\ \xi)\in\mathbb R^{2\times d}`:
 
 * clean label :math:`\tilde y\in\{\pm1\}` uniform; the observed label :math:`y` equals
   :math:`\tilde y` flipped with probability ``flip_prob`` (training set only; the test set keeps
   clean labels, so test accuracy is measured against :math:`\tilde y`);
 * :math:`\mu=\|\mu\|\,e` with a seeded random unit direction :math:`e` and
   :math:`\|\mu\|=\mathrm{SNR}\cdot\sigma_p\sqrt d`;
-* :math:`\xi=\sigma_p(I-ee^\top)z`, :math:`z\sim\mathcal N(0,I_d)`, so :math:`\langle\mu,\xi\rangle=0`
+* :math:`\xi=\sigma_p(I-ee^\top)z`, :math:`z\sim\mathcal N(0,I_d)`, so
+  :math:`\langle\mu,\xi\rangle=0`
   (to round-off) and :math:`\xi\sim\mathcal N(0,\sigma_p^2(I-\mu\mu^\top/\|\mu\|^2))`.
 
 **Common random numbers.**  The seed fixes :math:`e`, every :math:`z`, every label and every flip;
@@ -65,7 +67,8 @@ class DataConfig:
             if isinstance(v, bool) or int(v) != v:
                 raise InputError(f"{name} must be an integer, got {v!r}")
         if self.d < 2:
-            raise InputError(f"patch dimension d must be >= 2 (xi is orthogonal to mu), got {self.d}")
+            raise InputError(
+                f"patch dimension d must be >= 2 (xi is orthogonal to mu), got {self.d}")
         if self.n_train < 2:
             raise InputError(f"n_train must be >= 2, got {self.n_train}")
         if self.n_test < 1:

@@ -3,7 +3,8 @@ r"""One CNN experiment per SNR: train, measure curvature and coherence, linearis
 For a configuration and an SNR (SPEC §5.7):
 
 1. draw the data (:mod:`numerics.cnn.data`) and train :math:`W^\star` by full-batch GD;
-2. rank-one curvature factors :math:`u_i=\sqrt{\ell''_i}g_i` (exact for ReLU, GGN for ReLU\ :sup:`q`);
+2. rank-one curvature factors :math:`u_i=\sqrt{\ell''_i}g_i` (exact for ReLU, GGN for
+   ReLU\ :sup:`q`);
 3. coherence σ_joint, σ_r, σ_f, σ_rf by the Gram route, mean :math:`|\cos|` of same-label and
    opposite-label pairs;
 4. reduce to the active subspace (dimension :math:`\le n`) and compute
@@ -134,8 +135,9 @@ def _mean_abs_cos(cos: np.ndarray, y: np.ndarray) -> tuple[float, float]:
 
 @dataclass(frozen=True)
 class Prepared:
-    r"""A trained model at one SNR with its curvature measured (everything that does not depend
-    on :math:`\alpha`, :math:`B_r`, :math:`B_f` or :math:`\eta`).
+    r"""A trained model at one SNR with its curvature measured.
+
+    Everything that does not depend on :math:`\alpha`, :math:`B_r`, :math:`B_f` or :math:`\eta`.
 
     Attributes
     ----------

@@ -15,15 +15,18 @@ Activations: ``relu`` :math:`\sigma(z)=\max(0,z)` [S:KOU] and ``relu_q``
 
 **Per-sample gradient (analytic).**  With :math:`s_{+1}=1,\ s_{-1}=-1`,
 
-.. math:: \frac{\partial f(W,x_i)}{\partial w_{j,r}}=\frac{s_j}{m}\sum_p\sigma'(\langle w_{j,r},x_i^{(p)}\rangle)\,x_i^{(p)} .
+.. math:: \frac{\partial f(W,x_i)}{\partial w_{j,r}}
+   =\frac{s_j}{m}\sum_p\sigma'(\langle w_{j,r},x_i^{(p)}\rangle)\,x_i^{(p)} .
 
-**Curvature.**  :math:`\nabla^2_W\ell(y_if_i)=\ell''(y_if_i)\,g_ig_i^\top+\ell'(y_if_i)\,y_i\,\nabla^2_Wf_i`.
+**Curvature.**
+:math:`\nabla^2_W\ell(y_if_i)=\ell''(y_if_i)\,g_ig_i^\top+\ell'(y_if_i)\,y_i\,\nabla^2_Wf_i`.
 For ReLU, :math:`\nabla^2_Wf=0` almost everywhere, so :math:`H_i=\ell''_i\,g_ig_i^\top` *exactly*
 (the rank-one identity; :math:`u_i=\sqrt{\ell''_i}\,g_i`).  For ReLU\ :sup:`q` the factor route
 returns the Gauss--Newton matrix :math:`\ell''_ig_ig_i^\top` and omits
 
 .. math:: \ell'(y_if_i)\,y_i\,\nabla^2_Wf_i,\qquad
-   \frac{\partial^2f_i}{\partial w_{j,r}^2}=\frac{s_j}{m}\sum_pq(q-1)\max(0,\langle w_{j,r},x_i^{(p)}\rangle)^{q-2}
+   \frac{\partial^2f_i}{\partial w_{j,r}^2}
+   =\frac{s_j}{m}\sum_pq(q-1)\max(0,\langle w_{j,r},x_i^{(p)}\rangle)^{q-2}
    x_i^{(p)}x_i^{(p)\top},
 
 block-diagonal over filters (:func:`ggn_omitted_term`).  At a trained solution
@@ -76,7 +79,7 @@ _SIGNS = (1.0, -1.0)
 
 @dataclass(frozen=True)
 class CNNConfig:
-    r"""Architecture: ``m`` filters per class, activation ``relu`` or ``relu_q`` with power ``q``."""
+    r"""Architecture: ``m`` filters per class, activation ``relu`` or ``relu_q`` (power ``q``)."""
 
     m: int = 8
     activation: str = "relu"
@@ -108,7 +111,10 @@ def _signs(W: torch.Tensor) -> torch.Tensor:
 def init_weights(d: int, config: CNNConfig, sigma0: float, seed: int, *,
                  device: torch.device | str = "cpu",
                  dtype: torch.dtype = torch.float64) -> torch.Tensor:
-    r""":math:`w^{(0)}_{j,r}\sim\mathcal N(0,\sigma_0^2I_d)`, drawn in float64 on the CPU (seeded)."""
+    r"""Initial weights :math:`w^{(0)}_{j,r}\sim\mathcal N(0,\sigma_0^2I_d)`.
+
+    Drawn in float64 on the CPU from ``seed`` (the same on every device), then moved.
+    """
     cfg = config.validated()
     if not np.isfinite(sigma0) or sigma0 < 0:
         raise InputError(f"init scale sigma0 must be finite and >= 0, got {sigma0}")
@@ -145,7 +151,10 @@ def _act_hess(z: torch.Tensor, cfg: CNNConfig) -> torch.Tensor:
 
 
 def preactivations(W: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
-    r""":math:`\langle w_{j,r},x_i^{(p)}\rangle`, shape ``(n, 2, m, 2)`` (sample, class, filter, patch)."""
+    r"""Pre-activations :math:`\langle w_{j,r},x_i^{(p)}\rangle`, ``(n, 2, m, 2)``.
+
+    Axes: sample, class :math:`j`, filter :math:`r`, patch :math:`p`.
+    """
     return torch.einsum("jrd,npd->njrp", W, X)
 
 
@@ -157,7 +166,7 @@ def forward(W: torch.Tensor, X: torch.Tensor, config: CNNConfig) -> torch.Tensor
 
 
 def patch_outputs(W: torch.Tensor, X: torch.Tensor, config: CNNConfig) -> torch.Tensor:
-    r"""Contribution of each patch to :math:`f`, shape ``(n, 2)``; the columns sum to :func:`forward`."""
+    r"""Contribution of each patch to :math:`f`, ``(n, 2)``; the columns sum to :func:`forward`."""
     act = _act(preactivations(W, X), config)
     return torch.einsum("njrp,j->np", act, _signs(W)) / W.shape[1]
 
@@ -175,18 +184,22 @@ def _grad_coefficients(pre: torch.Tensor, W: torch.Tensor, config: CNNConfig) ->
 
 
 def per_sample_gradients(W: torch.Tensor, X: torch.Tensor, config: CNNConfig) -> torch.Tensor:
-    r"""Analytic per-sample gradients :math:`g_i=\nabla_Wf(W,x_i)`, ``(n, P)``; memory :math:`O(nP)`."""
+    r"""Analytic per-sample gradients :math:`g_i=\nabla_Wf(W,x_i)`, ``(n, P)``.
+
+    Memory :math:`O(nP)`; no autograd.
+    """
     return _expand(_grad_coefficients(preactivations(W, X), W, config), X)
 
 
 def loss_derivatives(margins: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    r""":math:`(\ell,\ell',\ell'')` of the logistic loss at the margins :math:`z=yf` (overflow-safe)."""
+    r"""Logistic :math:`(\ell,\ell',\ell'')` at the margins :math:`z=yf` (overflow-safe)."""
     return tF.softplus(-margins), -torch.sigmoid(-margins), torch.sigmoid(margins) * torch.sigmoid(
         -margins
     )
 
 
-def loss_value(W: torch.Tensor, X: torch.Tensor, y: torch.Tensor, config: CNNConfig) -> torch.Tensor:
+def loss_value(W: torch.Tensor, X: torch.Tensor, y: torch.Tensor,
+               config: CNNConfig) -> torch.Tensor:
     r"""Mean logistic loss :math:`\frac1n\sum_i\ell(y_if(W,x_i))`."""
     return tF.softplus(-y * forward(W, X, config)).mean()
 
@@ -218,7 +231,10 @@ def loss_and_grad(W: torch.Tensor, X: torch.Tensor, y: torch.Tensor,
 
 def _factor_coefficients(W: torch.Tensor, X: torch.Tensor, y: torch.Tensor,
                          config: CNNConfig) -> torch.Tensor:
-    r""":math:`\sqrt{\ell''(y_if_i)}\,\frac{s_j}{m}\sigma'(\langle w_{j,r},x_i^{(p)}\rangle)`, ``(n, 2, m, 2)``."""
+    r"""Factor coefficients, ``(n, 2, m, 2)``.
+
+    :math:`\sqrt{\ell''(y_if_i)}\,\frac{s_j}{m}\sigma'(\langle w_{j,r},x_i^{(p)}\rangle)`.
+    """
     check_weights(W, X.shape[2])
     pre = preactivations(W, X)
     f = (_act(pre, config).sum(dim=3) * _signs(W)[None, :, None]).sum(dim=(1, 2)) / W.shape[1]
@@ -238,7 +254,7 @@ def rank_one_factors(W: torch.Tensor, X: torch.Tensor, y: torch.Tensor,
 
 def rank_one_gram(W: torch.Tensor, X: torch.Tensor, y: torch.Tensor,
                   config: CNNConfig) -> torch.Tensor:
-    r"""The Gram matrix :math:`G_{ik}=\langle u_i,u_k\rangle` by the CNN's patch structure, ``(n, n)``.
+    r"""Gram matrix :math:`G_{ik}=\langle u_i,u_k\rangle` from the CNN's patch structure.
 
     With :math:`A_p\in\mathbb R^{n\times2m}` the coefficients of patch :math:`p` (see
     :func:`rank_one_factors`) and :math:`X_p\in\mathbb R^{n\times d}` the patches,
@@ -266,16 +282,19 @@ def model_fn(config: CNNConfig, m: int, d: int):
 
 
 def logistic_loss_fn(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    r"""Per-sample logistic loss :math:`\ell(yf)=\log(1+e^{-yf})` (for :mod:`numerics.curvature`)."""
+    r"""Per-sample logistic loss :math:`\ell(yf)=\log(1+e^{-yf})` (generic curvature API)."""
     return tF.softplus(-target * output)
 
 
 def ggn_omitted_term(W: torch.Tensor, X: torch.Tensor, y: torch.Tensor,
                      config: CNNConfig) -> torch.Tensor:
-    r"""Dense :math:`\ell'(y_if_i)\,y_i\,\nabla^2_Wf_i`, shape ``(n, P, P)`` (zero for ReLU); for tests.
+    r"""Dense omitted term :math:`\ell'(y_if_i)\,y_i\,\nabla^2_Wf_i`, ``(n, P, P)``; for tests.
+
+    Zero for ReLU.
 
     Block-diagonal over the :math:`2m` filters with blocks
-    :math:`\ell'_iy_i\frac{s_j}{m}\sum_p\sigma''(\langle w_{j,r},x_i^{(p)}\rangle)x_i^{(p)}x_i^{(p)\top}`.
+    :math:`\ell'_iy_i\frac{s_j}{m}\sum_p\sigma''(\langle w_{j,r},x_i^{(p)}\rangle)
+    x_i^{(p)}x_i^{(p)\top}`.
     """
     n, (_, m, d) = X.shape[0], W.shape
     pre = preactivations(W, X)
@@ -301,8 +320,9 @@ def memorization_scores(W: torch.Tensor, X: torch.Tensor, y: torch.Tensor,
 
 
 def activation_counts(W: torch.Tensor, X: torch.Tensor) -> dict[str, np.ndarray]:
-    r"""Filters active on both samples' signal / noise patches: :math:`N^\mu_{ik}`, :math:`N^\xi_{ik}`.
+    r"""Filters active on both samples' signal / noise patches.
 
+    The counts :math:`N^\mu_{ik}` and :math:`N^\xi_{ik}`.
     These are the counts of SPEC §5.4: with :math:`\mu\perp\xi`,
 
     .. math:: \langle g_i,g_k\rangle=\frac1{m^2}\big(\langle x_i^{(1)},x_k^{(1)}\rangle N^\mu_{ik}

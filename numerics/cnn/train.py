@@ -1,4 +1,4 @@
-r"""Full-batch gradient descent on the logistic loss to a stated training-loss tolerance (SPEC §5.2).
+r"""Full-batch gradient descent on the logistic loss to a stated loss tolerance (SPEC §5.2).
 
 .. math:: W_{t+1}=W_t-\lambda\nabla L(W_t),\qquad L(W)=\frac1n\sum_i\log(1+e^{-y_if(W,x_i)}),
 

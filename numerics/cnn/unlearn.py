@@ -73,7 +73,9 @@ class UnlearnResult:
 
 def draw_batches(rng: np.random.Generator, n: int, batch: int, steps: int,
                  sampling: str) -> np.ndarray:
-    r"""Per-step sample weights :math:`\omega_{t,i}` (``(steps, n)``) with :math:`\hat H_t=\sum_i\omega_{t,i}H_i`.
+    r"""Per-step sample weights :math:`\omega_{t,i}`, ``(steps, n)``.
+
+    The batch mean is :math:`\hat H_t=\sum_i\omega_{t,i}H_i`.
 
     ``wor``: uniform size-:math:`B` subsets (weight :math:`1/B`); ``bernoulli``: independent
     inclusion with :math:`q=B/n`, divided by the nominal :math:`B`; ``wr``: multiplicities of

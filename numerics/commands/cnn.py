@@ -45,7 +45,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help=f"forget-set size (default {d.n_forget})")
     p.add_argument("--seed", type=int, default=d.seed, metavar="K")
     p.add_argument("--device", default="auto", help=f"one of {', '.join(DEVICES)}")
-    p.add_argument("--dtype", default="auto", help=f"one of {', '.join(DTYPES)} (float32: GPU only)")
+    p.add_argument("--dtype", default="auto",
+                   help=f"one of {', '.join(DTYPES)} (float32: GPU only)")
     p.add_argument("--n-test", type=int, default=d.n_test)
     p.add_argument("--sigma-p", type=float, default=d.sigma_p)
     p.add_argument("--sigma0", type=float, default=d.sigma0, help="init scale")

@@ -68,8 +68,8 @@ def test_analytic_gradients_match_autograd():
         _, g, f = loss_and_grad(W, X, y, cfg)
         assert torch.allclose(g, Wg.grad, atol=1e-14)
         assert torch.allclose(f, forward(W, X, cfg))
-        J = torch.func.vmap(torch.func.grad(lambda th, x: model_fn(cfg, 3, 8)(th, x)),
-                            in_dims=(None, 0))(W.reshape(-1), X)
+        J = torch.func.vmap(torch.func.grad(model_fn(cfg, 3, 8)), in_dims=(None, 0))(
+            W.reshape(-1), X)
         assert torch.allclose(J, per_sample_gradients(W, X, cfg), atol=1e-14)
 
 
