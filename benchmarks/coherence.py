@@ -208,7 +208,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--budget-s", type=float, default=900.0, help="time budget per route/size")
     ap.add_argument("--budget-gb", type=float, default=6.0, help="memory budget per route/size")
     ap.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    ap.add_argument("--routes", default="gram,a,b", help="comma list of routes to run")
     args = ap.parse_args(argv)
+    routes = set(args.routes.split(","))
     ns = (32, 64) if args.quick else (32, 64, 128, 256)
     Ps = (1000,) if args.quick else (1000, 8000)
     results = []
@@ -217,7 +219,10 @@ def main(argv: list[str] | None = None) -> int:
           "per route and size", flush=True)
     cal0 = None
     for P in Ps:
-        if cal0 is None:
+        if "a" not in routes:
+            cal = {"t_row": 0.0, "t_eig": 0.0, "t_pair": 0.0}
+            how = "route a not requested"
+        elif cal0 is None:
             cal = cal0 = measure("_calibrate_a", 1, P)
             how = "measured"
         else:  # extrapolate: a backward pass is O(P), eigvalsh and a P x P product are O(P^3)
@@ -231,14 +236,18 @@ def main(argv: list[str] | None = None) -> int:
             row = {"n": n, "P": P, "gram": measure("_gram_route", n, P)}
             est_a = _calibrate_scale(cal, n, P)
             mem_a = n * P * P * 4 / 2**30
-            if est_a > args.budget_s or mem_a > args.budget_gb:
+            if "a" not in routes:
+                row["a"] = {"skipped": "not requested"}
+            elif est_a > args.budget_s or mem_a > args.budget_gb:
                 row["a"] = {"skipped": f"estimated {est_a:.0f} s, {mem_a:.1f} GB "
                                        f"(budget {args.budget_s:g} s, {args.budget_gb:g} GB)"}
             else:
                 row["a"] = measure("_route_a", n, P)
                 row["a"]["estimate_s"] = est_a
             mem_b = 1.5 * n * P * P * 8 / 2**30
-            if mem_b > args.budget_gb:
+            if "b" not in routes:
+                row["b"] = {"skipped": "not requested"}
+            elif mem_b > args.budget_gb:
                 row["b"] = {"skipped": f"needs about {mem_b:.1f} GB for n P^2 float64 Hessians "
                                        f"(budget {args.budget_gb:g} GB)"}
             else:

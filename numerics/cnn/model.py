@@ -172,10 +172,12 @@ def patch_outputs(W: torch.Tensor, X: torch.Tensor, config: CNNConfig) -> torch.
 
 
 def _expand(coef: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
-    r"""``(n, P)`` rows :math:`[\,c_{i,j,r,1}x_i^{(1)}+c_{i,j,r,2}x_i^{(2)}\,]_{(j,r)}`."""
-    out = coef[..., 0, None] * X[:, None, None, 0, :]
-    out.addcmul_(coef[..., 1, None], X[:, None, None, 1, :])
-    return out.reshape(X.shape[0], -1)
+    r"""``(n, P)`` rows :math:`[\,c_{i,j,r,1}x_i^{(1)}+c_{i,j,r,2}x_i^{(2)}\,]_{(j,r)}`.
+
+    One batched product ``(n, 2m, 2) @ (n, 2, d)``: a single pass over the :math:`nP` output.
+    """
+    n = X.shape[0]
+    return torch.bmm(coef.reshape(n, -1, 2), X).reshape(n, -1)
 
 
 def _grad_coefficients(pre: torch.Tensor, W: torch.Tensor, config: CNNConfig) -> torch.Tensor:
