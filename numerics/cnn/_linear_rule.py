@@ -1,7 +1,9 @@
 r"""Private: the companion-code finite-horizon rule on the linearised recursion (SPEC §1.5).
 
-This is a small private helper of the CNN experiments, kept here until the package-wide
-simulator (``numerics/simulate.py``) exists; it should then be unified with it.
+A private variant of :func:`numerics.simulate.trajectory_rule` for the CNN experiments: it takes
+factors already reduced to the active subspace and starts *in that basis* (the package-wide rule
+starts in the ambient space, as the companion code does); batches come from the same sampler,
+:func:`numerics.simulate.sample_weights`.
 
 .. math:: \delta_{t+1}=\Big(I-\eta\big[(1-\alpha)\hat H_{r,t}-\alpha\hat H_{f,t}\big]\Big)\delta_t,
    \qquad \hat H_{\bullet,t}=\sum_i\omega_{t,i}F_iF_i^\top,

@@ -81,19 +81,9 @@ def draw_batches(rng: np.random.Generator, n: int, batch: int, steps: int,
     inclusion with :math:`q=B/n`, divided by the nominal :math:`B`; ``wr``: multiplicities of
     :math:`B` i.i.d. draws over :math:`B`.  Vectorised over steps.
     """
-    if sampling == "wor":
-        keys = rng.random((steps, n))
-        idx = np.argpartition(keys, batch - 1, axis=1)[:, :batch] if batch < n else np.tile(
-            np.arange(n), (steps, 1))
-        w = np.zeros((steps, n))
-        np.put_along_axis(w, idx, 1.0, axis=1)
-    elif sampling == "bernoulli":
-        w = (rng.random((steps, n)) < batch / n).astype(float)
-    else:
-        draws = rng.integers(0, n, size=(steps, batch))
-        w = np.zeros((steps, n))
-        np.add.at(w, (np.repeat(np.arange(steps), batch), draws.ravel()), 1.0)
-    return w / batch
+    from numerics.simulate import sample_weights
+
+    return sample_weights(rng, sampling, n, batch, steps)
 
 
 def unlearn(W_star: torch.Tensor, X: torch.Tensor, y: torch.Tensor, retain: np.ndarray,
