@@ -7,7 +7,10 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["toy_cell"]
+__all__ = ["TOY_CELL", "toy_cell", "toy_configs"]
+
+#: Dotted path of :func:`toy_cell`.
+TOY_CELL = "numerics.sweep.demo:toy_cell"
 
 
 def toy_cell(config: dict[str, Any]) -> dict[str, Any]:
@@ -26,3 +29,8 @@ def toy_cell(config: dict[str, Any]) -> dict[str, Any]:
     G = rng.standard_normal((d, d))
     rho = float(np.abs(np.linalg.eigvalsh(np.eye(d) - eta * (G.T @ G) / d)).max())
     return dict(config, rho=rho, stable=rho < 1.0, draws=rng.standard_normal(3))
+
+
+def toy_configs(count: int, **extra: Any) -> list[dict[str, Any]]:
+    """Configurations ``{"seed": s, "d": 5, **extra}`` for ``s = 0 .. count - 1``."""
+    return [dict({"seed": s, "d": 5}, **extra) for s in range(count)]

@@ -1,9 +1,24 @@
 """Fixtures of the sweep tests: a loopback Dask cluster."""
 
 import os
+from pathlib import Path
 
 import pytest
-from sweep_helpers import child_env
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def child_env():
+    """Environment for subprocesses and spawned workers: this checkout first on the path."""
+    e = dict(os.environ)
+    e["PYTHONPATH"] = os.pathsep.join([str(ROOT), e.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    return e
+
+
+@pytest.fixture
+def sweep_env():
+    """:func:`child_env` as a fixture."""
+    return child_env()
 
 
 @pytest.fixture(scope="session")

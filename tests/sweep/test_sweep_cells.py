@@ -5,7 +5,6 @@ import math
 
 import numpy as np
 import pytest
-from sweep_helpers import TOY
 
 from numerics.inputs import InputError
 from numerics.sweep.cells import (
@@ -17,6 +16,7 @@ from numerics.sweep.cells import (
     make_cells,
     resolve,
 )
+from numerics.sweep.demo import TOY_CELL as TOY
 from numerics.sweep.demo import toy_cell
 
 

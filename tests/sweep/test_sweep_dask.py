@@ -5,12 +5,13 @@ import signal
 import sys
 
 import pytest
-from sweep_helpers import TOY, toy_configs
 
 from numerics import __version__
 from numerics.cli import main
 from numerics.inputs import InputError
 from numerics.sweep import Dask, Store, run_sweep
+from numerics.sweep.demo import TOY_CELL as TOY
+from numerics.sweep.demo import toy_configs
 
 pytest.importorskip("distributed")
 

@@ -1,12 +1,12 @@
 """The engine: reuse, failures, retries, versions, process pool, progress and evaluate()."""
 
 import pytest
-from sweep_helpers import TOY, toy_configs
 
 from numerics.frontier import evaluate, grid
 from numerics.inputs import InputError
 from numerics.sweep import CellFailed, Store, run_sweep
-from numerics.sweep.demo import toy_cell
+from numerics.sweep.demo import TOY_CELL as TOY
+from numerics.sweep.demo import toy_cell, toy_configs
 
 FLAKY = {"broken": True}
 

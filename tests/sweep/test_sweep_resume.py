@@ -1,23 +1,22 @@
 """A sweep killed with SIGKILL keeps every finished cell exactly once and resumes the rest."""
 
-import os
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
-from sweep_helpers import TOY, child_env, toy_configs
 
 from numerics.sweep import Store, make_cells, run_sweep
+from numerics.sweep.demo import TOY_CELL as TOY
+from numerics.sweep.demo import toy_configs
 from numerics.sweep.store import DB_NAME
 
 COUNT = 40
 SCRIPT = f"""
 from numerics.sweep import run_sweep
-from sweep_helpers import toy_configs
+from numerics.sweep.demo import toy_configs
 import sys
 if __name__ == "__main__":
     kw = dict(executor="processes", workers=2) if sys.argv[2] == "processes" else dict()
@@ -50,10 +49,9 @@ def _assert_exit(children, timeout=10):
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
 @pytest.mark.parametrize("executor", ["inprocess", "processes"])
-def test_sigkill_then_resume(tmp_path, executor):
+def test_sigkill_then_resume(tmp_path, executor, sweep_env):
     store = tmp_path / "store"
-    env = child_env()
-    env["PYTHONPATH"] += os.pathsep + str(Path(__file__).parent)  # for sweep_helpers
+    env = sweep_env
     script = tmp_path / "sweep_script.py"  # a file: spawned pool workers re-import the main
     script.write_text(SCRIPT)
     proc = subprocess.Popen([sys.executable, str(script), str(store), executor], env=env,

@@ -4,11 +4,12 @@ import json
 import sqlite3
 
 import pytest
-from sweep_helpers import TOY, toy_configs
 
 from numerics.cli import main
 from numerics.sweep import Store, StoreError, make_cells, run_sweep
 from numerics.sweep.cells import execute_cell
+from numerics.sweep.demo import TOY_CELL as TOY
+from numerics.sweep.demo import toy_configs
 from numerics.sweep.store import DB_NAME, StoredCell
 
 
