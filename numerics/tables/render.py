@@ -75,10 +75,12 @@ def render_md(table: Table) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_rst(table: Table) -> str:
-    """A ``list-table`` whose title is the caption (Sphinx numbers and links it)."""
-    lines = [f".. list-table:: {_rst_text(table.caption)}", "   :header-rows: 1",
-             f"   :name: table-{table.table_id}", ""]
+def render_rst(table: Table, label: bool = True) -> str:
+    """A ``list-table`` whose title is the caption, labelled ``table-<id>`` when ``label``."""
+    lines = [f".. list-table:: {_rst_text(table.caption)}", "   :header-rows: 1"]
+    if label:
+        lines.append(f"   :name: table-{table.table_id}")
+    lines.append("")
     rows = [[_header(c, "rst") for c in table.columns]]
     rows += [[_cell(c, t, "rst") for c, t in zip(table.columns, r, strict=True)]
              for r in table.formatted_rows()]
