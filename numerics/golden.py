@@ -234,14 +234,14 @@ def _compare(entry: Expression, directory: Path) -> GoldenEntry:
     path = _path(directory, entry.name)
     try:
         expr = entry.expr()
+        old = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+        if old is not None and old.get("srepr") == sp.srepr(expr):
+            return GoldenEntry(entry.name, "same", "identical srepr", old, old)
         new = serialize(entry, expr)
     except Exception as exc:  # a derivation that raises is reported, not hidden
         return GoldenEntry(entry.name, "error", f"derivation raised {exc!r}")
-    if not path.is_file():
+    if old is None:
         return GoldenEntry(entry.name, "new", "no golden file yet", None, new)
-    old = json.loads(path.read_text(encoding="utf-8"))
-    if old.get("srepr") == new["srepr"]:
-        return GoldenEntry(entry.name, "same", "identical srepr", old, new)
     try:
         old_expr = parse(old)
     except Exception as exc:  # an unreadable golden file is a change that needs review
@@ -261,7 +261,7 @@ def check(directory: Path | str | None = None, names: Iterable[str] | None = Non
     if progress:
         from tqdm.auto import tqdm
 
-        items = tqdm(items, desc="golden", unit="expr")
+        items = tqdm(items, desc="golden", unit="expr", disable=None, leave=False)
     for entry in items:
         report.entries.append(_compare(entry, directory))
     missing_groups = {m.rsplit(".", 1)[-1] for m in missing_modules()}

@@ -20,7 +20,7 @@ from numerics.frontier import evaluate, grid, plot_frontier, sigma_family_cell
 
 SCALE = os.environ.get("UNLEARNSTAB_DOCS_SCALE", "quick")
 if SCALE == "quick":
-    SIGMAS, BATCHES = [1, 2, 5, 10, 20, 50], [1, 3, 6, 12, 25, 50]
+    SIGMAS, BATCHES = [1, 2, 5, 10, 50], [1, 6, 14, 30, 50]
 else:
     SIGMAS, BATCHES = [1, 2, 3, 5, 10, 20, 30, 50, 100], [1, 2, 4, 8, 12, 16, 25, 35, 50]
 

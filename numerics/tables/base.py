@@ -164,7 +164,7 @@ class BuildContext:
             return iter(items)
         from tqdm.auto import tqdm
 
-        return iter(tqdm(items, desc=desc, total=total, unit="step", leave=False))
+        return iter(tqdm(items, desc=desc, total=total, unit="step", leave=False, disable=None))
 
     def pick(self, quick: Any, default: Any, large: Any) -> Any:
         """The value for this scale."""
