@@ -267,13 +267,13 @@ def generate(directory: Path | str, scale: str = "quick", *, run_claims: bool = 
     api:
         Also write the API pages.
     source_relative:
-        ``directory`` relative to the docs source (default: its name, ``generated``).
+        ``directory`` relative to the docs source (default ``generated``).
     """
     from numerics.manifest import record_outputs
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    _SOURCE_RELATIVE[directory.resolve()] = source_relative or directory.name
+    _SOURCE_RELATIVE[directory.resolve()] = source_relative or "generated"
     site = GeneratedSite(directory)
     _table_pages(directory, scale, run_claims, site)
     _claim_rows(scale, run_claims, site)

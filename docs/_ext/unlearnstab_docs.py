@@ -33,7 +33,7 @@ def _generate(app: Sphinx) -> None:
     start = time.perf_counter()
     site = generate(src / "generated", app.config.unlearnstab_scale,
                     run_claims=app.config.unlearnstab_run_claims, gallery=src / "gallery",
-                    gallery_out="gallery_auto")
+                    gallery_out="gallery_auto", source_relative="generated")
     for tid, reason in site.unavailable.items():
         logger.info("unlearnstab: %s (%s)", reason, tid)
     logger.info("unlearnstab: generated %d pages, %d tables at scale %s in %.1f s",
