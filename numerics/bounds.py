@@ -29,6 +29,7 @@ import numpy as np
 
 from numerics.inputs import HessianPool
 from numerics.operator import SecondMomentOperator
+from theory.bounds import eta_conv_value, eta_div_value
 
 __all__ = ["SufficientBounds", "sufficient_bounds", "candidate_directions", "quadratic_forms"]
 
@@ -93,7 +94,7 @@ def sufficient_bounds(op: SecondMomentOperator, directions: np.ndarray | None = 
     if escape_dirs.any() or evals[0] <= 0:
         j = int(np.flatnonzero(escape_dirs)[0]) if escape_dirs.any() else 0
         return SufficientBounds(0.0, 0.0, float("nan"), op.basis @ V[:, j], True)
-    div = np.where(a_v > 0, 2.0 * a_v / (a_v**2 + s_v), np.inf)
+    div = np.where(a_v > 0, eta_div_value(a_v, s_v), np.inf)
     j = int(np.argmin(div))
     # K and c* = lambda_max(A^{-1/2} K A^{-1/2})
     K = np.zeros_like(op.A)
@@ -107,5 +108,5 @@ def sufficient_bounds(op: SecondMomentOperator, directions: np.ndarray | None = 
         K += w**2 * a * (Fs @ Fs.T)
     inv_sqrt = evecs / np.sqrt(evals)
     c_star = float(np.linalg.eigvalsh(inv_sqrt.T @ K @ inv_sqrt)[-1])
-    return SufficientBounds(2.0 / (float(evals[-1]) + c_star), float(div[j]), c_star,
+    return SufficientBounds(float(eta_conv_value(evals[-1], c_star)), float(div[j]), c_star,
                             op.basis @ V[:, j], False)

@@ -60,7 +60,10 @@ def sigma_family_operator(config: dict[str, Any]) -> SecondMomentOperator:
     n, sigma, batch = int(config["n"]), int(config["sigma"]), int(config["batch"])
     if not 1 <= sigma <= n:
         raise InputError(f"sigma must lie in 1..n={n}, got {sigma}")
-    pool = sigma_family(n, sigma, c=float(config.get("c", 2.0)))
+    from numerics.inputs import as_pool
+
+    pool = as_pool(sigma_family(n, sigma, c=float(config.get("c", 2.0))), "sigma-family",
+                   factors=True)
     alpha = float(config.get("alpha", 0.0))
     sampling = config.get("sampling", "wor")
     if alpha == 0.0:
@@ -71,23 +74,36 @@ def sigma_family_operator(config: dict[str, Any]) -> SecondMomentOperator:
 def sigma_family_cell(config: dict[str, Any]) -> dict[str, Any]:
     r"""One (σ, B) cell of the σ-family at step size ``eta``.
 
-    Record keys: the configuration, ``eta_star_ms``, ``rho``, ``ms_stable`` (mean-square),
-    ``eta_star_as``, ``as_stable`` (almost-sure, exact for this commuting family), and for
-    ``notion='trajectory'`` also ``traj_escape_fraction`` and ``traj_escapes``.
+    Predictions come from the closed forms of :mod:`theory.families` (mean-square) and
+    :mod:`theory.lyapunov` (almost-sure, exact for this commuting family); with
+    ``exact_operator=True`` the cell also evaluates :math:`\rho(\mathcal T(\eta))` of the operator.
+    Record keys: the configuration, ``eta_star_ms``, ``ms_stable``, ``eta_star_as``, ``as_stable``,
+    optionally ``rho``, and for ``notion='trajectory'`` the observed ``traj_escape_fraction`` and
+    ``traj_escapes`` of the companion rule.
     """
-    from numerics.commuting import exact_eta_star_as
     from numerics.simulate import trajectory_rule
+    from theory import families as fam
+    from theory import lyapunov as lya
 
     eta = float(config["eta"])
-    op = sigma_family_operator(config)
-    esc = op.mean_escape().escapes_at_every_eta
-    eta_ms = 0.0 if esc else op.eta_star_ms()
-    rho = op.rho(eta)
-    eta_as = 0.0 if esc else exact_eta_star_as(op)
+    n, sigma, batch = int(config["n"]), int(config["sigma"]), int(config["batch"])
+    alpha, sampling = float(config.get("alpha", 0.0)), config.get("sampling", "wor")
+    c = float(config.get("c", 2.0))
+    if alpha == 0.0:
+        eta_ms = fam.sigma_family_eta_star(sampling, sigma, n, batch, c)
+        eta_as = lya.sigma_family_eta_star_as(sampling, sigma, n, batch, c)
+    else:
+        eta_ms = fam.identical_lists_eta_star(sampling, sigma, n, batch, alpha, c)
+        eta_as = lya.identical_lists_eta_star_as(sampling, sigma, n, batch, alpha, c)
     rec = dict(config)
-    rec.update(eta_star_ms=eta_ms, rho=rho, ms_stable=bool(rho < 1.0),
-               eta_star_as=eta_as, as_stable=None if eta_as is None else bool(eta < eta_as))
-    if config.get("notion", "ms") == "trajectory":
+    rec.update(eta_star_ms=eta_ms, ms_stable=bool(eta < eta_ms), eta_star_as=eta_as,
+               as_stable=bool(eta < eta_as))
+    notion = config.get("notion", "ms")
+    if config.get("exact_operator", False) or notion == "trajectory":
+        op = sigma_family_operator(config)
+    if config.get("exact_operator", False):
+        rec["rho"] = op.rho(eta)
+    if notion == "trajectory":
         out = trajectory_rule(op, eta, horizon=int(config.get("horizon", 1000)),
                               repetitions=int(config.get("repetitions", 10)),
                               seed=int(config.get("seed", 0)))

@@ -44,16 +44,12 @@ RANK_RTOL = 1e-10
 def active_basis(*pools: HessianPool, rtol: float = RANK_RTOL) -> np.ndarray:
     r"""Orthonormal basis :math:`Q` (``d x r``) of :math:`V=\sum_i\operatorname{range}(H_i)`.
 
-    Computed from the thin SVD of the stacked factors, :math:`O(d\,N^2)` for :math:`N` columns;
-    no :math:`d\times d` matrix is formed.
+    Computed from the thin SVD of the stacked factors (singular values below
+    ``rtol * s_max`` are round-off); no :math:`d\times d` matrix is formed.
     """
     cols = [p.factors.transpose(1, 0, 2).reshape(p.d, -1) for p in pools]
     stacked = np.concatenate(cols, axis=1)
-    if stacked.shape[1] > stacked.shape[0]:  # more columns than d: use the d x d Gram instead
-        evals, evecs = np.linalg.eigh(stacked @ stacked.T)
-        keep = evals > (rtol**2) * max(evals[-1], np.finfo(float).tiny) * stacked.shape[0]
-        return evecs[:, keep][:, ::-1]
-    u, s, _ = np.linalg.svd(stacked, full_matrices=False)
+    u, s, _ = np.linalg.svd(stacked, full_matrices=False)  # O(d N min(d, N)), no d x d Gram
     keep = s > rtol * max(s[0], np.finfo(float).tiny) if s.size else np.zeros(0, bool)
     return u[:, keep]
 
@@ -154,10 +150,22 @@ class SecondMomentOperator:
 
     @staticmethod
     def _sum_hmh(pool: HessianPool, M: np.ndarray) -> np.ndarray:
-        r""":math:`\sum_iH_iMH_i=\sum_iF_i(F_i^\top MF_i)F_i^\top` for a batch of ``M``."""
-        F = pool.factors  # (n, r, k)
-        inner = np.einsum("nak,...ab,nbl->...nkl", F, M, F, optimize=True)
-        return np.einsum("nak,...nkl,nbl->...ab", F, inner, F, optimize=True)
+        r""":math:`\sum_iH_iMH_i=\sum_iF_i(F_i^\top MF_i)F_i^\top` with two large matrix products.
+
+        With the stacked :math:`F=[F_1^\top;\dots;F_n^\top]` (``n k x r``): :math:`G=FM`, the
+        per-sample :math:`k\times k` blocks :math:`C_i=F_i^\top MF_i` from :math:`G`, then
+        :math:`\sum_iF_iC_iF_i^\top=F^\top Y` with :math:`Y_i=C_iF_i^\top`; :math:`O(nkr(r+k))`.
+        """
+        n, r, k = pool.factors.shape
+        Ft = pool.factors.transpose(0, 2, 1)  # (n, k, r)
+        F2 = Ft.reshape(n * k, r)
+        G = (F2 @ M).reshape(n, k, r)
+        if k == 1:
+            h = np.einsum("nr,nr->n", G[:, 0, :], Ft[:, 0, :])  # u_i^T M u_i
+            return F2.T @ (h[:, None] * F2)
+        C = np.einsum("nkr,nlr->nkl", G, Ft)  # F_i^T M F_i, any (non-symmetric) M
+        Y = np.einsum("nkl,nlr->nkr", C, Ft).reshape(n * k, r)
+        return F2.T @ Y
 
     def _cov(self, pool: HessianPool | None, coef: tuple[float, float], mean: np.ndarray,
              M: np.ndarray) -> np.ndarray:

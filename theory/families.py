@@ -429,6 +429,27 @@ def sigma_family_eta_star(
     return _min_axes(sigma_family_law(key), (sigma_, n_, B_, c_), sigma_ == n_, exact)
 
 
+def sigma_family_eta_star_grid(sampling: str, sigma_, n_: int, B_, c_: float = 2.0) -> np.ndarray:
+    r"""Vectorised :func:`sigma_family_eta_star` over arrays of :math:`\sigma` and :math:`B`.
+
+    Evaluates the lambdified shared and private thresholds once on the broadcast arrays (no Python
+    loop over cells); an axis with :math:`D\le0` contributes :math:`0`, and the private axis is
+    absent where :math:`\sigma=n`.  Requires :math:`n\ge2`.
+    """
+    key = check_sampling(sampling)
+    if n_ < 2:
+        raise ValueError("the grid form needs n >= 2")
+    sig, bat = np.broadcast_arrays(np.asarray(sigma_, float), np.asarray(B_, float))
+    if (sig < 1).any() or (sig > n_).any() or (bat < 1).any() or (key != "wr" and (bat > n_).any()):
+        raise ValueError(f"need 1 <= sigma <= n and 1 <= B <= n (n = {n_})")
+    pair = sigma_family_law(key)
+    args = (sig, float(n_), bat, float(c_))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shared = np.where(pair._fns["shared_D"](*args) > 0, pair._fns["shared"](*args), 0.0)
+        private = np.where(pair._fns["private_D"](*args) > 0, pair._fns["private"](*args), 0.0)
+    return np.where(sig == n_, shared, np.minimum(shared, private))
+
+
 @cache
 def identical_lists_law(sampling: str) -> AxisPair:
     r"""Unlearning with retain list = forget list (SPEC §4.3), derived from the diagonal law.
