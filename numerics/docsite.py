@@ -185,6 +185,8 @@ def _family_pages(directory: Path, site: GeneratedSite, gallery: Path | None,
         title, _, body = doc.partition("\n")
         parts = [_heading(title.strip().rstrip(".") or family, "="), body.strip(), "",
                  f"Module: :mod:`numerics.claims.{family}`.", ""]
+        tables: list[str] = []
+        shown: list[tuple[str, str]] = []
         for r in by_family.get(family, []):
             cid = r["claim"]
             parts += [_heading(f"{cid}: {r['title']}", "-"),
@@ -193,11 +195,18 @@ def _family_pages(directory: Path, site: GeneratedSite, gallery: Path | None,
                       f":Provenance: {r['provenance']} -- {rst_inline(r['source'])}",
                       f":Status: {r['status']} (scale ``{r['scale']}``)",
                       f":Reproduce: ``{r['command']}``", ""]
-            shown = [s for s in specs.values() if any(
+            tables += [s.table_id for s in specs.values() if s.table_id not in tables and any(
                 c == cid or cid.startswith(c + ".") for c in s.claims)]
-            for spec in shown:
-                parts += [f".. include:: /{_rel(directory)}/tables/{spec.table_id}.rst", ""]
-            for stem, fig_title in figures.get(cid, []):
+            head = cid.split(".")[0]
+            shown += [f for f in figures.get(cid, []) + figures.get(head, []) if f not in shown]
+        if tables:
+            parts += [_heading("Tables", "-")]
+            for tid in tables:
+                parts += [f"``unlearnstab table --table {tid}``", "",
+                          f".. include:: /{_rel(directory)}/tables/{tid}.rst", ""]
+        if shown:
+            parts += [_heading("Figures", "-")]
+            for stem, fig_title in shown:
                 parts += [f".. figure:: /{gallery_out}/images/sphx_glr_{stem}_001.png",
                           "   :width: 80%", "",
                           f"   {rst_inline(fig_title)} "

@@ -24,31 +24,15 @@ def grid_axes(scale: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
 
 
 def cell(config: dict[str, Any]) -> dict[str, Any]:
-    """One grid cell: the two exact predictions (closed forms) and the trajectory rule's verdict.
+    """One grid cell: :func:`numerics.frontier.sigma_family_cell` with the trajectory rule on.
 
-    ``config`` holds ``sampling, sigma, n, batch, c, alpha, eta, horizon, repetitions, seed``;
-    the record adds ``eta_star_ms, eta_star_as, ms_stable, as_stable, traj_escapes,
-    traj_escape_fraction``.  The thresholds come from :mod:`theory.families` and
-    :mod:`theory.lyapunov`, which is much faster than the operator at :math:`n=100`.
+    The record holds ``eta_star_ms, ms_stable`` (closed forms of :mod:`theory.families`),
+    ``eta_star_as, as_stable`` (exact exponent of :mod:`theory.lyapunov`) and
+    ``traj_escapes, traj_escape_fraction`` (the companion rule).
     """
-    from numerics.frontier import sigma_family_operator
-    from numerics.simulate import trajectory_rule
-    from theory import families as fam
-    from theory import lyapunov as lya
+    from numerics.frontier import sigma_family_cell
 
-    s, sigma, n, b, c, a, eta = (config[k] for k in
-                                 ("sampling", "sigma", "n", "batch", "c", "alpha", "eta"))
-    if a == 0.0:
-        ms = float(fam.sigma_family_eta_star(s, sigma, n, b, c))
-        as_ = float(lya.sigma_family_eta_star_as(s, sigma, n, b, c))
-    else:
-        ms = float(fam.identical_lists_eta_star(s, sigma, n, b, a, c))
-        as_ = float(lya.identical_lists_eta_star_as(s, sigma, n, b, a, c))
-    out = trajectory_rule(sigma_family_operator(config), eta, horizon=config["horizon"],
-                          repetitions=config["repetitions"], seed=config["seed"])
-    return {**config, "eta_star_ms": ms, "eta_star_as": as_, "ms_stable": eta < ms,
-            "as_stable": eta < as_, "traj_escapes": out.escapes,
-            "traj_escape_fraction": out.fraction}
+    return sigma_family_cell(dict(config, notion="trajectory"))
 
 
 def build(ctx: BuildContext) -> Table:
