@@ -65,8 +65,13 @@ def test_tightness_brackets(built):
     assert rows["all"]["instances"] == sum(rows[s]["instances"] for s in ("wor", "bernoulli", "wr"))
 
 
-def test_heatmap_agreement_quick():
+def test_heatmap_agreement_small_grid(monkeypatch):
+    from numerics.tables import heatmap_agreement
+
+    # two sigma x two B cells per experiment, each with a cell between the two thresholds
+    monkeypatch.setattr(heatmap_agreement, "grid_axes", lambda scale: ((5, 10), (6, 14)))
     table = table_registry()["heatmap_agreement"].build(QUICK)
+    assert table.config["sigma grid"] == [5, 10]
     for r in table.rows:
         assert r["ms_below_as"]
         assert r["rate_as"] >= 0.9
