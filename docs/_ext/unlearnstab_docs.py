@@ -41,10 +41,26 @@ def _generate(app: Sphinx) -> None:
                 time.perf_counter() - start)
 
 
+def _record_figures(app: Sphinx, exception: Exception | None) -> None:
+    """Write a manifest next to the gallery's figures (script, scale, versions, checksums)."""
+    if exception is not None:
+        return
+    from numerics.manifest import record_outputs
+
+    images = Path(app.srcdir) / "gallery_auto" / "images"
+    for png in sorted(images.glob("sphx_glr_plot_*.png")):
+        script = png.name.removeprefix("sphx_glr_").rsplit("_", 1)[0] + ".py"
+        record_outputs(images, [png], command=["sphinx-build", "gallery/" + script],
+                       configuration={"script": f"docs/gallery/{script}",
+                                      "scale": app.config.unlearnstab_scale},
+                       seeds=[0])
+
+
 def setup(app: Sphinx) -> dict[str, object]:
     """Register the configuration values and the generation hook."""
     app.add_config_value("unlearnstab_scale", "quick", "env", [str])
     app.add_config_value("unlearnstab_run_claims", True, "env", [bool])
     app.connect("config-inited", _export_scale)
     app.connect("builder-inited", _generate, priority=400)
+    app.connect("build-finished", _record_figures)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

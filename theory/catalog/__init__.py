@@ -11,8 +11,10 @@ mixing weights, predicted coherence limits) is registered here under a dotted na
 
 The registrations live in the sub-modules of this package, one per theory module
 (``moment_exprs`` for :mod:`theory.moments`, and so on), one :func:`register_expression` call per
-expression.  :func:`load_all` imports every sub-module it finds, so a new sub-module is picked up
-without editing this file.  A sub-module whose theory module is not in the tree yet (its import
+expression.  A sub-module imports its theory module as ``import theory.<module> as alias``, so
+that a module that is not in the tree raises :class:`ModuleNotFoundError` naming it.
+:func:`load_all` imports every sub-module it finds, so a new sub-module is picked up without
+editing this file.  A sub-module whose theory module is not in the tree yet (its import
 raises :class:`ModuleNotFoundError` for a ``theory.*`` name) is recorded in :func:`unavailable`
 instead of failing.
 

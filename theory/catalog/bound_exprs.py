@@ -7,7 +7,7 @@ r"""Catalog entries of :mod:`theory.bounds`: the sufficient conditions of SPEC Â
 
 from __future__ import annotations
 
-from theory import bounds as bo
+import theory.bounds as bo
 from theory.catalog import register_expression
 from theory.moments import SAMPLING_MODELS, B, n
 

@@ -11,7 +11,7 @@ r"""Catalog entries of :mod:`theory.families`: the commuting closed forms of SPE
 
 from __future__ import annotations
 
-from theory import families as fa
+import theory.families as fa
 from theory.catalog import register_expression
 from theory.moments import SAMPLING_MODELS
 

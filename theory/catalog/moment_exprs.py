@@ -10,7 +10,7 @@ For each sampling model (``wor``, ``bernoulli``, ``wr``):
 
 from __future__ import annotations
 
-from theory import moments as mo
+import theory.moments as mo
 from theory.catalog import register_expression
 
 _POINTS = ({"n": 7, "B": 3}, {"n": 100, "B": 8}, {"n": 24, "B": 4})
