@@ -38,8 +38,13 @@ def _header(col: Column, style: str) -> str:
 def _cell(col: Column, text: str, style: str) -> str:
     if col.fmt != "math" or text == "-":
         return _latex_text(text) if style == "latex" else (
-            _rst_text(text) if style == "rst" else text.replace("|", r"\|"))
+            _rst_text(text) if style == "rst" else text)
     return {"md": f"${text}$", "rst": f":math:`{text}`", "latex": f"${text}$"}[style]
+
+
+def _md_pipe(text: str) -> str:
+    r"""Escape the pipes of a Markdown table cell (also inside math: ``|x|`` -> ``\|x\|``)."""
+    return text.replace(r"\|", "|").replace("|", r"\|")
 
 
 def _latex_text(text: str) -> str:
@@ -64,8 +69,8 @@ def _rst_text(text: str) -> str:
 
 def render_md(table: Table) -> str:
     """GitHub-flavoured Markdown: a caption paragraph, then the pipe table."""
-    head = [_header(c, "md") for c in table.columns]
-    rows = [[_cell(c, t, "md") for c, t in zip(table.columns, r, strict=True)]
+    head = [_md_pipe(_header(c, "md")) for c in table.columns]
+    rows = [[_md_pipe(_cell(c, t, "md")) for c, t in zip(table.columns, r, strict=True)]
             for r in table.formatted_rows()]
     lines = [f"**Table {table.table_id}.** {table.caption}", "",
              "| " + " | ".join(head) + " |",
