@@ -24,6 +24,15 @@ def _export_scale(app: Sphinx, config: Config) -> None:
         raise ValueError(f"unlearnstab_scale must be quick, default or large, "
                          f"got {config.unlearnstab_scale!r}")
     os.environ["UNLEARNSTAB_DOCS_SCALE"] = config.unlearnstab_scale
+    # sphinx-gallery re-runs a script only when its checksum changes: forget the checksums when
+    # the scale differs from the previous build's, so that the figures follow the scale.
+    out = Path(app.confdir) / "gallery_auto"
+    stamp = out / ".unlearnstab_scale"
+    if stamp.is_file() and stamp.read_text().strip() != config.unlearnstab_scale:
+        for md5 in out.glob("*.md5"):
+            md5.unlink()
+    out.mkdir(exist_ok=True)
+    stamp.write_text(config.unlearnstab_scale + "\n")
 
 
 def _generate(app: Sphinx) -> None:
