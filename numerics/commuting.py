@@ -66,7 +66,9 @@ def diagonal_family(op: SecondMomentOperator) -> DiagonalFamily | None:
     r"""The :class:`~theory.families.DiagonalFamily` of ``op``, or ``None`` if it is not one."""
     cfg = op.config
     pools = [op.retain] + ([op.forget] if op.forget is not None else [])
-    factors = np.concatenate([p.factors for p in pools], axis=0)
+    k = max(p.k for p in pools)  # pad to a common number of factor columns (zeros are inert)
+    factors = np.concatenate(
+        [np.pad(p.factors, ((0, 0), (0, 0), (0, k - p.k))) for p in pools], axis=0)
     set_id = np.repeat(np.arange(len(pools)), [p.n for p in pools])
     scale = max(float(np.max(np.einsum("ndk,ndk->n", factors, factors))), np.finfo(float).tiny)
     u, curv, ok = _directions(factors, scale)

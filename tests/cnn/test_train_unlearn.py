@@ -1,0 +1,121 @@
+"""Training to tolerance, nonlinear unlearning runs, batch draws and the linear companion rule."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from numerics.cnn._linear_rule import companion_escape
+from numerics.cnn.data import DataConfig, forget_split, make_data
+from numerics.cnn.model import CNNConfig, init_weights
+from numerics.cnn.train import TrainConfig, train_gd
+from numerics.cnn.unlearn import ESCAPE_LOSS, UnlearnConfig, draw_batches, unlearn
+from numerics.inputs import InputError
+
+
+@pytest.fixture(scope="module")
+def trained():
+    data = make_data(DataConfig(n_train=16, n_test=100, d=120, snr=1.0, seed=0))
+    cfg = CNNConfig(m=4)
+    return data, cfg, train_gd(data, cfg, TrainConfig(lr=0.1, loss_tol=0.05, seed=0))
+
+
+def test_training_reaches_tolerance(trained):
+    data, cfg, tr = trained
+    assert tr.converged and tr.final_loss < 0.05 and tr.train_acc == 1.0
+    assert tr.loss_history[0] > tr.loss_history[-1]
+    assert tr.test_acc > 0.9  # SNR = 1: benign regime
+
+
+def test_training_step_cap_reports_not_converged():
+    data = make_data(DataConfig(n_train=8, n_test=4, d=40, snr=0.0, seed=0))
+    tr = train_gd(data, CNNConfig(m=2), TrainConfig(max_steps=3))
+    assert not tr.converged and tr.steps == 3 and len(tr.loss_history) == 4
+
+
+def test_unlearning_records_and_escape_rule(trained):
+    data, cfg, tr = trained
+    r, f = forget_split(16, 3, seed=0)
+    res = unlearn(tr.W, data.x_train, data.y_train, r, f, cfg,
+                  UnlearnConfig(eta=2.0, alpha=0.5, batch_retain=4, batch_forget=2, steps=30))
+    assert res.forget_loss.shape == (31,) and res.distance[0] == 0.0
+    assert res.forget_loss_growth == pytest.approx(math.log(res.forget_loss[-1]
+                                                            / res.forget_loss[0]))
+    assert res.escaped == (res.forget_loss[-1] >= ESCAPE_LOSS)
+
+
+def test_fine_tuning_full_batch_keeps_retain_fit(trained):
+    data, cfg, tr = trained
+    r, f = forget_split(16, 3, seed=0)
+    res = unlearn(tr.W, data.x_train, data.y_train, r, f, cfg,
+                  UnlearnConfig(eta=0.05, alpha=0.0, batch_retain=13, batch_forget=3, steps=20))
+    assert np.all(np.diff(res.retain_loss) <= 1e-12)  # full-batch GD, small step: monotone
+    assert res.retain_acc[-1] == 1.0 and not res.escaped
+
+
+@pytest.mark.parametrize("sampling", ["wor", "bernoulli", "wr"])
+def test_draw_batches(sampling):
+    w = draw_batches(np.random.default_rng(0), 10, 3, 4000, sampling)
+    assert w.shape == (4000, 10)
+    assert w.mean() == pytest.approx(0.1, rel=0.03)  # E omega_i = 1/n
+    if sampling != "bernoulli":
+        assert np.allclose(w.sum(axis=1), 1.0)
+    if sampling == "wor":
+        assert np.all((w > 0).sum(axis=1) == 3)
+
+
+def test_bad_unlearning_input(trained):
+    data, cfg, tr = trained
+    r, f = forget_split(16, 3, seed=0)
+    with pytest.raises(InputError, match="alpha"):
+        unlearn(tr.W, data.x_train, data.y_train, r, f, cfg, UnlearnConfig(eta=1.0, alpha=2.0))
+    with pytest.raises(InputError, match="eta"):
+        unlearn(tr.W, data.x_train, data.y_train, r, f, cfg, UnlearnConfig(eta=-1.0))
+    with pytest.raises(InputError, match="batch"):
+        unlearn(tr.W, data.x_train, data.y_train, r, f, cfg,
+                UnlearnConfig(eta=1.0, batch_forget=5))
+    bad = tr.W.clone()
+    bad[1, 0, 3] = float("inf")
+    with pytest.raises(InputError, match="NaN or inf"):
+        unlearn(bad, data.x_train, data.y_train, r, f, cfg, UnlearnConfig(eta=1.0))
+    with pytest.raises(InputError, match="sigma0"):
+        init_weights(4, cfg, float("nan"), 0)
+
+
+def test_companion_rule_follows_the_growth_rate():
+    e = np.eye(3)[:, :, None]
+    # retain only, full-batch on orthonormal directions: multiplier 1 - eta/3 per axis
+    stable = companion_escape(e, None, eta=0.5, alpha=0.0, batch_retain=3, batch_forget=1,
+                              horizon=200)
+    assert stable.escape_fraction == 0.0
+    # a private forget direction with alpha > 0 escapes (lambda_min(A) < 0)
+    out = companion_escape(e[:2], e[2:], eta=0.5, alpha=0.3, batch_retain=2, batch_forget=1,
+                           horizon=200, repeats=6)
+    assert out.escapes and np.all(out.first_escape > 0)
+    # the escape time matches the exact growth 1 + eta alpha per step along e_3
+    growth = 2 * np.log1p(0.5 * 0.3)
+    assert np.median(out.first_escape) <= np.log(1000 * 3) / growth + 2
+    with pytest.raises(InputError):
+        companion_escape(e, None, eta=0.5, alpha=0.0, batch_retain=3, batch_forget=1, horizon=0)
+
+
+def test_device_policy():
+    from numerics.device import resolve_device, resolve_dtype, thread_limit
+
+    assert resolve_device("cpu").type == "cpu"
+    assert resolve_device("auto").type in ("cpu", "cuda")
+    with pytest.raises(InputError, match="unknown device"):
+        resolve_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(InputError, match="CUDA"):
+            resolve_device("cuda")
+    assert resolve_dtype(torch.device("cpu")) == torch.float64
+    with pytest.raises(InputError, match="float32"):
+        resolve_dtype(torch.device("cpu"), "float32")
+    with pytest.raises(InputError, match="dtype"):
+        resolve_dtype(torch.device("cpu"), "float16")
+    before = torch.get_num_threads()
+    with thread_limit(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
