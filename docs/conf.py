@@ -66,6 +66,8 @@ sphinx_gallery_conf = {
     "examples_dirs": "gallery",
     "gallery_dirs": "gallery_auto",
     "filename_pattern": r"/plot_",
+    # only plot_*.py scripts are gallery examples; other scripts here are run by hand
+    "ignore_pattern": r"(^|/)(?!plot_)[^/]+\.py$",
     "abort_on_example_error": True,
     "only_warn_on_example_error": False,
     "within_subsection_order": "FileNameSortKey",
