@@ -211,3 +211,19 @@ def test_manifest_merges_entries(tmp_path):
     assert versions()["unlearnstab"]
     rev = git_revision()
     assert rev is None or len(rev["commit"]) == 40
+
+
+def test_cnn_table_on_a_tiny_sweep(monkeypatch):
+    from dataclasses import replace
+
+    from numerics.claims import cnn as cc
+
+    spec = cc.SWEEPS["quick"]
+    tiny = replace(spec, snrs=(0.05, 1.6), seeds=(0,), config=replace(spec.config, steps=40))
+    monkeypatch.setitem(cc.SWEEPS, "quick", tiny)
+    table = table_registry()["cnn_snr"].build(BuildContext("quick", seed=0))
+    low, high = table.rows
+    assert (low["snr"], high["snr"]) == (0.05, 1.6)
+    assert low["sigma_joint"] < high["sigma_joint"] and low["rho"] > high["rho"]
+    assert table.seeds == [0] and table.config["steps"] == 40
+    assert "nonlinear" in table.notion and "Claims: C7, C8." in table.caption
