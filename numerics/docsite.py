@@ -207,7 +207,9 @@ def _family_pages(directory: Path, site: GeneratedSite, gallery: Path | None,
             tables += [s.table_id for s in specs.values() if s.table_id not in tables and any(
                 c == cid or cid.startswith(c + ".") for c in s.claims)]
             head = cid.split(".")[0]
-            shown += [f for f in figures.get(cid, []) + figures.get(head, []) if f not in shown]
+            for fig in figures.get(cid, []) + figures.get(head, []):
+                if fig not in shown:
+                    shown.append(fig)
         if tables:
             parts += [_heading("Tables", "-")]
             for tid in tables:

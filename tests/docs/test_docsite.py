@@ -112,3 +112,10 @@ def test_ci_builds_the_docs_with_warnings_as_errors():
         assert ext in conf
     for page in ("quickstart", "notions", "theory", "claims", "tables", "expressions", "api"):
         assert (DOCS / f"{page}.rst").is_file()
+
+
+def test_each_figure_appears_once_per_family(site):
+    for family in FAMILIES:
+        page = (site.directory / "theory" / f"{family}.rst").read_text()
+        figures = re.findall(r"^\.\. figure:: (\S+)", page, re.MULTILINE)
+        assert len(figures) == len(set(figures)), family
