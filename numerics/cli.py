@@ -15,7 +15,9 @@ from numerics import __version__
 from numerics.inputs import InputError
 
 #: Sub-command modules, in the order ``--help`` lists them.
-COMMANDS: tuple[str, ...] = ("verify", "radius", "threshold", "cnn", "frontier")
+COMMANDS: tuple[str, ...] = (
+    "verify", "radius", "threshold", "cnn", "frontier", "table", "golden",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -84,7 +84,7 @@ def curvature_ratio(snr_value: float, kappa_value: float = 1.0) -> float:
 
 
 def noise_eps(d_value: int, omega_value: float = 1.0) -> float:
-    r"""Noise floor :math:`\varepsilon=\omega\sqrt{2/(\pi(d-1))}`: the mean noise-noise |cos|."""
+    r"""Noise floor :math:`\varepsilon=\omega\sqrt{2/(\pi(d-1))}`: the mean noise-noise :math:`|\cos|`."""
     return float(omega_value * sp.sqrt(2 / (sp.pi * (d_value - 1))))
 
 

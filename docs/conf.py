@@ -1,0 +1,79 @@
+"""Sphinx configuration of the unlearnstab documentation.
+
+Tables, the claims page, the theory pages and the API pages are generated from the registries at
+build time (``docs/_ext/unlearnstab_docs.py``); the gallery scripts run and assert what their
+figures show.  The configuration scale is ``quick`` unless ``-D unlearnstab_scale=default`` (or
+the environment variable ``UNLEARNSTAB_DOCS_SCALE``) asks for more.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+DOCS = Path(__file__).resolve().parent
+ROOT = DOCS.parent
+sys.path.insert(0, str(ROOT))  # this source tree wins over any installed copy
+sys.path.insert(0, str(DOCS / "_ext"))
+
+from numerics import __version__  # noqa: E402
+
+project = "unlearnstab"
+author = "the unlearnstab developers"
+copyright = "the unlearnstab developers"  # noqa: A001
+release = version = __version__
+
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.napoleon",
+    "sphinx.ext.mathjax",
+    "sphinx.ext.viewcode",
+    "sphinx_gallery.gen_gallery",
+    "unlearnstab_docs",
+]
+
+root_doc = "index"
+# generated/*.rst and generated/tables/* are only ever included into hand-written pages
+exclude_patterns = ["_build", "generated/*.rst", "generated/tables/*", "gallery/*",
+                    "gallery_auto/*.py", "gallery_auto/*.ipynb", "gallery_auto/*.zip",
+                    "gallery_auto/*.json", "gallery_auto/*.md5"]
+templates_path: list[str] = []
+html_theme = "alabaster"
+html_static_path: list[str] = []
+html_title = f"unlearnstab {release}"
+numfig = True
+
+# ---------------------------------------------------------------------------- autodoc, napoleon
+autodoc_default_options = {"members": True, "show-inheritance": True}
+autodoc_member_order = "bysource"
+autodoc_typehints = "description"
+autodoc_typehints_format = "short"
+autodoc_preserve_defaults = True
+autodoc_mock_imports: list[str] = []
+napoleon_numpy_docstring = True
+napoleon_google_docstring = False
+napoleon_use_ivar = True
+napoleon_use_rtype = False
+nitpicky = False
+
+# ------------------------------------------------------------------------------------- mathjax
+mathjax3_config = {"tex": {"macros": {"T": r"\mathcal T", "E": r"\mathbb E"}}}
+
+# ------------------------------------------------------------------------------ sphinx-gallery
+unlearnstab_scale = os.environ.get("UNLEARNSTAB_DOCS_SCALE", "quick")
+sphinx_gallery_conf = {
+    "examples_dirs": "gallery",
+    "gallery_dirs": "gallery_auto",
+    "filename_pattern": r"/plot_",
+    # only plot_*.py scripts are gallery examples; other scripts here are run by hand
+    "ignore_pattern": r"(^|/)(?!plot_)[^/]+\.py$",
+    "abort_on_example_error": True,
+    "only_warn_on_example_error": False,
+    "within_subsection_order": "FileNameSortKey",
+    "download_all_examples": False,
+    "reset_modules": ("matplotlib",),
+    "remove_config_comments": True,
+    "show_memory": False,
+    "image_scrapers": ("matplotlib",),
+}

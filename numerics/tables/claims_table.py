@@ -1,0 +1,42 @@
+"""Every registered claim with its kind, notion, provenance, status and reproducing command."""
+
+from __future__ import annotations
+
+from numerics.tables.base import BuildContext, Column, Table, TableSpec, register_table
+
+
+def build(ctx: BuildContext, run: bool = True) -> Table:
+    """One row per claim; ``status`` is the verdict of its check at ``ctx.scale`` when ``run``."""
+    from numerics.claims.base import registry
+    from theory.catalog import provenance_kind
+
+    claims = registry()
+    rows = []
+    for cid in ctx.iterate(list(claims), "claims", total=len(claims)):
+        claim = claims[cid]
+        status = "not run"
+        seconds = None
+        if run:
+            result = claim.run(ctx.scale)
+            status = "PASS" if result.passed else "FAIL"
+            seconds = round(result.seconds, 1)
+        rows.append({"claim": cid, "title": claim.title, "kind": claim.kind.value,
+                     "notion": claim.notion.value, "provenance": provenance_kind(claim.source),
+                     "source": claim.source, "status": status, "seconds": seconds,
+                     "command": claim.command + ("" if ctx.scale == "default"
+                                                 else f" --scale {ctx.scale}")})
+    return Table(
+        "claims", "Claims of the theory and their verification",
+        [Column("claim", "claim"), Column("title", "statement"), Column("kind", "kind"),
+         Column("notion", "notion"), Column("provenance", "provenance"),
+         Column("source", "source"), Column("status", "status"),
+         Column("command", "command")],
+        rows, "per claim (column 'notion')", {"scale": ctx.scale, "claims": len(rows)}, [],
+        "SPEC §6", tuple(claims),
+        "Status is the verdict of each claim's check at this scale",
+        seed_note="fixed inside each claim's check (see its module)",
+    )
+
+
+register_table(TableSpec("claims", "every claim: kind, notion, provenance, status, command",
+                         (), build, (), "§6"))
