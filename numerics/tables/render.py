@@ -3,7 +3,8 @@ r"""Renderers: a :class:`~numerics.tables.base.Table` as Markdown, rst, LaTeX, C
 Every format carries the caption (title, notion, configuration, seeds, source): as a paragraph
 (Markdown), the ``list-table`` title (rst), ``\caption`` (LaTeX), ``#`` comment lines (CSV) or
 the ``caption`` field (JSON).  CSV and JSON hold the raw values; the others the formatted text.
-The output is a pure function of the table, so equal tables render to identical bytes.
+The output is a pure function of the table, so equal tables render to identical bytes.  LaTeX
+output needs ``amsmath`` and ``amssymb`` (``\mathbb``, ``\operatorname``, ``\checkmark``).
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ _UNICODE_MATH = {
     "μ": r"\mu", "δ": r"\delta", "≤": r"\le", "≥": r"\ge", "×": r"\times", "→": r"\to",
     "∈": r"\in", "≈": r"\approx", "✓": r"\checkmark", "·": r"\cdot", "−": "-", "²": "^2",
 }
-_LATEX_SPECIAL = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
-                  "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+_LATEX_SPECIAL = {"§": r"\S{}", "–": "--", "—": "---", "&": r"\&", "%": r"\%", "$": r"\$",
+                  "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
                   "\\": r"\textbackslash{}"}
 
 
