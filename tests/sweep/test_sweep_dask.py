@@ -79,7 +79,7 @@ def test_scheduler_without_workers_is_a_clear_error():
     distributed = pytest.importorskip("distributed")
     from numerics.sweep.executors import LOOPBACK_HTTP
 
-    cluster = distributed.LocalCluster(n_workers=0, processes=False, host="127.0.0.1",
+    cluster = distributed.LocalCluster(n_workers=0, processes=True, host="127.0.0.1",
                                        dashboard_address=None, scheduler_kwargs=LOOPBACK_HTTP)
     try:
         ex = Dask(scheduler=cluster.scheduler_address, timeout=1)
@@ -116,6 +116,9 @@ def test_preflight_warns_about_malloc_trimming(monkeypatch, caplog):
     assert executors._worker_check(TOY)[1] is True
 
     class FakeClient:
+        def nthreads(self):
+            return {"tcp://127.0.0.1:1": 1}
+
         def run(self, fn, *args):
             return {"tcp://127.0.0.1:1": fn(*args)}
 
