@@ -11,10 +11,9 @@ Workloads:
 * ``sigma ms`` / ``sigma trajectory``: the sigma-family map of ``unlearnstab frontier`` (n=100,
   10 x 10 cells, alpha=0.1) with ``--notion ms`` (closed forms: cheap cells, so the per-cell cost
   of the executor shows) and ``--notion trajectory`` (the companion rule simulated in each cell);
-* ``cnn grid``: SNR x alpha x B x seeds, each cell trains a small two-layer ReLU CNN on
-  signal-plus-noise data (SPEC 5.1-5.2) by full-batch GD and then runs nonlinear
-  gradient-difference unlearning with minibatches.  It stands in for the cells of
-  ``unlearnstab cnn`` and has the same shape of cost (a torch training run per cell);
+* ``cnn grid``: the cells of ``unlearnstab cnn`` on SNR x alpha x B_r x seeds (3 x 2 x 2 x 2,
+  SPEC 5.6 configuration): each cell trains the two-layer CNN (once per SNR and seed in each
+  process), linearises it and runs 200 steps of nonlinear gradient-difference unlearning;
 * ``store``: a trivial cell, to time what the engine and the SQLite store add per cell.
 
 The mean time of one cell inside a worker tells contention from engine overhead: when it grows
@@ -39,12 +38,13 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script: make `benchmarks.sweep` importable for workers
     sys.path.insert(0, str(ROOT))
 
+from numerics.cnn.cells import CNN_CELL, cnn_configs  # noqa: E402
+from numerics.cnn.experiment import ExperimentConfig  # noqa: E402
 from numerics.frontier import SIGMA_CELL, sigma_family_grid  # noqa: E402
 from numerics.sweep import Dask, make_cells, run_sweep  # noqa: E402
 from numerics.sweep.cells import execute_cell  # noqa: E402
 from numerics.sweep.store import Store  # noqa: E402
 
-CNN_CELL = "benchmarks.sweep:cnn_cell"
 NOOP_CELL = "benchmarks.sweep:noop_cell"
 
 
@@ -53,83 +53,11 @@ def noop_cell(config):
     return dict(config)
 
 
-def cnn_cell(config):
-    """Train a two-layer ReLU CNN on signal-plus-noise data, then unlearn a forget set.
-
-    Configuration: ``snr``, ``alpha``, ``batch`` (retain batch; forget batch is half of it),
-    ``seed``, and optionally ``n`` (24), ``d`` (100), ``m`` (8), ``n_forget`` (4),
-    ``train_steps`` (300), ``unlearn_steps`` (100).  Returns training accuracy and the forget and
-    retain loss and accuracy before and after unlearning.
-    """
-    import torch
-
-    torch.set_num_threads(1)  # same arithmetic on every executor
-    n, d, m = int(config.get("n", 24)), int(config.get("d", 100)), int(config.get("m", 8))
-    n_f = int(config.get("n_forget", 4))
-    gen = torch.Generator().manual_seed(int(config["seed"]))
-    dt = torch.float64
-    mu = torch.zeros(d, dtype=dt)
-    mu[0] = float(config["snr"]) * d ** 0.5  # sigma_p = 1, so SNR = |mu| / sqrt(d)
-    y = torch.where(torch.rand(n, generator=gen) < 0.5, -1.0, 1.0).to(dt)
-    xi = torch.randn(n, d, generator=gen, dtype=dt)
-    xi[:, 0] = 0.0  # noise orthogonal to the signal
-    patches = torch.stack([y[:, None] * mu, xi], dim=1)  # (n, 2, d)
-    W = 0.01 * torch.randn(2, m, d, generator=gen, dtype=dt)  # filters of F_{+1}, F_{-1}
-    sign = torch.tensor([1.0, -1.0], dtype=dt)
-
-    def out(W, X):
-        act = torch.relu(torch.einsum("jrd,npd->njrp", W, X)).sum(dim=(2, 3)) / m
-        return act @ sign
-
-    def loss(W, X, Y):
-        return torch.nn.functional.softplus(-Y * out(W, X)).mean()
-
-    W.requires_grad_(True)
-    for _ in range(int(config.get("train_steps", 300))):
-        L = loss(W, patches, y)
-        (g,) = torch.autograd.grad(L, W)
-        with torch.no_grad():
-            W -= 0.1 * g
-        if L.item() < 0.05:
-            break
-    forget, retain = torch.arange(n_f), torch.arange(n_f, n)
-
-    def metrics(W):
-        with torch.no_grad():
-            res = {}
-            for name, idx in (("forget", forget), ("retain", retain)):
-                X, Y = patches[idx], y[idx]
-                res[f"{name}_loss"] = float(loss(W, X, Y))
-                res[f"{name}_acc"] = float((torch.sign(out(W, X)) == Y).to(dt).mean())
-            return res
-
-    before = metrics(W)
-    alpha, b_r = float(config["alpha"]), int(config["batch"])
-    b_f = max(1, b_r // 2)
-    for _ in range(int(config.get("unlearn_steps", 100))):
-        br = retain[torch.randperm(retain.numel(), generator=gen)[:b_r]]
-        bf = forget[torch.randperm(n_f, generator=gen)[:b_f]]
-        L = (1 - alpha) * loss(W, patches[br], y[br]) - alpha * loss(W, patches[bf], y[bf])
-        (g,) = torch.autograd.grad(L, W)
-        with torch.no_grad():
-            W -= 0.5 * g
-    after = metrics(W)
-    rec = dict(config)
-    rec.update({f"{k}_before": v for k, v in before.items()})
-    rec.update({f"{k}_after": v for k, v in after.items()})
-    rec["forgets"] = after["forget_acc"] <= 0.5
-    return rec
-
-
 def cnn_grid(quick):
-    snrs = [0.05, 0.4, 1.6] if not quick else [0.05, 1.6]
-    out = []
-    for snr in snrs:
-        for alpha in (0.1, 0.3):
-            for batch in (4, 8):
-                for seed in range(2 if not quick else 1):
-                    out.append({"snr": snr, "alpha": alpha, "batch": batch, "seed": seed})
-    return out
+    """SNR x alpha x B_r x seeds of ``unlearnstab cnn`` (SPEC 5.6 configuration, K=200)."""
+    snrs = [0.1, 0.4, 1.6] if not quick else [0.1, 1.6]
+    seeds = [0, 1] if not quick else [0]
+    return cnn_configs(snrs, seeds, ExperimentConfig(), alpha=[0.1, 0.3], batch_retain=[2, 4])
 
 
 def frontier_grid(quick, notion):

@@ -270,9 +270,26 @@ def run_snr(snr: float, config: ExperimentConfig) -> dict[str, Any]:
 
 
 def run_sweep(snrs: list[float] | tuple[float, ...], seeds: list[int] | tuple[int, ...],
-              config: ExperimentConfig) -> list[dict[str, Any]]:
-    r"""Records for every (seed, SNR); one seed fixes data, init and batches at every SNR (CRN)."""
-    return [run_snr(s, replace(config, seed=int(k))) for k in seeds for s in snrs]
+              config: ExperimentConfig, **sweep: Any) -> list[dict[str, Any]]:
+    r"""Records for every (seed, SNR); one seed fixes data, init and batches at every SNR (CRN).
+
+    The cells run through the sweep engine (:func:`numerics.sweep.run_sweep`; in process with an
+    in-memory store unless ``sweep`` names a store or an executor).
+
+    Raises
+    ------
+    numerics.sweep.CellFailed
+        When a cell raised (after every other cell ran).
+    """
+    from numerics.cnn.cells import CNN_CELL, cnn_configs, restore_non_finite
+    from numerics.sweep import CellFailed
+    from numerics.sweep import run_sweep as run_cells
+
+    sweep.setdefault("blas_threads", None)  # the cell sets its own threads (config.threads)
+    result = run_cells(CNN_CELL, cnn_configs(snrs, seeds, config.validated()), **sweep)
+    if result.failed:
+        raise CellFailed(result.failures)
+    return [restore_non_finite(r) for r in result.records]
 
 
 def config_dict(config: ExperimentConfig) -> dict[str, Any]:

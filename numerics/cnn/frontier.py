@@ -30,14 +30,16 @@ departs from the linear prediction.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
-from numerics.cnn.experiment import ExperimentConfig, Prepared, analyse, prepare
-from numerics.device import resolve_device, thread_limit
+from numerics.cnn.cells import CNN_CELL, restore_non_finite
+from numerics.cnn.experiment import ExperimentConfig
 from numerics.inputs import InputError
+from numerics.sweep import CellFailed
+from numerics.sweep import run_sweep as run_cells
 
 __all__ = ["AXES", "FrontierMap", "frontier_map", "plot_frontier", "calibrated_level"]
 
@@ -124,12 +126,14 @@ def _check_axis(name: str, values: list[float]) -> list[float]:
 
 def frontier_map(x_name: str, x_values: list[float], y_name: str, y_values: list[float],
                  config: ExperimentConfig, seeds: tuple[int, ...] = (0,),
-                 snr: float | None = None) -> FrontierMap:
+                 snr: float | None = None, **sweep: Any) -> FrontierMap:
     r"""Compute a frontier map (see the module docstring).
 
-    ``snr`` fixes the SNR when neither axis is ``snr``.  One model is trained per (SNR, seed)
-    and reused across the other axis (common random numbers: a seed fixes data, initialisation
-    and batches in every cell).
+    ``snr`` fixes the SNR when neither axis is ``snr``.  Every (cell, seed) is one cell of the
+    sweep engine (:mod:`numerics.cnn.cells`); ``sweep`` passes ``store``, ``executor``,
+    ``workers``... to :func:`numerics.sweep.run_sweep`.  A model is trained once per (SNR, seed)
+    and process and reused across the other axis (common random numbers: a seed fixes data,
+    initialisation and batches in every cell).
     """
     if x_name == y_name:
         raise InputError("the two axes of a frontier map must differ")
@@ -138,25 +142,30 @@ def frontier_map(x_name: str, x_values: list[float], y_name: str, y_values: list
         raise InputError("a map without an SNR axis needs a fixed snr")
     shape = (len(ys), len(xs), len(seeds))
     grids = {k: np.zeros(shape) for k in ("log_rho", "lam", "lin", "nl", "growth")}
-    cache: dict[tuple[float, int], Prepared] = {}
-    threads = config.threads if resolve_device(config.device).type == "cpu" else None
-    with thread_limit(threads):
-        for iy, yv in enumerate(ys):
-            for ix, xv in enumerate(xs):
-                cell = {x_name: xv, y_name: yv}
-                s = float(cell.get("snr", snr))
-                for ik, seed in enumerate(seeds):
-                    key = (s, int(seed))
-                    if key not in cache:
-                        cache[key] = prepare(s, replace(config, seed=int(seed)))
-                    cfg = replace(config, seed=int(seed),
-                                  **{k: v for k, v in cell.items() if k != "snr"})
-                    rec = analyse(cache[key], cfg)
-                    grids["log_rho"][iy, ix, ik] = rec["log_rho"]
-                    grids["lam"][iy, ix, ik] = rec["lambda_min_A_rel"]
-                    grids["lin"][iy, ix, ik] = float(bool(rec["linear_escapes"]))
-                    grids["nl"][iy, ix, ik] = float(rec["escaped"])
-                    grids["growth"][iy, ix, ik] = rec["forget_loss_growth"]
+    configs, where = [], []
+    base = asdict(config)
+    for iy, yv in enumerate(ys):
+        for ix, xv in enumerate(xs):
+            cell = {x_name: xv, y_name: yv}
+            for ik, seed in enumerate(seeds):
+                configs.append(dict(base, seed=int(seed), snr=float(cell.get("snr", snr)),
+                                    **{k: v for k, v in cell.items() if k != "snr"}))
+                where.append((iy, ix, ik))
+    # cells sharing a model (one SNR and seed) next to each other: in process, each model is
+    # trained once and reused (the per-process cache of numerics.cnn.cells keeps a few)
+    order = sorted(range(len(configs)), key=lambda i: (configs[i]["snr"], configs[i]["seed"]))
+    configs, where = [configs[i] for i in order], [where[i] for i in order]
+    sweep.setdefault("blas_threads", None)  # the cell sets its own threads (config.threads)
+    result = run_cells(CNN_CELL, configs, **sweep)
+    if result.failed:
+        raise CellFailed(result.failures)
+    for (iy, ix, ik), raw in zip(where, result.records, strict=True):
+        rec = restore_non_finite(raw)
+        grids["log_rho"][iy, ix, ik] = rec["log_rho"]
+        grids["lam"][iy, ix, ik] = rec["lambda_min_A_rel"]
+        grids["lin"][iy, ix, ik] = float(bool(rec["linear_escapes"]))
+        grids["nl"][iy, ix, ik] = float(rec["escaped"])
+        grids["growth"][iy, ix, ik] = rec["forget_loss_growth"]
     mean = {k: v.mean(axis=2) for k, v in grids.items()}
     log_g = math.log(config.growth)
     pred_lin = config.horizon * mean["log_rho"] >= log_g

@@ -210,6 +210,7 @@ class Dask(Executor):
                     silence_logs=logging.CRITICAL)  # lost workers surface as failed cells
             client = distributed.Client(self._own_cluster)
         self.client = client
+        self.timeout = timeout
         self.workers = len(client.nthreads())
         self.address = client.scheduler.address
 
@@ -219,6 +220,13 @@ class Dask(Executor):
 
     def _preflight(self, fn: str) -> None:
         """Every worker can import the cell function and runs this package version."""
+        if not self.client.nthreads():
+            try:
+                self.client.wait_for_workers(1, timeout=self.timeout)
+            except (OSError, TimeoutError):
+                raise InputError(f"the Dask scheduler {self.address} has no workers (waited "
+                                 f"{self.timeout:g} s); start some with 'dask worker "
+                                 f"{self.address}'") from None
         try:
             found = self.client.run(_worker_check, fn)
         except Exception as exc:  # noqa: BLE001  any failure here means the cluster is unusable

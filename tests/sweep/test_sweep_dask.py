@@ -75,6 +75,21 @@ def test_unreachable_scheduler_is_a_clear_error():
         Dask(scheduler="tcp://127.0.0.1:9", timeout=1)
 
 
+def test_scheduler_without_workers_is_a_clear_error():
+    distributed = pytest.importorskip("distributed")
+    from numerics.sweep.executors import LOOPBACK_HTTP
+
+    cluster = distributed.LocalCluster(n_workers=0, processes=True, host="127.0.0.1",
+                                       dashboard_address=None, scheduler_kwargs=LOOPBACK_HTTP)
+    try:
+        ex = Dask(scheduler=cluster.scheduler_address, timeout=1)
+        with pytest.raises(InputError, match="has no workers"):
+            run_sweep(TOY, toy_configs(1), executor=ex)
+        ex.close()
+    finally:
+        cluster.close()
+
+
 def test_missing_dask_names_the_extra(monkeypatch, tmp_path, capsys):
     monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed -> ImportError
     with pytest.raises(InputError, match=r"unlearnstab\[distributed\]"):
@@ -101,6 +116,9 @@ def test_preflight_warns_about_malloc_trimming(monkeypatch, caplog):
     assert executors._worker_check(TOY)[1] is True
 
     class FakeClient:
+        def nthreads(self):
+            return {"tcp://127.0.0.1:1": 1}
+
         def run(self, fn, *args):
             return {"tcp://127.0.0.1:1": fn(*args)}
 
