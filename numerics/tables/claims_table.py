@@ -11,15 +11,22 @@ def build(ctx: BuildContext, run: bool = True) -> Table:
     from theory.catalog import provenance_kind
 
     claims = registry()
+    outcomes = {}
+    if run:  # the claims run as cells of the sweep engine, like ``unlearnstab verify``
+        from numerics.claims.cell import CLAIM_CELL, claim_configs
+        from numerics.sweep import run_sweep
+
+        sweep = run_sweep(CLAIM_CELL, claim_configs(list(claims), ctx.scale),
+                          progress=bool(ctx.progress), desc="claims")
+        outcomes = {c.config["claim"]: c for c in sweep.cells}
     rows = []
-    for cid in ctx.iterate(list(claims), "claims", total=len(claims)):
-        claim = claims[cid]
+    for cid, claim in claims.items():
         status = "not run"
         seconds = None
         if run:
-            result = claim.run(ctx.scale)
-            status = "PASS" if result.passed else "FAIL"
-            seconds = round(result.seconds, 1)
+            out = outcomes[cid]
+            status = "PASS" if out.ok and out.record["passed"] else "FAIL"
+            seconds = round(out.seconds, 1)
         rows.append({"claim": cid, "title": claim.title, "kind": claim.kind.value,
                      "notion": claim.notion.value, "provenance": provenance_kind(claim.source),
                      "source": claim.source, "status": status, "seconds": seconds,

@@ -44,7 +44,10 @@ def build(ctx: BuildContext) -> Table:
     cells = [dict(base, alpha=a, sigma=s, batch=b, seed=seed + k)
              for a in (e[1] for e in EXPERIMENTS)
              for k, (s, b) in enumerate((s, b) for s in sigmas for b in batches)]
-    records = [cell(c) for c in ctx.iterate(cells, "trajectory cells", total=len(cells))]
+    from numerics.frontier import evaluate
+
+    records = evaluate(cells, "numerics.tables.heatmap_agreement:cell",
+                       progress=bool(ctx.progress), desc="trajectory cells")
     rows = []
     for name, a in EXPERIMENTS:
         recs = [r for r in records if r["alpha"] == a]
