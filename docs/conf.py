@@ -31,7 +31,10 @@ extensions = [
     "sphinx.ext.viewcode",
     "sphinx_gallery.gen_gallery",
     "unlearnstab_docs",
+    "myst_parser",
 ]
+myst_enable_extensions = ["dollarmath"]
+source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 
 root_doc = "index"
 # generated/*.rst and generated/tables/* are only ever included into hand-written pages

@@ -36,7 +36,7 @@ from theory.moments import covariance_coefficients
 __all__ = ["SecondMomentOperator", "MeanEscape", "active_basis", "DENSE_MAX_DIM"]
 
 #: Largest active dimension for which ``method="auto"`` uses the dense Kronecker path.
-DENSE_MAX_DIM = 40
+DENSE_MAX_DIM = 20
 #: Relative tolerance for the numerical rank of the stacked factors.
 RANK_RTOL = 1e-10
 
