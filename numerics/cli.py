@@ -16,7 +16,7 @@ from numerics.inputs import InputError
 
 #: Sub-command modules, in the order ``--help`` lists them.
 COMMANDS: tuple[str, ...] = (
-    "verify", "radius", "threshold", "cnn", "frontier", "table", "golden",
+    "verify", "radius", "threshold", "cnn", "frontier", "table", "golden", "diagnose",
 )
 
 
