@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:  # pragma: no cover
-    from numerics.diagnose.api import DiagnoseReport
+    from numerics.diagnose import api
 
 __all__ = ["figure"]
 
 
-def figure(report: DiagnoseReport, path: str | Path) -> Path:
+def figure(report: api.DiagnoseReport, path: str | Path) -> Path:
     """Draw the two panels into ``path`` (PNG) and return it."""
     import matplotlib
 

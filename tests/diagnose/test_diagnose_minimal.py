@@ -1,6 +1,5 @@
 """diagnose: verdicts on synthetic families match the closed forms; bad input is a clear error."""
 
-import numpy as np
 import pytest
 import torch
 
