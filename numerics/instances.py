@@ -55,6 +55,7 @@ def random_instance(rng: np.random.Generator, *, d: int = 4, n_retain: int = 6,
 
 
 def random_orthogonal(rng: np.random.Generator, d: int) -> np.ndarray:
-    """A Haar-random orthogonal ``d x d`` matrix (QR with sign fix)."""
-    q, r = np.linalg.qr(rng.standard_normal((d, d)))
-    return q * np.sign(np.diag(r))
+    """A Haar-random orthogonal ``d x d`` matrix drawn from ``rng``."""
+    from numerics.families import random_rotation
+
+    return random_rotation(d, rng)
