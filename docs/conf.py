@@ -37,8 +37,10 @@ myst_enable_extensions = ["dollarmath"]
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 
 root_doc = "index"
-# generated/*.rst and generated/tables/* are only ever included into hand-written pages
-exclude_patterns = ["_build", "generated/*.rst", "generated/tables/*", "gallery/*",
+# generated/*.rst, generated/tables/*, generated/diagnose/* and results/* are only ever
+# included into hand-written pages
+exclude_patterns = ["_build", "generated/*.rst", "generated/tables/*", "generated/diagnose/*",
+                    "results/*", "gallery/*",
                     "gallery_auto/*.py", "gallery_auto/*.ipynb", "gallery_auto/*.zip",
                     "gallery_auto/*.json", "gallery_auto/*.md5"]
 templates_path: list[str] = []

@@ -81,13 +81,23 @@ def functional_model(module: torch.nn.Module) -> tuple[ModelFn, torch.Tensor]:
 
     ``model_fn(theta, x)`` evaluates the module on the single sample ``x`` (a batch axis is added
     and removed), so it can be used with :func:`per_sample_hessians` and :func:`ggn_factors`.
+    ``theta`` holds the trainable parameters only (``requires_grad=True``, in
+    ``named_parameters`` order): frozen parameters and buffers keep their values, as they do in
+    the unlearning run, so the curvature has no directions that the run cannot move.
+
+    Raises
+    ------
+    InputError
+        When the module has no trainable parameter.
     """
-    names, shapes, sizes = [], [], []
-    for name, p in module.named_parameters():
-        names.append(name)
-        shapes.append(p.shape)
-        sizes.append(p.numel())
-    theta = torch.cat([p.detach().reshape(-1) for p in module.parameters()])
+    named = [(n, p) for n, p in module.named_parameters() if p.requires_grad]
+    if not named:
+        raise InputError("the module has no parameters with requires_grad=True: there is no "
+                         "curvature to measure")
+    names = [n for n, _ in named]
+    shapes = [p.shape for _, p in named]
+    sizes = [p.numel() for _, p in named]
+    theta = torch.cat([p.detach().reshape(-1) for _, p in named])
 
     def model_fn(params: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         pieces = torch.split(params, sizes)
@@ -161,10 +171,17 @@ def output_curvature(loss_fn: LossFn, outputs: torch.Tensor, targets: torch.Tens
 
 
 def _psd_root(lam: torch.Tensor, rtol: float) -> torch.Tensor:
-    r"""Batched :math:`R_i` with :math:`R_iR_i^\top=\Lambda_i` (eigenvalues clamped at 0)."""
+    r"""Batched :math:`R_i` with :math:`R_iR_i^\top=\Lambda_i` (eigenvalues clamped at 0).
+
+    An eigenvalue counts as negative when it is below :math:`-\mathrm{rtol}\max_{j}\|\Lambda_j\|`,
+    the scale of the whole batch: a near-one-hot softmax sample has
+    :math:`\Lambda_i=\operatorname{diag}(p)-pp^\top` with entries :math:`p_c(1-p_c)\approx10^{-12}`
+    formed with absolute round-off :math:`\sim10^{-16}`, so a per-sample scale would call that
+    round-off a genuine negative curvature.
+    """
     lam = 0.5 * (lam + lam.transpose(-1, -2))
     evals, evecs = torch.linalg.eigh(lam)
-    scale = evals.abs().amax(dim=-1).clamp_min(torch.finfo(lam.dtype).tiny)
+    scale = evals.abs().amax().clamp_min(torch.finfo(lam.dtype).tiny)
     worst = evals[:, 0] / scale
     if bool((worst < -rtol).any()):
         i = int(torch.argmin(worst))

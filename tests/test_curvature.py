@@ -135,3 +135,38 @@ def test_empty_or_zero_factors_raise():
         reduce_to_active(np.zeros((3, 5)))
     with pytest.raises(InputError):
         reduce_to_active(np.zeros((0, 5)))
+
+
+def test_psd_root_near_one_hot_softmax_is_roundoff_not_negative():
+    """A logit gap of 30 gives Λ_i ~ 1e-13 with round-off ~ 5e-17: that is not a negative curvature.
+
+    The round-off is judged against the batch's curvature scale (the moderate sample's Λ ~ 0.2),
+    and the factor still reproduces Λ to that round-off; a genuinely indefinite Λ still raises.
+    """
+    from numerics.curvature import _psd_root, output_curvature
+
+    outs = torch.tensor([[30.0, 0.0, 0.0, -1.0], [0.3, 0.1, -0.2, 0.0]])
+    lam = output_curvature(_xent, outs, torch.tensor([0, 1]), (4,))
+    assert float(torch.linalg.eigvalsh(lam[0])[0]) < 0  # the round-off this test is about
+    root = _psd_root(lam, 1e-10)
+    scale = float(torch.linalg.eigvalsh(lam).abs().max())
+    err = float((root @ root.transpose(-1, -2) - lam).abs().max())
+    assert err <= 1e-14 * scale, err
+    bad = lam.clone()
+    bad[1] = torch.diag(torch.tensor([0.2, -0.1, 0.0, 0.0]))
+    with pytest.raises(InputError, match="sample 1 is not PSD"):
+        _psd_root(bad, 1e-10)
+
+
+def test_functional_model_skips_frozen_parameters():
+    """Frozen parameters stay at their values and are not part of θ (the run cannot move them)."""
+    net = _mlp()
+    net[0].weight.requires_grad_(False)
+    fn, theta = functional_model(net)
+    assert theta.numel() == sum(p.numel() for p in net.parameters() if p.requires_grad) == 9
+    x = torch.randn(3)
+    assert torch.allclose(fn(theta, x), net(x.unsqueeze(0)).squeeze(0).detach())
+    for p in net.parameters():
+        p.requires_grad_(False)
+    with pytest.raises(InputError, match="requires_grad=True"):
+        functional_model(net)

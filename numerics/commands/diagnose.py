@@ -1,11 +1,12 @@
-"""``unlearnstab diagnose``: will gradient-difference unlearning escape for my model.
+"""``unlearnstab diagnose``: does gradient-difference unlearning escape for my model and forget set.
 
 ``--entry module:function`` names a function with no arguments that returns a dict with
 ``model`` (a ``torch.nn.Module`` at its trained weights), ``loss`` (per-sample, like a torch loss
 with ``reduction='none'``), ``retain`` and ``forget`` (``(inputs, targets)`` pairs or torch
 Datasets) and optionally ``test``, ``train`` (``train(inputs, targets, seed) -> model``, for the
-deletion check), ``seed`` (the seed the original was trained with) and ``options`` (defaults for
-the options below; the command line wins).
+deletion check), ``seed`` (the seed the original was trained with), ``output_map`` (applied to
+outputs before the deletion check's function distance, e.g. a softmax) and ``options`` (defaults
+for the options below; the command line wins).
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from numerics.inputs import InputError
 #: Options an entry's ``options`` dict may set (the keyword arguments of ``diagnose``).
 OPTION_NAMES: tuple[str, ...] = tuple(
     p for p in inspect.signature(diagnose).parameters
-    if p not in ("model", "loss", "retain", "forget", "test", "train", "out", "progress")
+    if p not in ("model", "loss", "retain", "forget", "test", "train", "out", "progress",
+                 "output_map")
 )
 
 #: Keys printed in the human-readable summary.
@@ -77,7 +79,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, default=None, help="CPU threads (default 1)")
     p.add_argument("--json", action="store_true", help="print the JSON report")
     p.add_argument("--out", default=None, metavar="DIR",
-                   help="write DIR/report.json and DIR/diagnose.png")
+                   help="write DIR/report.json, DIR/diagnose.png and DIR/witness.npy")
     p.set_defaults(func=run)
 
 
@@ -114,7 +116,8 @@ def run(args: argparse.Namespace) -> int:
     opts = _options(args, dict(entry.options) if entry.options else None)
     opts.setdefault("train_seed", entry.seed)
     report = diagnose(entry.model, entry.loss, entry.retain, entry.forget, test=entry.test,
-                      train=entry.train, progress=not args.no_progress, **opts)
+                      train=entry.train, output_map=entry.output_map,
+                      progress=not args.no_progress, **opts)
     if args.out is not None:
         write_outputs(report, args.out)
     if args.json:

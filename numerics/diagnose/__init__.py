@@ -1,4 +1,4 @@
-r"""Diagnose whether gradient-difference unlearning escapes for a given model and forget set.
+r"""Whether gradient-difference unlearning escapes for a given model and forget set.
 
 The public API is :func:`diagnose` (from a model, a per-sample loss and the two sets),
 :func:`diagnose_curvature` (from per-sample curvature given directly) and the

@@ -1,4 +1,4 @@
-r"""``diagnose``: whether gradient-difference unlearning escapes for a model and forget set.
+r"""``diagnose``: does gradient-difference unlearning escape for *this* model and forget set.
 
 Given a trained model, a per-sample loss, a retain set and a forget set, :func:`diagnose`
 
@@ -52,14 +52,21 @@ from numerics.diagnose.prescribe import REPORT_TOL, prescribe
 from numerics.diagnose.route import DEFAULT_BUDGET_GB, compute_curvature
 from numerics.diagnose.signed import make_pool
 from numerics.diagnose.unlearn import gradient_difference
-from numerics.inputs import HessianPool, InputError, check_alpha, check_eta, check_sampling
+from numerics.inputs import (
+    HessianPool,
+    InputError,
+    check_alpha,
+    check_batch,
+    check_eta,
+    check_sampling,
+)
 
 __all__ = ["DiagnoseReport", "diagnose", "diagnose_curvature", "REPORT_KEYS",
            "DEFAULT_BATCH"]
 
 #: Keys every JSON report carries.
 REPORT_KEYS: tuple[str, ...] = (
-    "verdict", "verdict_code", "escapes", "eta", "rho", "eta_star_ms", "escapes_at_every_eta",
+    "verdict", "verdict_code", "escapes", "eta", "rho", "rho_converged", "eta_star_ms", "escapes_at_every_eta",
     "lambda_min_A", "lambda_max_A", "alpha_c", "sigma_r", "sigma_f", "sigma_rf", "sigma_joint",
     "curvature_route", "curvature", "prescription", "prescriptions", "config", "active_dim",
     "out_of_span_forget", "witness_summary", "region", "unlearning", "deletion", "standards",
@@ -99,6 +106,7 @@ class DiagnoseReport:
     escapes: bool | None
     eta: float | None
     rho: float | None
+    rho_converged: bool | None
     eta_star_ms: float | None
     escapes_at_every_eta: bool
     lambda_min_A: float
@@ -150,11 +158,12 @@ def _verdict(p: Point) -> tuple[str, str]:
     es = p.eta_star_ms
     if p.eta is None:
         return "resists_below", f"resists below eta = {es:.6g} (escapes above it)"
-    if p.rho >= 1.0:
-        return ("escapes_above", f"escapes above eta = {es:.6g}: at eta = {p.eta:.6g}, "
-                f"rho(T) = {p.rho:.6g} >= 1")
-    return ("resists_below", f"resists below eta = {es:.6g}: at eta = {p.eta:.6g}, "
-            f"rho(T) = {p.rho:.6g} < 1")
+    rho = "" if p.rho is None else f", rho(T) = {p.rho:.6g}"
+    if p.escapes:
+        return ("escapes_above", f"escapes above eta = {es:.6g}: at eta = {p.eta:.6g} it "
+                f"escapes{rho}")
+    return ("resists_below", f"resists below eta = {es:.6g}: at eta = {p.eta:.6g} it "
+            f"resists{rho}")
 
 
 def _batch(b: int | None, n: int) -> int:
@@ -209,6 +218,16 @@ def _analyse(crit: Criterion, *, eta: float | None, eta_rel: float | None, alpha
             "prescribe_seconds": time.perf_counter() - t0}
 
 
+def _minimum_check(crit: Criterion) -> dict[str, Any]:
+    r""":math:`\lambda_{\min}` of the mean training-set Hessian (retain and forget) on :math:`V`."""
+    n_r, n_f = crit.n_retain, crit.n_forget
+    H = (n_r * crit.mean_retain + n_f * crit.mean_forget) / (n_r + n_f)
+    ev = np.linalg.eigvalsh(0.5 * (H + H.T))
+    top = max(abs(ev[0]), abs(ev[-1]), np.finfo(float).tiny)
+    return {"lambda_min": float(ev[0]), "lambda_max": float(ev[-1]),
+            "relative": float(ev[0] / top), "is_minimum": bool(ev[0] >= -1e-10 * top)}
+
+
 def _coherence_signed_safe(fr, ff, sr, sf) -> Coherence:
     """Coherence from factors; from dense Hessians when signed (the trace needs the signs)."""
     if sr is None and sf is None:
@@ -224,6 +243,9 @@ def _report(crit: Criterion, res: dict[str, Any], coh: Coherence, route: str,
             curvature_info: dict[str, Any], config: dict[str, Any], basis: np.ndarray | None,
             oos: float, notes: list[str], timings: dict[str, float]) -> DiagnoseReport:
     cur: Point = res["point"]
+    if cur.rho_converged is False:
+        notes.append("rho(T) did not converge to tolerance (many eigenvalues of T crowd at 1); "
+                     "the value is a lower bound; the verdict uses eta*_ms, not rho")
     w_red = res["witness_reduced"]
     witness = w_red if basis is None else np.asarray(basis) @ w_red
     summary = _witness_summary(crit, w_red)
@@ -232,7 +254,8 @@ def _report(crit: Criterion, res: dict[str, Any], coh: Coherence, route: str,
     timings["prescribe_s"] = res["prescribe_seconds"]
     return DiagnoseReport(
         verdict=res["text"], verdict_code=res["code"], escapes=cur.escapes, eta=res["eta"],
-        rho=cur.rho, eta_star_ms=cur.eta_star_ms, escapes_at_every_eta=cur.escapes_at_every_eta,
+        rho=cur.rho, rho_converged=cur.rho_converged, eta_star_ms=cur.eta_star_ms,
+        escapes_at_every_eta=cur.escapes_at_every_eta,
         lambda_min_A=cur.lambda_min_A, lambda_max_A=cur.lambda_max_A, alpha_c=res["alpha_c"],
         sigma_r=coh.sigma_r, sigma_f=coh.sigma_f, sigma_rf=coh.sigma_rf,
         sigma_joint=coh.sigma_joint, curvature_route=route, curvature=curvature_info,
@@ -242,11 +265,10 @@ def _report(crit: Criterion, res: dict[str, Any], coh: Coherence, route: str,
         coherence_matrix=coh.S_joint, n_retain_block=crit.n_retain)
 
 
-def _config(alpha, br, bf, sampling, n_r, n_f) -> dict[str, Any]:
+def _config(alpha: float, br: int, bf: int, sampling: str, n_r: int, n_f: int
+            ) -> dict[str, Any]:
     a = check_alpha(alpha)
     s = check_sampling(sampling)
-    from numerics.inputs import check_batch
-
     return {"alpha": a, "batch_retain": check_batch(br, n_r, "retain", s),
             "batch_forget": check_batch(bf, n_f, "forget", s), "sampling": s,
             "n_retain": n_r, "n_forget": n_f}
@@ -266,11 +288,11 @@ def diagnose_curvature(retain: Any, forget: Any, *, eta: float | None = None,
         Factors ``(n, d, k)`` / rank-one ``(n, d)`` (numpy or torch) or
         :class:`~numerics.inputs.HessianPool`; with ``*_signs`` ``(n, k)`` the Hessians are
         :math:`F_iS_iF_i^\top` (indefinite allowed).
+    retain_signs, forget_signs:
+        Optional signs ``(n, k)`` of the factor columns (see :mod:`numerics.diagnose.signed`).
     eta, eta_rel:
         Step size, or step size in units of :math:`2/\lambda_{\max}(\bar H_r)`; ``None`` gives
         the step-size range only.
-    retain_signs, forget_signs:
-        Optional signs of the factor columns (indefinite Hessians :math:`F_iS_iF_i^\top`).
     alpha, batch_retain, batch_forget, sampling:
         The unlearning configuration (batch sizes default to ``min(32, n)``).
     prescribe, grid_size:
@@ -326,6 +348,7 @@ def diagnose(model: torch.nn.Module, loss: Callable[[torch.Tensor, torch.Tensor]
              max_samples: int | None = None, seed: int = 0, route: str = "auto",
              memory_budget_gb: float = DEFAULT_BUDGET_GB, test: Any = None,
              train: Callable[..., torch.nn.Module] | None = None, train_seed: int = 0,
+             output_map: Callable[[torch.Tensor], torch.Tensor] | None = None,
              unlearn_steps: int = 200, init_noise: float = 0.0, deletion: bool = True,
              prescribe: bool = True, grid_size: int = 8, progress: bool = True,
              threads: int | None = 1, out: str | Path | None = None) -> DiagnoseReport:
@@ -353,9 +376,10 @@ def diagnose(model: torch.nn.Module, loss: Callable[[torch.Tensor, torch.Tensor]
         Seeds the subsample, the GGN-residual subsample and the unlearning batches.
     route, memory_budget_gb:
         Curvature route (``auto``, ``dense``, ``ggn``) and the memory it may use.
-    train, train_seed:
+    train, train_seed, output_map:
         ``train(inputs, targets, seed) -> model`` for the deletion check (same seed and schedule
         as the original); without it the deletion check is skipped and the report says so.
+        ``output_map`` (e.g. a softmax) maps outputs before the function distance.
     unlearn_steps, init_noise:
         Steps of the actual unlearning run (0 skips it; it needs a step size) and its initial
         perturbation (relative).
@@ -366,7 +390,8 @@ def diagnose(model: torch.nn.Module, loss: Callable[[torch.Tensor, torch.Tensor]
         kernels, which run fastest, and most predictably, on one thread; ``None`` leaves the
         torch/BLAS settings alone).
     out:
-        Directory for ``report.json`` and ``diagnose.png``.
+        Directory for ``report.json``, ``diagnose.png`` and ``witness.npy`` (the unit
+        eigenvector of :math:`\lambda_{\min}(A|_V)` in parameter coordinates).
     """
     notes: list[str] = []
     timings: dict[str, float] = {}
@@ -412,7 +437,14 @@ def diagnose(model: torch.nn.Module, loss: Callable[[torch.Tensor, torch.Tensor]
                        batch_retain=cfg["batch_retain"], batch_forget=cfg["batch_forget"],
                        do_prescribe=prescribe, grid_size=grid_size)
         info = dict(curv.info)
-        info.update(active_dim=red.rank, flat_directions_cut=n_flat, flat_rtol=FLAT_RTOL)
+        info.update(active_dim=red.rank, flat_directions_cut=n_flat, flat_rtol=FLAT_RTOL,
+                    minimum_check=_minimum_check(crit))
+        if not info["minimum_check"]["is_minimum"]:
+            mc = info["minimum_check"]
+            notes.append(f"the trained weights are not a minimum of the training loss for this "
+                         f"curvature: lambda_min(mean Hessian) = {mc['lambda_min']:.3g} "
+                         f"({mc['relative']:.3g} of the largest); the linearisation assumes a "
+                         "minimum, and escape rates of that size reflect unfinished training")
         if n_flat:
             notes.append(f"{n_flat} direction(s) with curvature below {FLAT_RTOL:g} of the "
                          "largest were treated as flat (inert)")
@@ -439,7 +471,8 @@ def diagnose(model: torch.nn.Module, loss: Callable[[torch.Tensor, torch.Tensor]
         if deletion and train is not None:
             t0 = time.perf_counter()
             theta_re = retrain(train, r_set, train_seed, flat)
-            report.deletion = deletion_report(flat, r_set, f_set, test_set, theta_re, theta_un)
+            report.deletion = deletion_report(flat, r_set, f_set, test_set, theta_re, theta_un,
+                                              output_map)
             report.deletion["train_seed"] = int(train_seed)
             report.standards = interpret(report.escapes, report.escapes_at_every_eta,
                                          report.deletion)
@@ -455,7 +488,7 @@ def diagnose(model: torch.nn.Module, loss: Callable[[torch.Tensor, torch.Tensor]
 
 
 def write_outputs(report: DiagnoseReport, out: str | Path) -> dict[str, str]:
-    """Write ``report.json`` and ``diagnose.png`` under ``out``; returns their paths."""
+    """Write ``report.json``, ``diagnose.png`` and ``witness.npy`` under ``out``; their paths."""
     import json
 
     from numerics.commands._common import jsonable
@@ -470,4 +503,9 @@ def write_outputs(report: DiagnoseReport, out: str | Path) -> dict[str, str]:
     js.write_text(json.dumps(jsonable(report.as_dict()), indent=2) + "\n")
     png = path / "diagnose.png"
     figure(report, png)
-    return {"report": str(js), "figure": str(png)}
+    out = {"report": str(js), "figure": str(png)}
+    if report.witness is not None:
+        wit = path / "witness.npy"
+        np.save(wit, np.asarray(report.witness, dtype=np.float64))
+        out["witness"] = str(wit)
+    return out

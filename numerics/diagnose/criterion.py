@@ -30,11 +30,12 @@ re-checked at the operator's own tolerance (:mod:`numerics.diagnose.prescribe`).
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg as sla
-from scipy.sparse.linalg import ArpackNoConvergence, eigsh
+from scipy.sparse.linalg import ArpackNoConvergence, eigsh, lobpcg
 
 from numerics.diagnose.signed import make_operator
 from numerics.inputs import HessianPool, InputError, UnlearningConfig
@@ -44,8 +45,14 @@ __all__ = ["Criterion", "Point", "LANCZOS_TOL"]
 
 #: Lanczos tolerance used inside searches (the reported values use a tighter one).
 LANCZOS_TOL = 1e-9
+#: A critical mixing weight below this is reported as 0 (the mean-escape test resolves
+#: :math:`\lambda_{\min}(A)` to 1e-10 of its scale, so smaller weights cannot be told from 0;
+#: the test is made at ten times this weight).
+ALPHA_ZERO = 1e-9
 #: Restarts allowed to ARPACK before a value is reported as not converged.
 MAXITER = 3000
+#: Restarts allowed when computing :math:`\rho` (reported, never used for a verdict).
+RHO_MAXITER = 20
 
 
 @dataclass(frozen=True)
@@ -62,8 +69,8 @@ class Point:
         The mean-escape test.
     eta_star_ms:
         :math:`\eta^\star_{ms}`, ``None`` when it escapes at every step size.
-    rho:
-        :math:`\rho(\mathcal T(\eta))` when ``eta`` is given.
+    rho, rho_converged:
+        :math:`\rho(\mathcal T(\eta))` when ``eta`` is given, and whether Lanczos converged.
     """
 
     alpha: float
@@ -75,6 +82,7 @@ class Point:
     escapes_at_every_eta: bool
     eta_star_ms: float | None
     rho: float | None
+    rho_converged: bool | None = None
 
     @property
     def escapes(self) -> bool | None:
@@ -96,7 +104,7 @@ class Point:
                 "batch_forget": self.batch_forget, "eta": self.eta,
                 "lambda_min_A": self.lambda_min_A, "escapes_at_every_eta":
                 self.escapes_at_every_eta, "eta_star_ms": self.eta_star_ms, "rho": self.rho,
-                "escapes": self.escapes}
+                "rho_converged": self.rho_converged, "escapes": self.escapes}
 
 
 class Criterion:
@@ -140,7 +148,7 @@ class Criterion:
 
     # ------------------------------------------------------------------ operators
     def operator(self, alpha: float, batch_retain: int, batch_forget: int) -> SecondMomentOperator:
-        r"""The (cached) operator; at :math:`\\alpha=0` on the retain span only."""
+        r"""The (cached) operator; at :math:`\alpha=0` on the retain span only."""
         key = (float(alpha), int(batch_retain), int(batch_forget))
         op = self._ops.get(key)
         if op is None:
@@ -165,31 +173,48 @@ class Criterion:
         return self.operator(alpha, batch_retain, batch_forget).mean_escape()
 
     # ------------------------------------------------------------------ eigen-solvers
-    def _eigsh_top(self, op, fn, which: str, tag: str, tol: float) -> float:
+    def _eigsh_top(self, op, fn, which: str, tag: str, tol: float,
+                   maxiter: int | None = None) -> float:
         r = op.dim
         lin = op._linear_operator(fn)
         v0 = self._v0.get(f"{tag}{r}")
         if v0 is None or v0.shape[0] != r * r:
             v0 = op._v0()
         try:
-            val, vec = eigsh(lin, k=1, which=which, v0=v0, tol=tol, maxiter=MAXITER)
+            val, vec = eigsh(lin, k=1, which=which, v0=v0, tol=tol,
+                             maxiter=maxiter or MAXITER)
             self.converged = True
         except ArpackNoConvergence as exc:
-            if exc.eigenvalues.size == 0:
-                raise InputError("Lanczos did not converge on the second-moment operator; "
-                                 "reduce --max-samples") from None
-            val, vec = exc.eigenvalues, exc.eigenvectors
             self.converged = False
+            if exc.eigenvalues.size:
+                val, vec = exc.eigenvalues, exc.eigenvectors
+            else:  # no Ritz value converged: the best Rayleigh-Ritz value of a short LOBPCG run
+                rng = np.random.default_rng(0)
+                X = np.column_stack([v0, rng.standard_normal((r * r, 3))])
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    val, vec = lobpcg(lin, X, largest=True, maxiter=2 * (maxiter or MAXITER),
+                                      tol=tol)
+                j = int(np.argmax(val))
+                val, vec = val[j:j + 1], vec[:, j:j + 1]
         self._v0[f"{tag}{r}"] = vec[:, 0]
         return float(val[0])
 
     def rho(self, eta: float, alpha: float, batch_retain: int, batch_forget: int,
             tol: float = LANCZOS_TOL) -> float:
-        r""":math:`\rho(\mathcal T(\eta))=\lambda_{\max}(\mathcal T(\eta))` (a positive map)."""
+        r""":math:`\rho(\mathcal T(\eta))=\lambda_{\max}(\mathcal T(\eta))` (a positive map).
+
+        Matrix-free, the effort is bounded (``RHO_MAXITER``): when many eigenvalues crowd at 1
+        (directions of very small curvature) Lanczos converges slowly, and the value is then a
+        lower bound (a Ritz value) with :attr:`converged` False.  Verdicts never depend on it:
+        they compare :math:`\eta` with :math:`\eta^\star_{ms}`.
+        """
         op = self.operator(alpha, batch_retain, batch_forget)
+        self.converged = True
         if op.dim <= DENSE_MAX_DIM or op.dim == 1:
             return op.rho(eta, "dense" if op.dim <= DENSE_MAX_DIM else "lanczos")
-        return abs(self._eigsh_top(op, lambda M: op.apply(M, eta), "LA", "T", tol))
+        return abs(self._eigsh_top(op, lambda M: op.apply(M, eta), "LA", "T", tol,
+                                   RHO_MAXITER))
 
     def eta_star(self, alpha: float, batch_retain: int, batch_forget: int,
                  tol: float = LANCZOS_TOL) -> float | None:
@@ -220,15 +245,18 @@ class Criterion:
         return es is not None and eta < es
 
     def point(self, alpha: float, batch_retain: int, batch_forget: int, eta: float | None,
-              tol: float = LANCZOS_TOL) -> Point:
-        """Everything at one configuration."""
+              tol: float = LANCZOS_TOL, *, with_rho: bool = True) -> Point:
+        """Everything at one configuration (``rho`` only with ``with_rho`` and a step size)."""
         op = self.operator(alpha, batch_retain, batch_forget)
         esc = op.mean_escape()
         es = None if esc.escapes_at_every_eta else self.eta_star(alpha, batch_retain,
                                                                  batch_forget, tol)
-        rho = None if eta is None else self.rho(eta, alpha, batch_retain, batch_forget, tol)
+        rho, conv = None, None
+        if eta is not None and with_rho:
+            rho = self.rho(eta, alpha, batch_retain, batch_forget, tol)
+            conv = self.converged
         return Point(float(alpha), int(batch_retain), int(batch_forget), eta,
-                     esc.lambda_min, esc.lambda_max, esc.escapes_at_every_eta, es, rho)
+                     esc.lambda_min, esc.lambda_max, esc.escapes_at_every_eta, es, rho, conv)
 
     # ------------------------------------------------------------------ critical mixing
     def lambda_min_A(self, alpha: float) -> float:
@@ -266,16 +294,17 @@ class Criterion:
             nu = float(sla.eigh(Hr, 0.5 * (S + S.T), eigvals_only=True)[0])
         except (np.linalg.LinAlgError, sla.LinAlgError, ValueError):
             nu = float("nan")
-        if np.isfinite(nu) and 0.0 <= nu <= 1.0:
+        if np.isfinite(nu) and abs(nu) <= ALPHA_ZERO:
+            nu = 0.0  # below the resolution of the mean-escape test (rtol 1e-10)
+        if nu == 0.0 and self.escapes_mean(10 * ALPHA_ZERO):
+            return 0.0, "geneig"
+        if np.isfinite(nu) and 0.0 < nu <= 1.0:
             lo, hi = nu * (1.0 - 1e-6), nu * (1.0 + 1e-6)
-            if nu == 0.0:
-                if self.escapes_mean(1e-12):
-                    return 0.0, "geneig"
-            elif not self.escapes_mean(lo) and self.escapes_mean(min(hi, 1.0)):
+            if not self.escapes_mean(lo) and self.escapes_mean(min(hi, 1.0)):
                 return nu, "geneig"
-        lo, hi = 0.0, 1.0
-        if self.escapes_mean(1e-12):
+        if self.escapes_mean(10 * ALPHA_ZERO):
             return 0.0, "bisection"
+        lo, hi = 0.0, 1.0
         for _ in range(60):
             mid = 0.5 * (lo + hi)
             if self.escapes_mean(mid):

@@ -5,7 +5,7 @@ whose message says what is wrong *and what to do*:
 
 * the entry point ``module:function`` (or ``path/to/file.py:function``) returns a dict with
   ``model``, ``loss``, ``retain``, ``forget`` and optionally ``test``, ``train``, ``seed``,
-  ``options``;
+  ``options``, ``output_map``;
 * a set is an ``(inputs, targets)`` pair of tensors or a ``torch.utils.data.Dataset``; sets must
   be non-empty, finite, and retain and forget must not share a sample;
 * the model must have parameters with ``requires_grad``; frozen parameters and buffers are held
@@ -36,7 +36,7 @@ __all__ = ["Entry", "DataSet", "FlatModel", "load_entry", "entry_from_dict", "as
 
 #: Keys the entry dict may carry (the first four are required).
 ENTRY_KEYS: tuple[str, ...] = ("model", "loss", "retain", "forget", "test", "train", "seed",
-                               "options")
+                               "options", "output_map")
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -299,6 +299,7 @@ class Entry:
     train: Callable[..., torch.nn.Module] | None = None
     seed: int = 0
     options: Mapping[str, Any] | None = None
+    output_map: Callable[[torch.Tensor], torch.Tensor] | None = None
 
 
 def entry_from_dict(obj: Any, where: str = "the entry point") -> Entry:
@@ -318,8 +319,11 @@ def entry_from_dict(obj: Any, where: str = "the entry point") -> Entry:
     options = obj.get("options")
     if options is not None and not isinstance(options, Mapping):
         raise InputError("entry 'options' must be a dict of diagnose keyword arguments")
+    output_map = obj.get("output_map")
+    if output_map is not None and not callable(output_map):
+        raise InputError("entry 'output_map' must be callable on a batch of model outputs")
     return Entry(obj["model"], obj["loss"], obj["retain"], obj["forget"], obj.get("test"), train,
-                 int(obj.get("seed", 0) or 0), options)
+                 int(obj.get("seed", 0) or 0), options, output_map)
 
 
 def load_entry(spec: str) -> Entry:

@@ -10,8 +10,10 @@ was made) the unlearned :math:`\theta^{\rm un}`:
 
 * parameter distance :math:`\|\theta_a-\theta_b\|_2` (trainable parameters), and relative to
   :math:`\|\theta^\star\|`;
-* function distance :math:`d_S(a,b)=\frac1{|S|}\sum_{x\in S}\|f_a(x)-f_b(x)\|_2^2` on the retain,
-  forget and (when given) test inputs.
+* function distance :math:`d_S(a,b)=\frac1{|S|}\sum_{x\in S}\|g(f_a(x))-g(f_b(x))\|_2^2` on the
+  retain, forget and (when given) test inputs, where :math:`g` is the entry's ``output_map``
+  (identity by default; a softmax compares the predicted probabilities of a classifier, whose
+  logits have an arbitrary scale); for classifiers also the arg-max disagreement rate.
 
 **Deletion standard met by the original** (``already_met``): the original is as close to the
 retrained model on the forget inputs as it is on held-out inputs,
@@ -35,10 +37,14 @@ import torch
 from numerics.diagnose.data import DataSet, FlatModel
 from numerics.inputs import InputError
 
-__all__ = ["KAPPA", "retrain", "function_distance", "deletion_report", "interpret"]
+__all__ = ["KAPPA", "retrain", "function_distance", "disagreement", "deletion_report",
+           "interpret"]
 
 #: Tolerance factor of the "already met" rule.
 KAPPA = 2.0
+#: Relative and absolute tolerances under which two function distances count as the same.
+SAME_RTOL = 1e-6
+SAME_ATOL = 1e-24
 
 
 def retrain(train: Callable[..., torch.nn.Module], retain: DataSet, seed: int,
@@ -69,17 +75,32 @@ def retrain(train: Callable[..., torch.nn.Module], retain: DataSet, seed: int,
 
 
 def function_distance(flat: FlatModel, theta_a: torch.Tensor, theta_b: torch.Tensor,
-                      data: DataSet) -> float:
-    r""":math:`\frac1{|S|}\sum_{x\in S}\|f_a(x)-f_b(x)\|_2^2`."""
+                      data: DataSet, output_map: Callable | None = None) -> float:
+    r""":math:`\frac1{|S|}\sum_{x\in S}\|g(f_a(x))-g(f_b(x))\|_2^2` with ``output_map`` :math:`g`."""
+    g = output_map or (lambda o: o)
     with torch.no_grad():
-        d = flat.forward(theta_a, data.inputs) - flat.forward(theta_b, data.inputs)
+        d = g(flat.forward(theta_a, data.inputs)) - g(flat.forward(theta_b, data.inputs))
         return float((d.reshape(data.n, -1) ** 2).sum(dim=1).mean())
+
+
+def disagreement(flat: FlatModel, theta_a: torch.Tensor, theta_b: torch.Tensor,
+                 data: DataSet) -> float | None:
+    """Fraction of inputs whose arg-max output differs (classifiers with several outputs)."""
+    with torch.no_grad():
+        oa, ob = flat.forward(theta_a, data.inputs), flat.forward(theta_b, data.inputs)
+    if oa.ndim != 2 or oa.shape[1] < 2:
+        return None
+    return float((oa.argmax(dim=1) != ob.argmax(dim=1)).to(torch.float64).mean())
 
 
 def deletion_report(flat: FlatModel, retain: DataSet, forget: DataSet, test: DataSet | None,
                     theta_retrained: torch.Tensor, theta_unlearned: torch.Tensor | None,
-                    ) -> dict[str, Any]:
-    """Parameter and function distances among original, retrained and unlearned models."""
+                    output_map: Callable | None = None) -> dict[str, Any]:
+    """Parameter and function distances among original, retrained and unlearned models.
+
+    ``output_map`` (e.g. a softmax) is applied to the outputs before the function distance;
+    for classifiers the arg-max disagreement is reported too.
+    """
     models = {"original": flat.theta, "retrained": theta_retrained}
     if theta_unlearned is not None:
         models["unlearned"] = theta_unlearned
@@ -91,14 +112,19 @@ def deletion_report(flat: FlatModel, retain: DataSet, forget: DataSet, test: Dat
         pairs += [("unlearned", "retrained"), ("unlearned", "original")]
     norm = float(flat.theta.norm()) or 1.0
     out: dict[str, Any] = {"parameter_distance": {}, "relative_parameter_distance": {},
-                           "function_distance": {}}
+                           "function_distance": {}, "disagreement": {},
+                           "output_map": getattr(output_map, "__name__", None)
+                           if output_map is not None else "identity"}
     for a, b in pairs:
         key = f"{a}-{b}"
         dp = float((models[a] - models[b]).norm())
         out["parameter_distance"][key] = dp
         out["relative_parameter_distance"][key] = dp / norm
-        out["function_distance"][key] = {s: function_distance(flat, models[a], models[b], d)
-                                         for s, d in sets.items()}
+        out["function_distance"][key] = {
+            s: function_distance(flat, models[a], models[b], d, output_map)
+            for s, d in sets.items()}
+        out["disagreement"][key] = {s: disagreement(flat, models[a], models[b], d)
+                                    for s, d in sets.items()}
     ref = "test" if test is not None else "retain"
     fd = out["function_distance"]["original-retrained"]
     out["reference_set"] = ref
@@ -108,7 +134,12 @@ def deletion_report(flat: FlatModel, retain: DataSet, forget: DataSet, test: Dat
     out["already_met"] = bool(fd["forget"] <= KAPPA * fd[ref])
     if theta_unlearned is not None:
         fu = out["function_distance"]["unlearned-retrained"]
-        out["unlearned_closer_on_forget"] = bool(fu["forget"] < fd["forget"])
+        scale = max(fu["forget"], fd["forget"], fd[ref], fu[ref])
+        if abs(fu["forget"] - fd["forget"]) <= SAME_RTOL * scale or scale < SAME_ATOL:
+            out["unlearned_vs_original_on_forget"] = "same"
+        else:
+            out["unlearned_vs_original_on_forget"] = ("closer" if fu["forget"] < fd["forget"]
+                                                      else "farther")
         out["unlearned_meets_standard"] = bool(fu["forget"] <= KAPPA * max(fd[ref], fu[ref]))
     return out
 
@@ -122,11 +153,12 @@ def interpret(verdict_escapes: bool | None, every_eta: bool, deletion: dict[str,
         lens = "resists below eta*"
     else:
         lens = "resists (pulled back to the trained minimum)"
+    ref = deletion.get("reference_set", "test")
     if met and not (every_eta or verdict_escapes):
         msg = ("The two standards disagree in name but not in substance: the coherence lens says "
                f"the model {lens}, and by the deletion standard it is already unlearned "
                "(retraining without the forget set changes its forget outputs no more than its "
-               "outputs on held-out data). Resisting is harmless here.")
+               f"outputs on the {ref} inputs). Resisting is harmless here.")
     elif met:
         msg = (f"The lens says the model {lens}, but by the deletion standard it is already "
                "unlearned: escaping would move it away from a point that retraining would "
@@ -139,9 +171,11 @@ def interpret(verdict_escapes: bool | None, every_eta: bool, deletion: dict[str,
         msg = (f"The standards agree that unlearning is needed and the lens says the model "
                f"{lens}: gradient difference at this configuration will not reach the retrained "
                "model; see the prescriptions.")
-    closer = deletion.get("unlearned_closer_on_forget")
-    if closer is not None:
-        msg += (" The unlearning run moved the forget outputs "
-                + ("towards" if closer else "away from")
-                + " the retrained model's.")
+    moved = deletion.get("unlearned_vs_original_on_forget")
+    if moved is not None:
+        msg += {"closer": " The unlearning run moved the forget outputs towards the retrained "
+                          "model's.",
+                "farther": " The unlearning run moved the forget outputs away from the "
+                           "retrained model's.",
+                "same": " The unlearning run left the forget outputs where they were."}[moved]
     return msg

@@ -3,7 +3,8 @@ r"""The ``diagnose`` figure: coherence-matrix blocks and the verdict region in t
 Left: the joint coherence matrix :math:`S_{ij}=\sqrt{\operatorname{tr}(H_iH_j)}` (retain block
 first, forget block last, on a log colour scale), with the block boundary drawn.
 
-Right: the verdict region.  For :math:`\alpha>\alpha_c` the mean escapes: every step size escapes.
+Right: the verdict region (a symmetric-log α axis when :math:`\alpha_c<0.05`).  For
+:math:`\alpha>\alpha_c` the mean escapes: every step size escapes.
 For :math:`\alpha<\alpha_c` the model resists for :math:`\eta<\eta^\star_{ms}(\alpha)` (computed
 on the grid of the report, joined by straight lines) and escapes above.  The user's
 :math:`(\alpha,\eta)` is marked.
@@ -71,10 +72,20 @@ def figure(report: api.DiagnoseReport, path: str | Path) -> Path:
         ax1.plot([ua], [y], marker="*", ms=14, color="tab:blue", mec="k",
                  label="your (α, η)" if user_eta is not None else "your α")
     ax1.set_xlim(0.0, 1.0)
+    if 0.0 < alpha_c < 0.05:  # resolve [0, alpha_c) next to the rest of [0, 1]
+        ax1.set_xscale("symlog", linthresh=alpha_c / 2, linscale=1.0)
     ax1.set_ylim(0.0, top)
     ax1.set_xlabel("α (weight of the forget ascent)")
     ax1.set_ylabel("step size η")
-    ax1.set_title(report.verdict[:90], fontsize=9)
+    if report.verdict_code == "escapes_at_every_eta" or report.eta_star_ms is None:
+        title = "escapes at every step size"
+    elif report.verdict_code == "escapes_above":
+        title = f"escapes above η* = {report.eta_star_ms:.4g}"
+    else:
+        title = f"resists below η* = {report.eta_star_ms:.4g}"
+    if report.eta is not None and report.rho is not None:
+        title += f" (at η = {report.eta:.3g}: ρ(T) = {report.rho:.4g})"
+    ax1.set_title(title, fontsize=9)
     ax1.legend(fontsize=7, loc="upper right")
     fig.tight_layout()
     p = Path(path)

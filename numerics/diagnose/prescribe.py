@@ -83,11 +83,12 @@ def _goal_reached(p: Point, goal: str, eta: float | None) -> bool:
 
 def _check(crit: Criterion, goal: str, eta: float | None, at: dict, other: dict | None = None
            ) -> dict[str, Any]:
-    p = crit.point(at["alpha"], at["batch_retain"], at["batch_forget"], eta, REPORT_TOL)
+    p = crit.point(at["alpha"], at["batch_retain"], at["batch_forget"], eta, REPORT_TOL,
+                   with_rho=crit.dim <= 40)
     out = {"at": p.as_dict(), "flips": _goal_reached(p, goal, eta)}
     if other is not None:
         q = crit.point(other["alpha"], other["batch_retain"], other["batch_forget"], eta,
-                       REPORT_TOL)
+                       REPORT_TOL, with_rho=crit.dim <= 40)
         out["neighbour"] = q.as_dict()
         out["neighbour_unchanged"] = not _goal_reached(q, goal, eta)
     return out
@@ -103,6 +104,14 @@ def _alpha_prescriptions(crit: Criterion, cur: Point, alpha_c: float, how: str,
     cfg = {"batch_retain": br, "batch_forget": bf}
     out: list[Prescription] = []
     if alpha_c <= 0.0:
+        if crit.escapes_mean(0.0):
+            txt = ("no alpha resists, not even alpha = 0: the mean retain Hessian has negative "
+                   "curvature, so the trained weights are not a minimum of the retain loss and "
+                   "even fine-tuning on the retain set moves away (train to a minimum first; the "
+                   "Gauss-Newton route, which keeps only the PSD part, isolates the curvature "
+                   "that unlearning adds)")
+            out.append(Prescription("alpha", "resist", "none", None, None, txt))
+            return out
         txt = ("no alpha > 0 resists: the forget set curves directions the retain set does not "
                "(its curvature leaves the retain span), and ascent along them is never "
                "neutralised; only alpha = 0 (fine-tuning on the retain set alone) resists")
@@ -237,7 +246,7 @@ def prescribe(crit: Criterion, cur: Point, *, grid_size: int = 8) -> tuple[
     r"""All prescriptions for the configuration ``cur``.
 
     Returns ``(prescriptions, grid, alpha_c, how)`` where ``grid`` holds
-    :math:`\\eta^\\star_{ms}(\\alpha)` on a grid of :math:`[0,\\alpha_c)` (for the figure).
+    :math:`\eta^\star_{ms}(\alpha)` on a grid of :math:`[0,\alpha_c)` (for the figure).
     """
     alpha_c, how = crit.alpha_c()
     grid = alpha_grid(crit, alpha_c, grid_size, cur.batch_retain, cur.batch_forget)

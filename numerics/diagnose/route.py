@@ -201,7 +201,7 @@ def _psd_roots(lams: list[torch.Tensor]) -> list[torch.Tensor]:
         raise InputError("the loss has zero curvature in the model output at every sample: "
                          "the Gauss-Newton curvature is zero; nothing to analyse")
     tol = RTOL * scale
-    for (ev, _), _lam in zip(evs, lams, strict=True):
+    for ev, _ in evs:
         worst = ev[:, 0]
         if bool((worst < -tol).any()):
             i = int(torch.argmin(worst))

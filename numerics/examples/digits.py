@@ -15,7 +15,11 @@ Forget-set kinds:
     training samples whose label was flipped to a wrong digit *before* training (the model
     memorises them); the retain set is the clean rest;
 ``atypical``
-    the training samples farthest from their class mean in input space.
+    the training samples farthest from their class mean in input space;
+``redundant``
+    training samples with a near-twin of the same digit that stays in the retain set (closest
+    same-class pairs, one of each pair forgotten; exact copies are excluded, since a sample may
+    not be both kept and forgotten) -- the reviewer's "aligned" scenario on real data.
 
 Inputs are the 8x8 images average-pooled to 4x4 by default (``pool=2``), which keeps the model
 small (P = 334 with 12 hidden units): the active subspace of the curvature has dimension at most
@@ -24,12 +28,18 @@ P, and the exact second-moment operator is an :math:`r^2\times r^2` object.
 Usage::
 
     unlearnstab diagnose --entry numerics.examples.digits:entry_class --eta-rel 0.5
-    python -m numerics.examples.digits --table          # the table of docs/diagnose.md
+    python -m numerics.examples.digits --table          # print the tables
+    python -m numerics.examples.digits --table --out docs/results/digits.md   # the docs' copy
+
+The docs include ``docs/results/digits.md`` as written by the last command (it takes about four
+minutes on two CPU cores, too long for every docs build); the file records its configuration and
+a test (:func:`recorded_configuration`) fails when the code's configuration no longer matches it.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import sys
 import time
 from dataclasses import asdict, dataclass, replace
@@ -41,11 +51,11 @@ import torch
 from numerics.inputs import InputError
 
 __all__ = ["DigitsConfig", "KINDS", "load", "make_model", "train", "make_entry", "entry",
-           "entry_random", "entry_class", "entry_mislabeled", "entry_atypical", "run_kind",
-           "table", "main"]
+           "entry_random", "entry_class", "entry_mislabeled", "entry_atypical",
+           "entry_redundant", "run_kind", "table", "recorded_configuration", "main"]
 
 #: Forget-set kinds.
-KINDS: tuple[str, ...] = ("random", "class", "mislabeled", "atypical")
+KINDS: tuple[str, ...] = ("random", "class", "mislabeled", "atypical", "redundant")
 
 
 @dataclass(frozen=True)
@@ -104,6 +114,21 @@ def make_model(n_in: int, hidden: int, seed: int) -> torch.nn.Module:
     return model
 
 
+#: diagnose options of the example (the entry's ``options``; the command line overrides them).
+#: The Gauss-Newton route is chosen on purpose: cross-entropy on separable data has no minimum
+#: at finite weights, so the trained network sits on a slope where the exact Hessian carries a
+#: little negative curvature of unfinished training (about 1e-5 of the largest); the PSD
+#: Gauss-Newton part isolates the curvature that unlearning adds.  The table reports the exact
+#: route's verdict beside it.
+OPTIONS: dict[str, Any] = {"alpha": 0.1, "eta_rel": 0.4, "batch_retain": 16, "batch_forget": 4,
+                           "unlearn_steps": 400, "route": "ggn"}
+
+
+def softmax(out: torch.Tensor) -> torch.Tensor:
+    """Predicted class probabilities (the deletion check compares these, not logits)."""
+    return torch.softmax(out, dim=-1)
+
+
 def _loss_fn(kind: str):
     if kind == "ce":
         def ce(out: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -142,6 +167,23 @@ class _one_thread:
         torch.set_num_threads(self.prev)
 
 
+def _redundant(X: np.ndarray, y: np.ndarray, count: int) -> np.ndarray:
+    """One sample of each of the ``count`` closest distinct same-class pairs (greedy, disjoint)."""
+    d = np.linalg.norm(X[:, None, :] - X[None, :, :], axis=2)
+    same = (y[:, None] == y[None, :]) & np.triu(np.ones_like(d, dtype=bool), k=1) & (d > 0)
+    i, j = np.nonzero(same)
+    order = np.argsort(d[i, j], kind="stable")
+    used = np.zeros(len(y), dtype=bool)
+    picked: list[int] = []
+    for a, b in zip(i[order], j[order], strict=True):
+        if not used[a] and not used[b]:
+            used[a] = used[b] = True
+            picked.append(int(b))
+            if len(picked) == count:
+                break
+    return np.asarray(picked, dtype=np.int64)
+
+
 def _split(cfg: DigitsConfig, kind: str) -> dict[str, Any]:
     X, y = load(cfg.pool)
     rng = np.random.default_rng(cfg.seed)
@@ -161,6 +203,8 @@ def _split(cfg: DigitsConfig, kind: str) -> dict[str, Any]:
         centres = np.stack([Xtr[ytr == c].mean(axis=0) for c in range(10)])
         dist = np.linalg.norm(Xtr - centres[ytr], axis=1)
         forget = np.argsort(-dist, kind="stable")[: cfg.n_forget]
+    elif kind == "redundant":
+        forget = _redundant(Xtr, ytr, cfg.n_forget)
     else:
         raise InputError(f"unknown forget-set kind {kind!r}; expected one of {', '.join(KINDS)}")
     forget = np.sort(forget)
@@ -191,8 +235,8 @@ def make_entry(kind: str = "class", **overrides: Any) -> dict[str, Any]:
         "model": model, "loss": _loss_fn(cfg.loss),
         "retain": (X[r], T[r]), "forget": (X[f], T[f]),
         "test": (torch.as_tensor(s["Xte"]), targets(s["yte"])),
-        "train": train_fn, "seed": cfg.seed,
-        "options": {"alpha": 0.1, "eta_rel": 0.5, "batch_retain": 16, "batch_forget": 4},
+        "train": train_fn, "seed": cfg.seed, "output_map": softmax,
+        "options": dict(OPTIONS),
     }
 
 
@@ -221,86 +265,206 @@ def entry_atypical() -> dict[str, Any]:
     return make_entry("atypical")
 
 
-def run_kind(kind: str, *, diagnose_kw: dict[str, Any] | None = None,
+def entry_redundant() -> dict[str, Any]:
+    """Forget samples whose near-twin stays in the retain set."""
+    return make_entry("redundant")
+
+
+def run_kind(kind: str, *, diagnose_kw: dict[str, Any] | None = None, exact: bool = True,
              **overrides: Any) -> dict[str, Any]:
-    """Entry, ``diagnose`` (with unlearning and deletion check) and a flat table row."""
+    """One table row for one forget-set kind.
+
+    ``diagnose`` with the unlearning run and the deletion check, a run at the prescribed alpha,
+    and (``exact``) the verdict of the exact dense route.
+    """
     from numerics.diagnose import diagnose
+    from numerics.diagnose.data import FlatModel, as_dataset
+    from numerics.diagnose.unlearn import gradient_difference
 
     t0 = time.perf_counter()
     e = make_entry(kind, **overrides)
     kw = dict(e["options"])
     kw.update({"progress": False, "train": e["train"], "train_seed": e["seed"],
-               "test": e["test"]})
+               "test": e["test"], "output_map": e["output_map"]})
     kw.update(diagnose_kw or {})
     rep = diagnose(e["model"], e["loss"], e["retain"], e["forget"], **kw)
     u, d = rep.unlearning or {}, rep.deletion or {}
     fd = d.get("function_distance", {})
+    dis = d.get("disagreement", {})
     row = {
         "kind": kind, "n_forget": len(e["forget"][0]), "verdict": rep.verdict_code,
-        "rho": rep.rho, "eta_star_ms": rep.eta_star_ms, "lambda_min_A": rep.lambda_min_A,
-        "alpha_c": rep.alpha_c, "sigma_f": rep.sigma_f, "sigma_rf": rep.sigma_rf,
+        "rho": rep.rho, "eta": rep.eta, "eta_star_ms": rep.eta_star_ms,
+        "lambda_min_A": rep.lambda_min_A, "lambda_min_rel": rep.lambda_min_A
+        / rep.region["lambda_max_retain_mean"], "alpha_c": rep.alpha_c,
+        "sigma_r": rep.sigma_r, "sigma_f": rep.sigma_f, "sigma_rf": rep.sigma_rf,
         "sigma_joint": rep.sigma_joint, "out_of_span": rep.out_of_span_forget,
         "ms_steps_1000x": rep.witness_summary.get("ms_growth_steps_1000x"),
         "forget_loss_before": u.get("forget_loss_before"),
         "forget_loss_after": u.get("forget_loss_after"),
         "uninformative": u.get("uninformative_forget_loss"),
-        "forget_acc_after": u.get("forget_acc_after"), "test_acc_after": u.get("test_acc_after"),
-        "escaped": u.get("escaped"),
+        "forget_acc_after": u.get("forget_acc_after"), "test_acc_before": u.get("test_acc_before"),
+        "test_acc_after": u.get("test_acc_after"), "escaped": u.get("escaped"),
         "d_forget_orig_re": fd.get("original-retrained", {}).get("forget"),
         "d_test_orig_re": fd.get("original-retrained", {}).get("test"),
         "d_forget_unl_re": fd.get("unlearned-retrained", {}).get("forget"),
+        "dis_forget_orig_re": dis.get("original-retrained", {}).get("forget"),
+        "dis_test_orig_re": dis.get("original-retrained", {}).get("test"),
+        "dis_forget_unl_re": dis.get("unlearned-retrained", {}).get("forget"),
         "param_orig_re": d.get("relative_parameter_distance", {}).get("original-retrained"),
         "param_unl_re": d.get("relative_parameter_distance", {}).get("unlearned-retrained"),
         "already_met": d.get("already_met"), "route": rep.curvature_route,
-        "seconds": time.perf_counter() - t0,
+        "ggn_residual": rep.curvature.get("ggn_residual", {}).get("relative_median"),
     }
+    # the prescription, applied in the real (nonlinear) dynamics
+    pres = [p for p in rep.prescriptions if p["knob"] == "alpha" and p["goal"] == "resist"
+            and p["value"] is not None and p["check"].get("flips")]
+    at_eta = [p for p in pres if p["check"]["at"]["eta"] is not None]
+    if at_eta:  # the largest alpha that resists at the same step size
+        a_p, eta_p = float(at_eta[0]["value"]), rep.eta
+    elif pres:  # just below alpha_c, at half its threshold
+        a_p = float(pres[0]["value"])
+        es = pres[0]["check"]["at"]["eta_star_ms"]
+        eta_p = min(rep.eta, 0.5 * es) if es else rep.eta
+    if pres:
+        flat = FlatModel(copy.deepcopy(e["model"]))
+        r_set, f_set = as_dataset(e["retain"], "retain"), as_dataset(e["forget"], "forget")
+        run = gradient_difference(flat, e["loss"], r_set, f_set, eta=eta_p, alpha=a_p,
+                                  batch_retain=kw["batch_retain"],
+                                  batch_forget=kw["batch_forget"],
+                                  steps=kw.get("unlearn_steps", 200), seed=0)
+        row.update(alpha_presc=a_p, eta_presc=eta_p, eta_presc_rel=eta_p / rep.eta,
+                   forget_loss_presc=run.record["forget_loss_after"],
+                   escaped_presc=run.record["escaped"])
+    if exact:
+        ex = diagnose(e["model"], e["loss"], e["retain"], e["forget"], eta=rep.eta,
+                      alpha=kw["alpha"], batch_retain=kw["batch_retain"],
+                      batch_forget=kw["batch_forget"], route="dense", prescribe=False,
+                      unlearn_steps=0, deletion=False, progress=False)
+        mc = ex.curvature.get("minimum_check", {})
+        row.update(verdict_exact=ex.verdict_code,
+                   lambda_min_rel_exact=ex.lambda_min_A / ex.region["lambda_max_retain_mean"],
+                   min_check_exact=mc.get("relative"),
+                   negative_fraction_exact=ex.curvature.get("negative_curvature_fraction"))
+    row["seconds"] = time.perf_counter() - t0
     return {"report": rep, "row": row, "config": asdict(replace(DigitsConfig(), **overrides))}
 
 
-def _fmt(v: Any) -> str:
+def _fmt(v: Any, digits: int = 3) -> str:
     if v is None:
         return "-"
     if isinstance(v, bool):
         return "yes" if v else "no"
     if isinstance(v, float):
-        return f"{v:.3g}"
+        return f"{v:.{digits}g}"
     return str(v)
 
 
-#: Columns of the markdown table (header, row key).
-TABLE: tuple[tuple[str, str], ...] = (
-    ("forget set", "kind"), ("n_f", "n_forget"), ("verdict", "verdict"), ("ρ(T)", "rho"),
-    ("α_c", "alpha_c"), ("σ_rf", "sigma_rf"), ("σ_joint", "sigma_joint"),
-    ("out-of-span", "out_of_span"), ("steps to 1000×", "ms_steps_1000x"),
-    ("L_f before → after", "_lf"), ("uninf. L_f", "uninformative"), ("escaped (run)", "escaped"),
-    ("forget acc after", "forget_acc_after"), ("test acc after", "test_acc_after"),
-    ("d_F(orig, re)", "d_forget_orig_re"), ("d_test(orig, re)", "d_test_orig_re"),
-    ("d_F(unl, re)", "d_forget_unl_re"), ("deletion std met by orig", "already_met"),
+def _pair(a: Any, b: Any) -> str:
+    return f"{_fmt(a)} → {_fmt(b)}"
+
+
+#: The two markdown tables of ``docs/diagnose.md``: (header, function of a row).
+TABLE_DIAGNOSE: tuple[tuple[str, Any], ...] = (
+    ("forget set", lambda r: r["kind"]), ("n_f", lambda r: str(r["n_forget"])),
+    ("verdict (GGN)", lambda r: r["verdict"]),
+    ("λ_min(A)/λ_max(H̄_r)", lambda r: _fmt(r["lambda_min_rel"])),
+    ("ρ(T)", lambda r: _fmt(r["rho"], 5)),
+    ("steps to 1000× (ms)", lambda r: _fmt(r["ms_steps_1000x"])),
+    ("α_c", lambda r: _fmt(r["alpha_c"])), ("σ_f", lambda r: _fmt(r["sigma_f"])),
+    ("σ_rf", lambda r: _fmt(r["sigma_rf"])),
+    ("GGN residual (median)", lambda r: _fmt(r["ggn_residual"])),
+    ("verdict (exact)", lambda r: r.get("verdict_exact", "-")),
+    ("λ_min(A)/λ_max (exact)", lambda r: _fmt(r.get("lambda_min_rel_exact"))),
+    ("λ_min(H̄)/λ_max (exact)", lambda r: _fmt(r.get("min_check_exact"))),
+)
+TABLE_OUTCOME: tuple[tuple[str, Any], ...] = (
+    ("forget set", lambda r: r["kind"]),
+    ("L_f before → after", lambda r: _pair(r["forget_loss_before"], r["forget_loss_after"])),
+    ("uninformative L_f", lambda r: _fmt(r["uninformative"])),
+    ("run escaped", lambda r: _fmt(r["escaped"])),
+    ("forget acc after", lambda r: _fmt(r["forget_acc_after"])),
+    ("test acc", lambda r: _pair(r["test_acc_before"], r["test_acc_after"])),
+    ("prescribed α", lambda r: _fmt(r.get("alpha_presc"))),
+    ("L_f after (prescribed α)", lambda r: _fmt(r.get("forget_loss_presc"))),
+    ("run escaped (prescribed α)", lambda r: _fmt(r.get("escaped_presc"))),
+    ("d_F(orig, re)", lambda r: _fmt(r["d_forget_orig_re"])),
+    ("d_test(orig, re)", lambda r: _fmt(r["d_test_orig_re"])),
+    ("disagree F / test (orig, re)",
+     lambda r: f"{_fmt(r['dis_forget_orig_re'], 2)} / {_fmt(r['dis_test_orig_re'], 2)}"),
+    ("deletion std met by orig", lambda r: _fmt(r["already_met"])),
+    ("d_F(unl, re)", lambda r: _fmt(r["d_forget_unl_re"])),
 )
 
 
+def _markdown(rows: list[dict[str, Any]], cols: tuple[tuple[str, Any], ...]) -> list[str]:
+    lines = ["| " + " | ".join(h for h, _ in cols) + " |",
+             "|" + "|".join("---" for _ in cols) + "|"]
+    lines += ["| " + " | ".join(fn(r) for _, fn in cols) + " |" for r in rows]
+    return lines
+
+
 def table(kinds: tuple[str, ...] = KINDS, **overrides: Any) -> str:
-    """The markdown table of ``docs/diagnose.md`` (one row per kind)."""
+    """The markdown tables of ``docs/diagnose.md`` (one row per kind)."""
     rows = [run_kind(k, **overrides)["row"] for k in kinds]
-    head = "| " + " | ".join(h for h, _ in TABLE) + " |"
-    sep = "|" + "|".join("---" for _ in TABLE) + "|"
-    lines = [head, sep]
-    for r in rows:
-        r = dict(r, _lf=f"{_fmt(r['forget_loss_before'])} → {_fmt(r['forget_loss_after'])}")
-        lines.append("| " + " | ".join(_fmt(r[k]) for _, k in TABLE) + " |")
     cfg = replace(DigitsConfig(), **overrides)
-    lines.append("")
-    lines.append(f"Configuration: {asdict(cfg)}; diagnose options alpha=0.1, eta_rel=0.5, "
-                 f"B_r=16, B_f=4, 200 unlearning steps; route {rows[0]['route']}; "
-                 f"{sum(r['seconds'] for r in rows):.0f} s in all.")
+    opts = ", ".join(f"{k}={v}" for k, v in OPTIONS.items())
+    lines = ["Diagnosis:", ""] + _markdown(rows, TABLE_DIAGNOSE)
+    lines += ["", "Actual unlearning and the deletion standard:", ""]
+    lines += _markdown(rows, TABLE_OUTCOME)
+    lines += ["", f"Configuration: {asdict(cfg)}; diagnose options {opts}; function distances "
+                  f"on softmax outputs; {sum(r['seconds'] for r in rows):.0f} s in all."]
     return "\n".join(lines)
 
 
+def recorded_configuration(text: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The ``(DigitsConfig, OPTIONS)`` dictionaries recorded in a :func:`table` text.
+
+    Raises
+    ------
+    ValueError
+        When the text has no ``Configuration:`` line in the format :func:`table` writes.
+    """
+    import ast
+    import re
+
+    m = re.search(r"^Configuration: (\{.*?\}); diagnose options (.*?); function distances",
+                  text, flags=re.M)
+    if m is None:
+        raise ValueError("no 'Configuration: {...}; diagnose options ...' line in the text")
+    cfg = ast.literal_eval(m.group(1))
+    opts: dict[str, Any] = {}
+    for item in m.group(2).split(", "):
+        key, _, value = item.partition("=")
+        try:
+            opts[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            opts[key] = value
+    return cfg, opts
+
+
+def _write_table(text: str, out: str, argv: list[str]) -> None:
+    """Write the tables to ``out`` and record them in the directory's ``manifest.json``."""
+    from pathlib import Path
+
+    from numerics.manifest import record_outputs
+
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"<!-- generated by: python -m numerics.examples.digits {' '.join(argv)} -->\n"
+                    f"\n{text}\n", encoding="utf-8")
+    cfg, opts = recorded_configuration(text)
+    record_outputs(path.parent, [path.name], command=["python", "-m", "numerics.examples.digits", *argv],
+                   configuration={"digits": cfg, "diagnose": opts}, seeds=[cfg["seed"]])
+
+
 def main(argv: list[str] | None = None) -> int:
-    """``python -m numerics.examples.digits --table [--kinds ...]``."""
+    """``python -m numerics.examples.digits --table [--kinds ...] [--out FILE]``."""
     p = argparse.ArgumentParser(prog="python -m numerics.examples.digits",
                                 description="Digits worked example of unlearnstab diagnose.")
     p.add_argument("--table", action="store_true", help="print the markdown results table")
+    p.add_argument("--out", default=None,
+                   help="with --table: write the tables to this file (and its directory's "
+                        "manifest.json) instead of printing them")
     p.add_argument("--kinds", nargs="+", default=list(KINDS), choices=KINDS)
     p.add_argument("--n-train", type=int, default=DigitsConfig.n_train)
     p.add_argument("--hidden", type=int, default=DigitsConfig.hidden)
@@ -311,7 +475,11 @@ def main(argv: list[str] | None = None) -> int:
             "seed": args.seed}
     try:
         if args.table:
-            print(table(tuple(args.kinds), **over))
+            text = table(tuple(args.kinds), **over)
+            if args.out:
+                _write_table(text, args.out, list(sys.argv[1:] if argv is None else argv))
+            else:
+                print(text)
         else:
             for k in args.kinds:
                 print(run_kind(k, **over)["report"].verdict)
