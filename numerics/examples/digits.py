@@ -48,6 +48,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from numerics.examples._markdown import fmt as _fmt
+from numerics.examples._markdown import markdown_table
 from numerics.inputs import InputError
 
 __all__ = ["DigitsConfig", "KINDS", "load", "make_model", "train", "make_entry", "entry",
@@ -349,16 +351,6 @@ def run_kind(kind: str, *, diagnose_kw: dict[str, Any] | None = None, exact: boo
     return {"report": rep, "row": row, "config": asdict(replace(DigitsConfig(), **overrides))}
 
 
-def _fmt(v: Any, digits: int = 3) -> str:
-    if v is None:
-        return "-"
-    if isinstance(v, bool):
-        return "yes" if v else "no"
-    if isinstance(v, float):
-        return f"{v:.{digits}g}"
-    return str(v)
-
-
 def _pair(a: Any, b: Any) -> str:
     return f"{_fmt(a)} → {_fmt(b)}"
 
@@ -396,21 +388,14 @@ TABLE_OUTCOME: tuple[tuple[str, Any], ...] = (
 )
 
 
-def _markdown(rows: list[dict[str, Any]], cols: tuple[tuple[str, Any], ...]) -> list[str]:
-    lines = ["| " + " | ".join(h for h, _ in cols) + " |",
-             "|" + "|".join("---" for _ in cols) + "|"]
-    lines += ["| " + " | ".join(fn(r) for _, fn in cols) + " |" for r in rows]
-    return lines
-
-
 def table(kinds: tuple[str, ...] = KINDS, **overrides: Any) -> str:
     """The markdown tables of ``docs/diagnose.md`` (one row per kind)."""
     rows = [run_kind(k, **overrides)["row"] for k in kinds]
     cfg = replace(DigitsConfig(), **overrides)
     opts = ", ".join(f"{k}={v}" for k, v in OPTIONS.items())
-    lines = ["Diagnosis:", ""] + _markdown(rows, TABLE_DIAGNOSE)
+    lines = ["Diagnosis:", ""] + markdown_table(rows, TABLE_DIAGNOSE)
     lines += ["", "Actual unlearning and the deletion standard:", ""]
-    lines += _markdown(rows, TABLE_OUTCOME)
+    lines += markdown_table(rows, TABLE_OUTCOME)
     lines += ["", f"Configuration: {asdict(cfg)}; diagnose options {opts}; function distances "
                   f"on softmax outputs; {sum(r['seconds'] for r in rows):.0f} s in all."]
     return "\n".join(lines)

@@ -39,6 +39,7 @@ from typing import Any
 
 import torch
 
+from numerics.examples._markdown import fmt, markdown_table
 from numerics.families import separate_sets
 from numerics.inputs import InputError
 
@@ -149,16 +150,6 @@ def run_case(case: str, seed: int = 0) -> dict[str, Any]:
         "already_met": d["already_met"], "standards": rep.standards}}
 
 
-def _fmt(v: Any) -> str:
-    if v is None:
-        return "-"
-    if isinstance(v, bool):
-        return "yes" if v else "no"
-    if isinstance(v, float):
-        return f"{v:.3g}"
-    return str(v)
-
-
 #: Columns of the markdown table (header, row key).
 TABLE: tuple[tuple[str, str], ...] = (
     ("case", "case"), ("α", "alpha"), ("verdict", "verdict"), ("α_c", "alpha_c"),
@@ -172,9 +163,8 @@ TABLE: tuple[tuple[str, str], ...] = (
 def table(seed: int = 0) -> str:
     """The markdown table of ``docs/diagnose.md`` for the synthetic cases."""
     rows = [run_case(c, seed)["row"] for c in CASES]
-    lines = ["| " + " | ".join(h for h, _ in TABLE) + " |",
-             "|" + "|".join("---" for _ in TABLE) + "|"]
-    lines += ["| " + " | ".join(_fmt(r[k]) for _, k in TABLE) + " |" for r in rows]
+    cols = [(h, lambda r, k=k: fmt(r[k])) for h, k in TABLE]
+    lines = markdown_table(rows, cols)
     lines.append("")
     lines += [f"- **{r['case']}**: {r['standards']}" for r in rows]
     return "\n".join(lines)

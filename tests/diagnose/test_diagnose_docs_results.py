@@ -35,3 +35,13 @@ def test_docs_digits_table_matches_the_code():
     assert opts == digits.OPTIONS, "docs/results/digits.md was written with other OPTIONS"
     for kind in digits.KINDS:
         assert text.count(f"\n| {kind} |") == 2, f"forget kind {kind!r} missing from a table"
+
+
+def test_table_at_small_size_records_its_configuration():
+    """:func:`digits.table` at a small size: both tables, one row each, the overrides recorded."""
+    pytest.importorskip("sklearn")
+    small = {"n_train": 40, "hidden": 4, "steps": 300, "n_forget": 4, "n_test": 60}
+    text = digits.table(("redundant",), **small)
+    assert text.count("\n| redundant |") == 2
+    cfg, opts = digits.recorded_configuration(text)
+    assert cfg == {**asdict(digits.DigitsConfig()), **small} and opts == digits.OPTIONS

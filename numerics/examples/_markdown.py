@@ -1,0 +1,28 @@
+"""Markdown tables of the worked examples (one formatter, so the docs' tables read alike)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+__all__ = ["fmt", "markdown_table"]
+
+
+def fmt(v: Any, digits: int = 3) -> str:
+    """``-`` for None, ``yes``/``no`` for booleans, ``digits`` significant digits for floats."""
+    if v is None:
+        return "-"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, float):
+        return f"{v:.{digits}g}"
+    return str(v)
+
+
+def markdown_table(rows: Sequence[dict[str, Any]],
+                   cols: Sequence[tuple[str, Callable[[dict[str, Any]], str]]]) -> list[str]:
+    """Pipe-table lines: a header of the column names, then one line per row."""
+    lines = ["| " + " | ".join(h for h, _ in cols) + " |",
+             "|" + "|".join("---" for _ in cols) + "|"]
+    lines += ["| " + " | ".join(fn(r) for _, fn in cols) + " |" for r in rows]
+    return lines
