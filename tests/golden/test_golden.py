@@ -130,7 +130,8 @@ def test_golden_json_output(capsys):
     assert main(["golden", "--json", "--name", "moments.wor"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["passed"] and out["mode"] == "check"
-    assert {e["name"] for e in out["entries"]} == {
+    assert out["thresholds"]["entries"] == []  # no threshold is named moments.wor.*
+    assert {e["name"] for e in out["expressions"]["entries"]} == {
         f"moments.wor.{q}" for q in ("diag_coeff", "mean_coeff", "count_mean", "count_var")}
 
 
