@@ -227,3 +227,25 @@ def test_cnn_table_on_a_tiny_sweep(monkeypatch):
     assert low["sigma_joint"] < high["sigma_joint"] and low["rho"] > high["rho"]
     assert table.seeds == [0] and table.config["steps"] == 40
     assert "nonlinear" in table.notion and "Claims: C7, C8." in table.caption
+
+
+def test_cli_table_store_reuses_cells(monkeypatch, tmp_path, capsys):
+    """``table --store`` keeps the cells and a second build reuses them (identical table)."""
+    from numerics.sweep.store import open_store
+    from numerics.tables import heatmap_agreement
+
+    monkeypatch.setattr(heatmap_agreement, "grid_axes", lambda scale: ((5, 10), (6, 14)))
+    args = ["table", "--table", "heatmap_agreement", "--quick", "--quiet"]
+    assert main([*args, "--store", str(tmp_path / "st")]) == 0
+    first = capsys.readouterr().out
+    with open_store(tmp_path / "st") as store:
+        stored = len(store)
+    assert stored == 2 * 2 * len(heatmap_agreement.EXPERIMENTS)
+    monkeypatch.setattr(heatmap_agreement, "cell", None)  # a reused cell is never recomputed
+    assert main([*args, "--store", str(tmp_path / "st")]) == 0
+    assert capsys.readouterr().out == first
+
+
+def test_cli_table_bad_sweep_options(capsys):
+    assert main(["table", "--table", "claims", "--quick", "--workers", "2"]) == 2
+    assert "--workers sizes the process pool" in capsys.readouterr().err

@@ -10,6 +10,7 @@ from typing import Any
 
 from numerics.claims.base import SCALES
 from numerics.commands._common import jsonable
+from numerics.commands._sweep import add_sweep_arguments, sweep_options
 from numerics.inputs import InputError
 from numerics.tables.base import BuildContext, TableSpec, table_registry, tables_for_claims
 from numerics.tables.render import EXTENSIONS, FORMATS, render
@@ -38,6 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=None, help="override the tables' base seeds")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--quiet", action="store_true", help="no progress bars or notices")
+    add_sweep_arguments(p, quiet=False)
     p.set_defaults(func=run)
 
 
@@ -87,8 +89,10 @@ def run(args: argparse.Namespace) -> int:
     if args.list:
         return _list(specs, args.json)
     scale = args.scale or ("quick" if args.quick else "default")
-    ctx = BuildContext(scale=scale, seed=args.seed,
-                       progress=not (args.quiet or args.json) and sys.stderr.isatty())
+    progress = not (args.quiet or args.json) and sys.stderr.isatty()
+    sweep = sweep_options(args, progress=progress)
+    sweep = {k: v for k, v in sweep.items() if k != "progress"}
+    ctx = BuildContext(scale=scale, seed=args.seed, progress=progress, sweep=sweep)
     built: list[dict[str, Any]] = []
     missing: list[dict[str, str]] = []
     for spec in specs:

@@ -148,11 +148,27 @@ def _short(value: Any) -> str:
 
 @dataclass(frozen=True)
 class BuildContext:
-    """How to build: configuration scale, an optional seed override and progress reporting."""
+    """How to build: scale, seed override, progress, and how sweeps run.
+
+    ``sweep`` holds the ``store``, ``executor``, ``workers``... of
+    :func:`numerics.sweep.run_sweep` for the builders that run sweeps (empty: in process, in
+    memory).
+    """
 
     scale: str = "quick"
     seed: int | None = None
     progress: bool = False
+    sweep: dict[str, Any] = field(default_factory=dict, hash=False)
+
+    @property
+    def in_memory(self) -> bool:
+        """Whether sweeps run in process with no result store (results may be shared)."""
+        return (self.sweep.get("store") is None
+                and self.sweep.get("executor", "inprocess") == "inprocess")
+
+    def sweep_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for :func:`numerics.sweep.run_sweep` (progress from this context)."""
+        return {**self.sweep, "progress": bool(self.progress)}
 
     def seed_or(self, default: int) -> int:
         """The override seed if given, else ``default``."""

@@ -16,8 +16,8 @@ def build(ctx: BuildContext, run: bool = True) -> Table:
         from numerics.claims.cell import CLAIM_CELL, claim_configs
         from numerics.sweep import run_sweep
 
-        sweep = run_sweep(CLAIM_CELL, claim_configs(list(claims), ctx.scale),
-                          progress=bool(ctx.progress), desc="claims")
+        sweep = run_sweep(CLAIM_CELL, claim_configs(list(claims), ctx.scale), desc="claims",
+                          **ctx.sweep_kwargs())
         outcomes = {c.config["claim"]: c for c in sweep.cells}
     rows = []
     for cid, claim in claims.items():

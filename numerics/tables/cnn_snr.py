@@ -27,10 +27,11 @@ def _records(ctx: BuildContext) -> tuple[list[dict[str, Any]], list[int]]:
     from numerics.cnn.experiment import run_sweep
 
     spec = cc.SWEEPS[ctx.scale]
-    if ctx.seed is None:
+    if ctx.seed is None and ctx.in_memory:  # the sweep C7 and C8 already ran (cached)
         return list(cc.sweep(ctx.scale)), list(spec.seeds)
-    seeds = [ctx.seed + k for k in range(len(spec.seeds))]
-    return run_sweep(spec.snrs, seeds, spec.config), seeds
+    seeds = list(spec.seeds) if ctx.seed is None else [ctx.seed + k
+                                                        for k in range(len(spec.seeds))]
+    return run_sweep(spec.snrs, seeds, spec.config, **ctx.sweep_kwargs()), seeds
 
 
 def build(ctx: BuildContext) -> Table:

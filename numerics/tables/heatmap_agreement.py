@@ -46,8 +46,8 @@ def build(ctx: BuildContext) -> Table:
              for k, (s, b) in enumerate((s, b) for s in sigmas for b in batches)]
     from numerics.frontier import evaluate
 
-    records = evaluate(cells, "numerics.tables.heatmap_agreement:cell",
-                       progress=bool(ctx.progress), desc="trajectory cells")
+    records = evaluate(cells, "numerics.tables.heatmap_agreement:cell", desc="trajectory cells",
+                       **ctx.sweep_kwargs())
     rows = []
     for name, a in EXPERIMENTS:
         recs = [r for r in records if r["alpha"] == a]
