@@ -163,8 +163,8 @@ class SecondMomentOperator:
         if k == 1:
             h = np.einsum("nr,nr->n", G[:, 0, :], Ft[:, 0, :])  # u_i^T M u_i
             return F2.T @ (h[:, None] * F2)
-        C = np.einsum("nkr,nlr->nkl", G, Ft)  # F_i^T M F_i, any (non-symmetric) M
-        Y = np.einsum("nkl,nlr->nkr", C, Ft).reshape(n * k, r)
+        C = G @ pool.factors  # F_i^T M F_i (n, k, k), any (non-symmetric) M; batched GEMM
+        Y = (C @ Ft).reshape(n * k, r)  # batched matmul: ~2x faster than einsum here
         return F2.T @ Y
 
     def _cov(self, pool: HessianPool | None, coef: tuple[float, float], mean: np.ndarray,
