@@ -69,8 +69,8 @@ def measure(hidden: int, budget_gb: float, repeats: int) -> dict:
         t_curv, curv = _median_time(lambda: compute_curvature(
             flat, e["loss"], retain, forget, route=route, progress=False, budget_gb=budget_gb),
             repeats)
-        t_diag, rep = _median_time(lambda: diagnose(
-            e["model"], e["loss"], e["retain"], e["forget"], **{**opts, "route": route}), repeats)
+        t_diag, rep = _median_time(lambda: diagnose(  # seconds to minutes: one repeat
+            e["model"], e["loss"], e["retain"], e["forget"], **{**opts, "route": route}), 1)
         return t_curv, t_diag, curv, rep
 
     t_ggn, full_ggn, ggn, rep_ggn = run("ggn")
@@ -94,33 +94,39 @@ def measure(hidden: int, budget_gb: float, repeats: int) -> dict:
 def main() -> None:
     """Run the grid and print one line per width (or one JSON object)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="two small widths, one repeat")
+    parser.add_argument("--quick", action="store_true",
+                        help="widths 4 and 8, one repeat (default: 4, 8, 12; curvature median of 3)")
     parser.add_argument("--budget-gb", type=float, default=2.0,
                         help="skip the dense route above this many GiB of Hessians")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
     _limit_threads()
-    widths = (4, 8) if args.quick else (4, 12, 24)
+    widths = (4, 8) if args.quick else (4, 8, 12)
     repeats = 1 if args.quick else 3
-    rows = [measure(h, args.budget_gb, repeats) for h in widths]
-    report = {"threads": THREADS, "load_average": os.getloadavg(), "rows": rows}
+    report = {"threads": THREADS, "load_average": os.getloadavg(), "rows": []}
+    if not args.json:
+        print(f"threads={THREADS} load={report['load_average'][0]:.2f}", flush=True)
+    for h in widths:  # each width is printed as soon as it is measured
+        r = measure(h, args.budget_gb, repeats)
+        report["rows"].append(r)
+        if not args.json:
+            print(_line(r), flush=True)
     if args.json:
         print(json.dumps(report, indent=2))
-        return
-    print(f"threads={THREADS} load={report['load_average'][0]:.2f}")
-    for r in rows:
-        head = (f"hidden={r['hidden']:>3} P={r['P']:>5} n={r['n']}: curvature ggn "
-                f"{r['ggn_curvature_s']:.2f} s (GGN residual median {r['ggn_residual_median']:.3g})")
-        if "dense_skipped" in r:
-            print(f"{head}; dense skipped ({r['dense_skipped']})")
-            continue
-        print(f"{head}, dense {r['dense_curvature_s']:.2f} s: ratio dense/ggn "
-              f"{r['ratio_curvature_dense_over_ggn']:.1f}x; whole diagnose (no run, no deletion) "
-              f"ggn {r['ggn_diagnose_s']:.2f} s, dense {r['dense_diagnose_s']:.2f} s "
-              f"({r['ratio_diagnose_dense_over_ggn']:.1f}x); lambda_min(A) ggn "
-              f"{r['ggn_lambda_min_A']:.4g} vs dense {r['dense_lambda_min_A']:.4g} "
-              f"(rel. diff {r['lambda_min_A_rel_diff']:.2g}); verdicts {r['ggn_verdict']} / "
-              f"{r['dense_verdict']}")
+
+
+def _line(r: dict) -> str:
+    head = (f"hidden={r['hidden']:>3} P={r['P']:>5} n={r['n']}: curvature ggn "
+            f"{r['ggn_curvature_s']:.2f} s (GGN residual median {r['ggn_residual_median']:.3g})")
+    if "dense_skipped" in r:
+        return f"{head}; dense skipped ({r['dense_skipped']})"
+    return (f"{head}, dense {r['dense_curvature_s']:.2f} s: ratio dense/ggn "
+            f"{r['ratio_curvature_dense_over_ggn']:.1f}x; whole diagnose (no run, no deletion) "
+            f"ggn {r['ggn_diagnose_s']:.2f} s, dense {r['dense_diagnose_s']:.2f} s "
+            f"({r['ratio_diagnose_dense_over_ggn']:.1f}x); lambda_min(A) ggn "
+            f"{r['ggn_lambda_min_A']:.4g} vs dense {r['dense_lambda_min_A']:.4g} "
+            f"(rel. diff {r['lambda_min_A_rel_diff']:.2g}); verdicts {r['ggn_verdict']} / "
+            f"{r['dense_verdict']}")
 
 if __name__ == "__main__":
     main()
