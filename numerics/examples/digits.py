@@ -30,6 +30,10 @@ Usage::
     unlearnstab diagnose --entry numerics.examples.digits:entry_class --eta-rel 0.5
     python -m numerics.examples.digits --table          # print the tables
     python -m numerics.examples.digits --table --out docs/results/digits.md   # the docs' copy
+    python -m numerics.examples.digits --table --store digits-cells/ --executor processes
+
+Each forget-set kind is one cell of the sweep engine (:func:`kind_cell`), so ``--store`` keeps the
+finished kinds (an interrupted build resumes) and ``--executor`` runs kinds in parallel.
 
 The docs include ``docs/results/digits.md`` as written by the last command (it takes about four
 minutes on two CPU cores, too long for every docs build); the file records its configuration and
@@ -48,13 +52,15 @@ from typing import Any
 import numpy as np
 import torch
 
+from numerics.commands._sweep import add_sweep_arguments, sweep_options
 from numerics.examples._markdown import fmt as _fmt
 from numerics.examples._markdown import markdown_table
 from numerics.inputs import InputError
 
 __all__ = ["DigitsConfig", "KINDS", "load", "make_model", "train", "make_entry", "entry",
            "entry_random", "entry_class", "entry_mislabeled", "entry_atypical",
-           "entry_redundant", "run_kind", "table", "recorded_configuration", "main"]
+           "entry_redundant", "run_kind", "kind_cell", "rows", "table", "recorded_configuration",
+           "main"]
 
 #: Forget-set kinds.
 KINDS: tuple[str, ...] = ("random", "class", "mislabeled", "atypical", "redundant")
@@ -388,16 +394,57 @@ TABLE_OUTCOME: tuple[tuple[str, Any], ...] = (
 )
 
 
-def table(kinds: tuple[str, ...] = KINDS, **overrides: Any) -> str:
-    """The markdown tables of ``docs/diagnose.md`` (one row per kind)."""
-    rows = [run_kind(k, **overrides)["row"] for k in kinds]
+def kind_cell(config: dict[str, Any]) -> dict[str, Any]:
+    """Sweep cell: the table row of ``config["kind"]`` under the other keys of ``config``.
+
+    ``config`` holds ``kind`` and every field of :class:`DigitsConfig`; the row's ``seconds`` is
+    left to the sweep engine, which records each cell's compute time.
+    """
+    from numerics.commands._common import jsonable
+
+    cfg = dict(config)
+    kind = cfg.pop("kind")
+    row = run_kind(kind, **cfg)["row"]
+    row.pop("seconds", None)
+    return jsonable(row)
+
+
+def rows(kinds: tuple[str, ...] = KINDS, *, sweep: dict[str, Any] | None = None,
+         **overrides: Any) -> list[dict[str, Any]]:
+    """The table rows of ``kinds``, one sweep cell each.
+
+    ``sweep`` holds the ``store``, ``executor``... of :func:`numerics.sweep.run_sweep`; with a
+    ``store`` an interrupted build keeps the finished kinds and a rerun reuses them.
+
+    Raises
+    ------
+    numerics.sweep.CellFailed
+        When a kind raised (after the other kinds ran).
+    """
+    from numerics.sweep import CellFailed, run_sweep
+
+    cfg = asdict(replace(DigitsConfig(), **overrides))
+    configs = [{"kind": k, **cfg} for k in kinds]
+    result = run_sweep("numerics.examples.digits:kind_cell", configs, desc="digits kinds",
+                       **(sweep or {}))
+    if result.failed:
+        raise CellFailed(result.failures)
+    by_kind = {c.config["kind"]: c for c in result.cells}
+    return [{**by_kind[k].record, "seconds": by_kind[k].seconds} for k in kinds]
+
+
+def table(kinds: tuple[str, ...] = KINDS, *, sweep: dict[str, Any] | None = None,
+          **overrides: Any) -> str:
+    """The markdown tables of ``docs/diagnose.md`` (one row per kind; see :func:`rows`)."""
+    found = rows(kinds, sweep=sweep, **overrides)
     cfg = replace(DigitsConfig(), **overrides)
     opts = ", ".join(f"{k}={v}" for k, v in OPTIONS.items())
-    lines = ["Diagnosis:", ""] + markdown_table(rows, TABLE_DIAGNOSE)
+    lines = ["Diagnosis:", ""] + markdown_table(found, TABLE_DIAGNOSE)
     lines += ["", "Actual unlearning and the deletion standard:", ""]
-    lines += markdown_table(rows, TABLE_OUTCOME)
+    lines += markdown_table(found, TABLE_OUTCOME)
     lines += ["", f"Configuration: {asdict(cfg)}; diagnose options {opts}; function distances "
-                  f"on softmax outputs; {sum(r['seconds'] for r in rows):.0f} s in all."]
+                  f"on softmax outputs; {sum(r['seconds'] or 0.0 for r in found):.0f} s of "
+                  "compute in all."]
     return "\n".join(lines)
 
 
@@ -455,12 +502,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--hidden", type=int, default=DigitsConfig.hidden)
     p.add_argument("--loss", default=DigitsConfig.loss, choices=["ce", "mse"])
     p.add_argument("--seed", type=int, default=DigitsConfig.seed)
+    add_sweep_arguments(p)  # --store DIR keeps finished kinds: an interrupted --table resumes
     args = p.parse_args(argv)
     over = {"n_train": args.n_train, "hidden": args.hidden, "loss": args.loss,
             "seed": args.seed}
     try:
         if args.table:
-            text = table(tuple(args.kinds), **over)
+            text = table(tuple(args.kinds), sweep=sweep_options(args), **over)
             if args.out:
                 _write_table(text, args.out, list(sys.argv[1:] if argv is None else argv))
             else:
