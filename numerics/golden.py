@@ -39,6 +39,8 @@ __all__ = [
     "equivalent",
     "check",
     "update",
+    "rebless",
+    "selected",
     "format_entry",
 ]
 
@@ -228,7 +230,8 @@ def _path(directory: Path, name: str) -> Path:
     return directory / f"{name}.json"
 
 
-def _selected(name: str, wanted: Iterable[str] | None) -> bool:
+def selected(name: str, wanted: Iterable[str] | None) -> bool:
+    """Whether ``name`` is one of ``wanted`` or in a group they name (all when none)."""
     if not wanted:
         return True
     return any(name == w or name.startswith(w.rstrip(".") + ".") for w in wanted)
@@ -259,7 +262,7 @@ def check(directory: Path | str | None = None, names: Iterable[str] | None = Non
     """Compare every catalog expression (or those under ``names``) with its golden file."""
     directory = Path(directory) if directory is not None else DEFAULT_DIR
     wanted = list(names) if names else None
-    catalog = {k: v for k, v in expressions().items() if _selected(k, wanted)}
+    catalog = {k: v for k, v in expressions().items() if selected(k, wanted)}
     report = GoldenReport(directory)
     items = list(catalog.values())
     if progress:
@@ -271,7 +274,7 @@ def check(directory: Path | str | None = None, names: Iterable[str] | None = Non
     missing_groups = {m.rsplit(".", 1)[-1] for m in missing_modules()}
     for path in sorted(directory.glob("*.json")) if directory.is_dir() else []:
         name = path.stem
-        if name in catalog or not _selected(name, wanted) or name in expressions():
+        if name in catalog or not selected(name, wanted) or name in expressions():
             continue
         old = json.loads(path.read_text(encoding="utf-8"))
         if name.split(".", 1)[0] in missing_groups:
@@ -286,7 +289,11 @@ def check(directory: Path | str | None = None, names: Iterable[str] | None = Non
 def update(directory: Path | str | None = None, names: Iterable[str] | None = None,
            progress: bool = False) -> GoldenReport:
     """Re-bless: write changed, new and rewritten expressions, delete removed ones."""
-    report = check(directory, names, progress)
+    return rebless(check(directory, names, progress))
+
+
+def rebless(report: GoldenReport) -> GoldenReport:
+    """Write the new record of every changed, new or rewritten entry; delete removed ones."""
     report.directory.mkdir(parents=True, exist_ok=True)
     for e in report.entries:
         path = _path(report.directory, e.name)

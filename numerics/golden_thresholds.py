@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from numerics.claims.policy import Kind, tolerance
-from numerics.golden import GoldenEntry, GoldenReport
+from numerics.golden import GoldenEntry, GoldenReport, rebless, selected
 
 __all__ = ["DEFAULT_DIR", "Threshold", "THRESHOLDS", "threshold_rtol", "check", "update",
            "format_threshold"]
@@ -172,18 +172,12 @@ def _compare(t: Threshold, directory: Path) -> ThresholdEntry:
                           old, new, worst)
 
 
-def _selected(name: str, wanted: Iterable[str] | None) -> bool:
-    if not wanted:
-        return True
-    return any(name == w or name.startswith(w.rstrip(".") + ".") for w in wanted)
-
-
 def check(directory: Path | str | None = None, names: Iterable[str] | None = None,
           progress: bool = False) -> GoldenReport:
     """Recompute every registered threshold (or those under ``names``) and compare."""
     directory = Path(directory) if directory is not None else DEFAULT_DIR
     wanted = list(names) if names else None
-    chosen = [t for k, t in THRESHOLDS.items() if _selected(k, wanted)]
+    chosen = [t for k, t in THRESHOLDS.items() if selected(k, wanted)]
     report = GoldenReport(directory)
     items: Iterable[Threshold] = chosen
     if progress:
@@ -194,7 +188,7 @@ def check(directory: Path | str | None = None, names: Iterable[str] | None = Non
     for t in items:
         report.entries.append(_compare(t, directory))
     for path in sorted(directory.glob("*.json")) if directory.is_dir() else []:
-        if path.stem not in THRESHOLDS and _selected(path.stem, wanted):
+        if path.stem not in THRESHOLDS and selected(path.stem, wanted):
             old = json.loads(path.read_text(encoding="utf-8"))
             report.entries.append(ThresholdEntry(path.stem, "removed",
                                                  "no such threshold any more", old))
@@ -205,19 +199,7 @@ def check(directory: Path | str | None = None, names: Iterable[str] | None = Non
 def update(directory: Path | str | None = None, names: Iterable[str] | None = None,
            progress: bool = False) -> GoldenReport:
     """Re-bless: write changed and new thresholds, delete removed ones."""
-    report = check(directory, names, progress)
-    report.directory.mkdir(parents=True, exist_ok=True)
-    for e in report.entries:
-        path = report.directory / f"{e.name}.json"
-        if e.status in ("changed", "new") and e.new is not None:
-            path.write_text(json.dumps(e.new, indent=2, ensure_ascii=False) + "\n",
-                            encoding="utf-8")
-            report.written.append(e.name)
-        elif e.status == "removed":
-            path.unlink()
-            report.deleted.append(e.name)
-    return report
-
+    return rebless(check(directory, names, progress))
 
 def format_threshold(entry: GoldenEntry) -> str:
     """A readable diff: the old and new value at every point, with the relative change."""
