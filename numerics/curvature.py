@@ -40,7 +40,7 @@ import numpy as np
 import torch
 from torch.func import functional_call, grad, hessian, jacrev, vmap
 
-from numerics.inputs import HessianPool, InputError, as_pool
+from numerics.inputs import HessianPool, InputError, as_pool, left_multiply
 
 __all__ = [
     "ModelFn",
@@ -357,7 +357,7 @@ def out_of_span_fraction(retain: np.ndarray, forget: np.ndarray,
     u, s, _ = np.linalg.svd(cols, full_matrices=False)
     keep = s > rtol * max(float(s[0]) if s.size else 0.0, np.finfo(float).tiny)
     U = u[:, keep]
-    resid = F - np.einsum("ab,bc,nck->nak", U, U.T, F)
+    resid = F - left_multiply(U, left_multiply(U.T, F))  # P_perp F_k, two BLAS products
     num = np.einsum("nak,nak->n", resid, resid)
     den = np.einsum("nak,nak->n", F, F)
     per = np.divide(num, den, out=np.zeros_like(num), where=den > 0)

@@ -117,8 +117,11 @@ class SecondMomentOperator:
             self.basis = np.eye(retain_pool.d)
         if self.basis.shape[1] == 0:
             raise InputError("all Hessians are zero: the active subspace is empty")
-        self.retain = retain_pool.project(self.basis)
-        self.forget = forget_pool.project(self.basis) if forget_pool is not None else None
+        if reduce:
+            self.retain = retain_pool.project(self.basis)
+            self.forget = forget_pool.project(self.basis) if forget_pool is not None else None
+        else:  # the identity basis: the pools as they are
+            self.retain, self.forget = retain_pool, forget_pool
         a = cfg.alpha
         self.weight_retain = 1.0 - a
         self.weight_forget = a if self.forget is not None else 0.0

@@ -74,3 +74,20 @@ def test_verify_selects_by_prefix_and_exits_zero(capsys):
 def test_verify_unknown_claim(capsys):
     assert main(["verify", "--claim", "C99"]) == 2
     assert "unknown claim id C99" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("factors", [False, True])
+def test_one_dimensional_file_is_read_as_stated(tmp_path, capsys, factors):
+    """A (n, 1, 1) array is Hessians unless --factors (then h = f^2): eta*_ms = 2 / mean h."""
+    values = np.array([1.0, 2.0, 3.0])[:, None, None]
+    path = tmp_path / "one.npz"
+    np.savez(path, retain=values)
+    args = ["threshold", "--hessians", str(path), "--batch-retain", "3", "--json"]
+    assert main(args + (["--factors"] if factors else [])) == 0
+    out = json.loads(capsys.readouterr().out)
+    # full batch without replacement: deterministic w <- (1 - eta hbar) w, stable iff eta < 2/hbar
+    hbar = float(np.mean(values**2 if factors else values))
+    from numerics.claims.policy import Kind, tolerance
+
+    assert out["eta_star_ms"] == pytest.approx(2.0 / hbar,
+                                               rel=tolerance(Kind.TIGHT_THRESHOLD).value)

@@ -85,3 +85,46 @@ def test_dense_round_trip():
     np.testing.assert_allclose(pool.dense(), H, atol=1e-12)
     np.testing.assert_allclose(pool.mean(), H.mean(axis=0), atol=1e-12)
     np.testing.assert_allclose(pool.lambda_max(), np.linalg.eigvalsh(H)[:, -1], rtol=1e-10)
+
+
+@pytest.mark.parametrize("signed", [False, True])
+def test_project_and_rotate_match_dense_congruence(signed):
+    r"""Pool.project(Q) holds :math:`Q^\top H_iQ` and rotate(R) holds :math:`RH_iR^\top`.
+
+    Reference: the congruence applied to the dense Hessians in float64 (an identity).
+    """
+    from numerics.claims.policy import Kind, tolerance
+    from numerics.diagnose.signed import make_pool
+    from numerics.instances import random_orthogonal
+
+    rng = np.random.default_rng(3)
+    n, d, k = 5, 6, 3
+    signs = rng.choice([-1.0, 1.0], size=(n, k)) if signed else None
+    pool = make_pool(rng.standard_normal((n, d, k)), signs, "retain")
+    H = pool.dense()
+    Q = np.linalg.qr(rng.standard_normal((d, 4)))[0]
+    R = random_orthogonal(rng, d)
+    tol = tolerance(Kind.IDENTITY).value
+    for got, want in [(pool.project(Q), Q.T @ H @ Q), (pool.rotate(R), R @ H @ R.T)]:
+        assert type(got) is type(pool)
+        np.testing.assert_allclose(got.dense(), want, rtol=tol, atol=tol * np.abs(H).max())
+
+
+def test_one_dimensional_arrays_are_not_guessed():
+    r"""``(n, 1, 1)`` reads as :math:`h_i` or as :math:`f_i` (:math:`h_i=f_i^2`): no guess.
+
+    Guessing "dense" once turned the σ-family at σ = n (factors :math:`\sqrt2`) into Hessians
+    :math:`\sqrt2` and moved :math:`\eta^\star_{ms}` from 1 to :math:`\sqrt2`.
+    """
+    from numerics.families import sigma_family
+
+    f = sigma_family(6, 6)  # d = 1: every sample sqrt(2) e_0
+    with pytest.raises(InputError, match=r"shape \(6, 1, 1\).*factors=True"):
+        as_pool(f, "retain")
+    with pytest.raises(InputError, match="cannot be told apart"):
+        SecondMomentOperator(f)
+    from numerics.claims.policy import Kind, tolerance
+
+    tol = tolerance(Kind.IDENTITY).value
+    np.testing.assert_allclose(as_pool(f, factors=True).dense(), f**2, rtol=tol)
+    np.testing.assert_allclose(as_pool(f, factors=False).dense(), f, rtol=tol)

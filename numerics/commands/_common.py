@@ -19,7 +19,8 @@ def add_operator_arguments(parser: argparse.ArgumentParser, *, eta: bool = True)
     """The options shared by ``radius`` and ``threshold``."""
     parser.add_argument("--hessians", required=True, metavar="FILE.npz",
                         help="npz with 'retain' (n_r, d, d) and optionally 'forget' (n_f, d, d); "
-                             "(n, d, k) factor arrays are accepted too")
+                             "(n, d, k) factor arrays are accepted too (a square array is read "
+                             "as Hessians unless --factors)")
     if eta:
         parser.add_argument("--eta", type=float, required=True, help="step size")
     parser.add_argument("--alpha", type=float, default=0.0, help="mixing weight in [0, 1]")
@@ -46,9 +47,15 @@ def load_operator(args: argparse.Namespace) -> SecondMomentOperator:
     forget = data["forget"] if "forget" in data.files else None
     from numerics.inputs import as_pool
 
-    kind = True if args.factors else None
-    retain_pool = as_pool(data["retain"], "retain", factors=kind)
-    forget_pool = as_pool(forget, "forget", factors=kind) if forget is not None else None
+    def kind(arr: np.ndarray) -> bool | None:
+        """--factors: factors; otherwise a square array is Hessians (also 1 x 1), else guessed."""
+        if args.factors:
+            return True
+        return False if arr.ndim == 3 and arr.shape[1] == arr.shape[2] else None
+
+    retain_pool = as_pool(data["retain"], "retain", factors=kind(data["retain"]))
+    forget_pool = (as_pool(forget, "forget", factors=kind(forget)) if forget is not None
+                   else None)
     cfg = UnlearningConfig(args.alpha, args.batch_retain, args.batch_forget, args.sampling)
     return SecondMomentOperator(retain_pool, forget_pool, cfg)
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from numerics.inputs import HessianPool
+from numerics.inputs import HessianPool, left_multiply
 from numerics.operator import SecondMomentOperator
 
 __all__ = ["SignedPool", "SignedOperator", "signed_factors", "make_pool", "make_operator"]
@@ -62,12 +62,12 @@ class SignedPool(HessianPool):
 
     def project(self, basis: np.ndarray) -> SignedPool:
         r"""Pool in an orthonormal basis :math:`Q`: :math:`F_i\mapsto Q^\top F_i`, signs kept."""
-        return SignedPool(np.einsum("dr,ndk->nrk", basis, self.factors), self.name,
+        return SignedPool(left_multiply(basis.T, self.factors), self.name,
                           signs=self.signs)
 
     def rotate(self, rotation: np.ndarray) -> SignedPool:
         r"""Pool :math:`\{RH_iR^\top\}`."""
-        return SignedPool(np.einsum("ed,ndk->nek", rotation, self.factors), self.name,
+        return SignedPool(left_multiply(rotation, self.factors), self.name,
                           signs=self.signs)
 
     def subset(self, index: np.ndarray | list[int]) -> SignedPool:
@@ -89,8 +89,8 @@ class SignedOperator(SecondMomentOperator):
         Ft = pool.factors.transpose(0, 2, 1)  # (n, k, r)
         Fs = (pool.factors * signs[:, None, :]).transpose(0, 2, 1)  # (n, k, r)
         G = (Ft.reshape(n * k, r) @ M).reshape(n, k, r)
-        C = np.einsum("nkr,nlr->nkl", G, Ft)  # F_i^T M F_i
-        Y = np.einsum("nkl,nlr->nkr", C, Fs).reshape(n * k, r)
+        C = G @ pool.factors  # F_i^T M F_i (n, k, k); batched matmul as in the plain operator
+        Y = (C @ Fs).reshape(n * k, r)
         return Fs.reshape(n * k, r).T @ Y
 
     def _kron_sum(self, pool: HessianPool) -> np.ndarray:
