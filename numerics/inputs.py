@@ -133,13 +133,17 @@ class HessianPool:
         gram = np.einsum("ndk,ndl->nkl", self.factors, self.factors)  # k x k, same spectrum
         return np.linalg.eigvalsh(gram)[:, -1].clip(min=0.0)
 
+    def _with_factors(self, factors: np.ndarray) -> HessianPool:
+        """The same samples with new factors (subclasses keep their extra data)."""
+        return HessianPool(factors, self.name)
+
     def project(self, basis: np.ndarray) -> HessianPool:
         r"""Pool expressed in an orthonormal basis :math:`Q` (``d x r``): :math:`F_i\mapsto Q^\top F_i`."""
-        return HessianPool(left_multiply(basis.T, self.factors), self.name)
+        return self._with_factors(left_multiply(basis.T, self.factors))
 
     def rotate(self, rotation: np.ndarray) -> HessianPool:
         r"""Pool :math:`\{RH_iR^\top\}` for an orthogonal ``d x d`` matrix :math:`R`."""
-        return HessianPool(left_multiply(rotation, self.factors), self.name)
+        return self._with_factors(left_multiply(rotation, self.factors))
 
     def subset(self, index: np.ndarray | list[int]) -> HessianPool:
         """Pool of the samples at ``index``."""

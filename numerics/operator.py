@@ -152,23 +152,31 @@ class SecondMomentOperator:
         return self._eigA
 
     @staticmethod
-    def _sum_hmh(pool: HessianPool, M: np.ndarray) -> np.ndarray:
-        r""":math:`\sum_iH_iMH_i=\sum_iF_i(F_i^\top MF_i)F_i^\top` with two large matrix products.
+    def _sandwich(factors: np.ndarray, scaled: np.ndarray, M: np.ndarray) -> np.ndarray:
+        r""":math:`\sum_i\tilde F_i(F_i^\top MF_i)\tilde F_i^\top` with two large matrix products.
 
-        With the stacked :math:`F=[F_1^\top;\dots;F_n^\top]` (``n k x r``): :math:`G=FM`, the
-        per-sample :math:`k\times k` blocks :math:`C_i=F_i^\top MF_i` from :math:`G`, then
-        :math:`\sum_iF_iC_iF_i^\top=F^\top Y` with :math:`Y_i=C_iF_i^\top`; :math:`O(nkr(r+k))`.
+        ``scaled`` is :math:`\tilde F_i=F_i` for PSD pools and :math:`F_iS_i` for signed ones
+        (:mod:`numerics.diagnose.signed`).  With the stacked :math:`F=[F_1^\top;\dots;F_n^\top]`
+        (``n k x r``): :math:`G=FM`, the per-sample :math:`k\times k` blocks
+        :math:`C_i=F_i^\top MF_i` from :math:`G`, then :math:`\sum_i\tilde F_iC_i\tilde F_i^\top=
+        \tilde F^\top Y` with :math:`Y_i=C_i\tilde F_i^\top`; :math:`O(nkr(r+k))`.
         """
-        n, r, k = pool.factors.shape
-        Ft = pool.factors.transpose(0, 2, 1)  # (n, k, r)
+        n, r, k = factors.shape
+        Ft = factors.transpose(0, 2, 1)  # (n, k, r)
         F2 = Ft.reshape(n * k, r)
+        S2 = F2 if scaled is factors else scaled.transpose(0, 2, 1).reshape(n * k, r)
         G = (F2 @ M).reshape(n, k, r)
         if k == 1:
             h = np.einsum("nr,nr->n", G[:, 0, :], Ft[:, 0, :])  # u_i^T M u_i
-            return F2.T @ (h[:, None] * F2)
-        C = G @ pool.factors  # F_i^T M F_i (n, k, k), any (non-symmetric) M; batched GEMM
-        Y = (C @ Ft).reshape(n * k, r)  # batched matmul: ~2x faster than einsum here
-        return F2.T @ Y
+            return S2.T @ (h[:, None] * S2)
+        C = G @ factors  # F_i^T M F_i (n, k, k), any (non-symmetric) M; batched GEMM
+        Y = (C @ S2.reshape(n, k, r)).reshape(n * k, r)  # batched matmul: ~2x faster than einsum
+        return S2.T @ Y
+
+    @staticmethod
+    def _sum_hmh(pool: HessianPool, M: np.ndarray) -> np.ndarray:
+        r""":math:`\sum_iH_iMH_i=\sum_iF_i(F_i^\top MF_i)F_i^\top` (:meth:`_sandwich`)."""
+        return SecondMomentOperator._sandwich(pool.factors, pool.factors, M)
 
     def _cov(self, pool: HessianPool | None, coef: tuple[float, float], mean: np.ndarray,
              M: np.ndarray) -> np.ndarray:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from numerics.inputs import HessianPool, left_multiply
+from numerics.inputs import HessianPool
 from numerics.operator import SecondMomentOperator
 
 __all__ = ["SignedPool", "SignedOperator", "signed_factors", "make_pool", "make_operator"]
@@ -60,15 +60,9 @@ class SignedPool(HessianPool):
         m = root * self.signs[:, None, :] @ root
         return np.linalg.eigvalsh(0.5 * (m + m.transpose(0, 2, 1)))[:, -1]
 
-    def project(self, basis: np.ndarray) -> SignedPool:
-        r"""Pool in an orthonormal basis :math:`Q`: :math:`F_i\mapsto Q^\top F_i`, signs kept."""
-        return SignedPool(left_multiply(basis.T, self.factors), self.name,
-                          signs=self.signs)
-
-    def rotate(self, rotation: np.ndarray) -> SignedPool:
-        r"""Pool :math:`\{RH_iR^\top\}`."""
-        return SignedPool(left_multiply(rotation, self.factors), self.name,
-                          signs=self.signs)
+    def _with_factors(self, factors: np.ndarray) -> SignedPool:
+        """The same samples and signs with new factors (``project``, ``rotate``)."""
+        return SignedPool(factors, self.name, signs=self.signs)
 
     def subset(self, index: np.ndarray | list[int]) -> SignedPool:
         """Pool of the samples at ``index``."""
@@ -85,13 +79,7 @@ class SignedOperator(SecondMomentOperator):
         signs = getattr(pool, "signs", None)
         if signs is None:
             return SecondMomentOperator._sum_hmh(pool, M)
-        n, r, k = pool.factors.shape
-        Ft = pool.factors.transpose(0, 2, 1)  # (n, k, r)
-        Fs = (pool.factors * signs[:, None, :]).transpose(0, 2, 1)  # (n, k, r)
-        G = (Ft.reshape(n * k, r) @ M).reshape(n, k, r)
-        C = G @ pool.factors  # F_i^T M F_i (n, k, k); batched matmul as in the plain operator
-        Y = (C @ Fs).reshape(n * k, r)
-        return Fs.reshape(n * k, r).T @ Y
+        return SecondMomentOperator._sandwich(pool.factors, pool._scaled(), M)
 
     def _kron_sum(self, pool: HessianPool) -> np.ndarray:
         r""":math:`\sum_iH_i\otimes H_i=W_sW^\top` with :math:`W=[F_i\otimes F_i]`, :math:`W_s` signed."""
