@@ -65,8 +65,8 @@ def _setup(n: int, P: int, dtype):
 
     _limit_threads()
 
-    from numerics.cnn.data import DataConfig, make_data
-    from numerics.cnn.model import CNNConfig, init_weights
+    from numerics.apps.cnn.data import DataConfig, make_data
+    from numerics.apps.cnn.model import CNNConfig, init_weights
 
     m, d = _shape(P)
     data = make_data(DataConfig(n_train=n, n_test=1, d=d, snr=0.5, seed=0), dtype=dtype)
@@ -79,8 +79,8 @@ def _gram_route(n: int, P: int, repeats: int = 9) -> dict:
     """Generic Gram route (factors, then syrk) and the CNN's structured Gram; medians."""
     import numpy as np
 
-    from numerics.cnn.model import rank_one_factors, rank_one_gram
-    from numerics.coherence import coherence_from_gram, dexter_sigma
+    from numerics.apps.cnn.model import rank_one_factors, rank_one_gram
+    from numerics.curvature.coherence import coherence_from_gram, dexter_sigma
 
     torch, X, y, W, cfg = _setup(n, P, __import__("torch").float64)
     before = _rss_mb()  # before the warm-up: the warm-up allocates what the route needs
@@ -112,7 +112,7 @@ def _gram_route(n: int, P: int, repeats: int = 9) -> dict:
 
 
 def _cnn_loss(torch, W, X, y, cfg, i):
-    from numerics.cnn.model import forward
+    from numerics.apps.cnn.model import forward
 
     return torch.nn.functional.softplus(-y[i] * forward(W, X[i:i + 1], cfg)[0])
 
@@ -170,9 +170,9 @@ def _route_a(n: int, P: int) -> dict:
 
 
 def _route_b(n: int, P: int) -> dict:
-    from numerics.cnn.model import logistic_loss_fn, model_fn
-    from numerics.coherence import coherence_dense
-    from numerics.curvature import per_sample_hessians
+    from numerics.apps.cnn.model import logistic_loss_fn, model_fn
+    from numerics.curvature.coherence import coherence_dense
+    from numerics.curvature.hessians import per_sample_hessians
 
     torch, X, y, W, cfg = _setup(n, P, __import__("torch").float64)
     m, d = _shape(P)

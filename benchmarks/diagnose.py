@@ -1,6 +1,6 @@
 """Benchmark: the two curvature routes of ``unlearnstab diagnose``, measured in one run.
 
-On the digits MLP of :mod:`numerics.examples.digits` (n = 200 training samples, float64) at a
+On the digits MLP of :mod:`numerics.apps.examples.digits` (n = 200 training samples, float64) at a
 few hidden widths, time the curvature step of each route
 
 * dense -- exact per-sample Hessians, ``vmap(hessian)`` of torch.func, then the signed factors
@@ -51,10 +51,10 @@ def measure(hidden: int, budget_gb: float, repeats: int) -> dict:
     """Both routes on the digits model with ``hidden`` units (random forget set)."""
     import numpy as np
 
-    from numerics.diagnose import diagnose
-    from numerics.diagnose.data import FlatModel, as_dataset
-    from numerics.diagnose.route import _bytes_dense, compute_curvature
-    from numerics.examples import digits
+    from numerics.apps.diagnose import diagnose
+    from numerics.apps.diagnose.data import FlatModel, as_dataset
+    from numerics.apps.diagnose.route import _bytes_dense, compute_curvature
+    from numerics.apps.examples import digits
 
     e = digits.make_entry("random", hidden=hidden)
     flat = FlatModel(e["model"])

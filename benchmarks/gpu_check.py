@@ -57,12 +57,12 @@ def main(argv: list[str] | None = None) -> int:
         print("no CUDA device")
         return 0
 
-    from numerics.cnn.data import DataConfig, make_data
-    from numerics.cnn.model import CNNConfig, rank_one_factors, rank_one_gram
-    from numerics.cnn.train import TrainConfig, train_gd
-    from numerics.coherence import coherence_from_gram, dexter_sigma, factor_gram
-    from numerics.curvature import reduce_to_active
-    from numerics.device import resolve_device, resolve_dtype
+    from numerics.apps.cnn.data import DataConfig, make_data
+    from numerics.apps.cnn.model import CNNConfig, rank_one_factors, rank_one_gram
+    from numerics.apps.cnn.train import TrainConfig, train_gd
+    from numerics.core.device import resolve_device, resolve_dtype
+    from numerics.curvature.coherence import coherence_from_gram, dexter_sigma, factor_gram
+    from numerics.curvature.hessians import reduce_to_active
 
     dev = resolve_device("cpu" if args.smoke_cpu else "cuda")
     P = 2 * args.m * args.d
@@ -123,8 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"CPU float64 on the subsample: {t_cpu:.2f} s")
 
     if args.pipeline:
-        from numerics.claims.cnn import SWEEPS
-        from numerics.cnn.experiment import run_snr
+        from numerics.apps.cnn.experiment import run_snr
+        from numerics.verify.claims.cnn import SWEEPS
 
         cfg_large = SWEEPS["large"].config
         if args.smoke_cpu:

@@ -15,8 +15,8 @@ import time
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from numerics.inputs import HessianPool, UnlearningConfig, as_pool
-from numerics.operator import SecondMomentOperator
+from numerics.core.inputs import HessianPool, UnlearningConfig, as_pool
+from numerics.core.operator import SecondMomentOperator
 
 
 def timed(fn, repeat: int = 1):
@@ -65,7 +65,7 @@ def grid_section(size):
     t_c, eta_c = timed(lambda: sigma_family_eta_star_grid("wor", S, n, Bm), 3)
     print(f"\neta*_ms over a {size}x{size} (sigma x B) grid, sigma-family n={n}, WOR")
     print(f"  closed form (vectorised): {t_c:.4f} s")
-    from numerics.families import sigma_family
+    from numerics.core.families import sigma_family
 
     sample = [(int(S[i, j]), int(Bm[i, j])) for i, j in
               np.random.default_rng(1).integers(0, size, (20, 2))]

@@ -38,9 +38,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script: make `benchmarks.sweep` importable for workers
     sys.path.insert(0, str(ROOT))
 
-from numerics.cnn.cells import CNN_CELL, cnn_configs  # noqa: E402
-from numerics.cnn.experiment import ExperimentConfig  # noqa: E402
-from numerics.frontier import SIGMA_CELL, sigma_family_grid  # noqa: E402
+from numerics.apps.cnn.cells import CNN_CELL, cnn_configs  # noqa: E402
+from numerics.apps.cnn.experiment import ExperimentConfig  # noqa: E402
+from numerics.apps.frontier import SIGMA_CELL, sigma_family_grid  # noqa: E402
 from numerics.sweep import Dask, make_cells, run_sweep  # noqa: E402
 from numerics.sweep.cells import execute_cell  # noqa: E402
 from numerics.sweep.store import Store  # noqa: E402

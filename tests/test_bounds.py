@@ -4,9 +4,9 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from numerics.bounds import sufficient_bounds
-from numerics.claims.policy import POLICY, Kind
-from numerics.instances import random_instance
+from numerics.core.bounds import sufficient_bounds
+from numerics.core.instances import random_instance
+from numerics.verify.claims.policy import POLICY, Kind
 
 SLACK = POLICY[Kind.BRACKET].value
 
@@ -31,8 +31,8 @@ def test_bounds_bracket_eta_star(seed, d, sampling):
 
 def test_bounds_are_tight_for_a_bernoulli_clique():
     """Identical rank-one Hessians: the convergence bound equals eta* (SPEC §3.4 corollary)."""
-    from numerics.inputs import UnlearningConfig
-    from numerics.operator import SecondMomentOperator
+    from numerics.core.inputs import UnlearningConfig
+    from numerics.core.operator import SecondMomentOperator
 
     u = np.zeros((1, 3, 1))
     u[0, 0, 0] = 1.5

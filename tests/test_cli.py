@@ -87,7 +87,7 @@ def test_one_dimensional_file_is_read_as_stated(tmp_path, capsys, factors):
     out = json.loads(capsys.readouterr().out)
     # full batch without replacement: deterministic w <- (1 - eta hbar) w, stable iff eta < 2/hbar
     hbar = float(np.mean(values**2 if factors else values))
-    from numerics.claims.policy import Kind, tolerance
+    from numerics.verify.claims.policy import Kind, tolerance
 
     assert out["eta_star_ms"] == pytest.approx(2.0 / hbar,
                                                rel=tolerance(Kind.TIGHT_THRESHOLD).value)

@@ -7,7 +7,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from numerics.coherence import (
+from numerics.core.inputs import InputError
+from numerics.curvature.coherence import (
     coherence,
     coherence_dense,
     coherence_from_gram,
@@ -16,7 +17,6 @@ from numerics.coherence import (
     pair_coherence,
     trace_kernel,
 )
-from numerics.inputs import InputError
 
 
 def _dense(F):

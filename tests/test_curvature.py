@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from numerics.curvature import (
+from numerics.core.inputs import InputError, UnlearningConfig
+from numerics.core.operator import SecondMomentOperator
+from numerics.curvature.hessians import (
     factors_from_gradients,
     functional_model,
     ggn_factors,
@@ -15,8 +17,6 @@ from numerics.curvature import (
     reduce_to_active,
     to_pool,
 )
-from numerics.inputs import InputError, UnlearningConfig
-from numerics.operator import SecondMomentOperator
 
 torch.set_default_dtype(torch.float64)
 
@@ -143,7 +143,7 @@ def test_psd_root_near_one_hot_softmax_is_roundoff_not_negative():
     The round-off is judged against the batch's curvature scale (the moderate sample's Λ ~ 0.2),
     and the factor still reproduces Λ to that round-off; a genuinely indefinite Λ still raises.
     """
-    from numerics.curvature import _psd_root, output_curvature
+    from numerics.curvature.hessians import _psd_root, output_curvature
 
     outs = torch.tensor([[30.0, 0.0, 0.0, -1.0], [0.3, 0.1, -0.2, 0.0]])
     lam = output_curvature(_xent, outs, torch.tensor([0, 1]), (4,))

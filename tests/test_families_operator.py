@@ -2,7 +2,7 @@
 
 The closed forms come from sympy derivations on the diagonal law; the operator solves the
 generalised eigenproblem Q x = mu L x on a randomly rotated, rank-one factorisation.  They share
-only the batch moments.  Also: detection of commuting families (numerics.commuting) and the exact
+only the batch moments.  Also: detection of commuting families (numerics.core.commuting) and the exact
 almost-sure exponent vs a simulation of the full matrix recursion.
 """
 
@@ -11,10 +11,10 @@ import math
 import numpy as np
 import pytest
 
-from numerics import families as NF
-from numerics.commuting import diagonal_family, exact_eta_star_as
-from numerics.inputs import UnlearningConfig, as_pool
-from numerics.operator import SecondMomentOperator
+from numerics.core import families as NF
+from numerics.core.commuting import diagonal_family, exact_eta_star_as
+from numerics.core.inputs import UnlearningConfig, as_pool
+from numerics.core.operator import SecondMomentOperator
 from theory import families as F
 from theory import lyapunov as L
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from numerics.frontier import evaluate, grid, plot_frontier, sigma_family_cell, to_matrix
+from numerics.apps.frontier import evaluate, grid, plot_frontier, sigma_family_cell, to_matrix
 
 
 def test_grid_is_cartesian_and_ordered():

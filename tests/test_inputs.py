@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from numerics.inputs import InputError, UnlearningConfig, as_pool
-from numerics.operator import SecondMomentOperator
+from numerics.core.inputs import InputError, UnlearningConfig, as_pool
+from numerics.core.operator import SecondMomentOperator
 
 
 def _psd(n=3, d=3, seed=0):
@@ -93,9 +93,9 @@ def test_project_and_rotate_match_dense_congruence(signed):
 
     Reference: the congruence applied to the dense Hessians in float64 (an identity).
     """
-    from numerics.claims.policy import Kind, tolerance
-    from numerics.diagnose.signed import make_pool
-    from numerics.instances import random_orthogonal
+    from numerics.apps.diagnose.signed import make_pool
+    from numerics.core.instances import random_orthogonal
+    from numerics.verify.claims.policy import Kind, tolerance
 
     rng = np.random.default_rng(3)
     n, d, k = 5, 6, 3
@@ -116,14 +116,14 @@ def test_one_dimensional_arrays_are_not_guessed():
     Guessing "dense" once turned the σ-family at σ = n (factors :math:`\sqrt2`) into Hessians
     :math:`\sqrt2` and moved :math:`\eta^\star_{ms}` from 1 to :math:`\sqrt2`.
     """
-    from numerics.families import sigma_family
+    from numerics.core.families import sigma_family
 
     f = sigma_family(6, 6)  # d = 1: every sample sqrt(2) e_0
     with pytest.raises(InputError, match=r"shape \(6, 1, 1\).*factors=True"):
         as_pool(f, "retain")
     with pytest.raises(InputError, match="cannot be told apart"):
         SecondMomentOperator(f)
-    from numerics.claims.policy import Kind, tolerance
+    from numerics.verify.claims.policy import Kind, tolerance
 
     tol = tolerance(Kind.IDENTITY).value
     np.testing.assert_allclose(as_pool(f, factors=True).dense(), f**2, rtol=tol)

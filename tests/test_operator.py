@@ -5,9 +5,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from numerics.inputs import UnlearningConfig, as_pool
-from numerics.instances import random_instance, random_orthogonal
-from numerics.operator import SecondMomentOperator
+from numerics.core.inputs import UnlearningConfig, as_pool
+from numerics.core.instances import random_instance, random_orthogonal
+from numerics.core.operator import SecondMomentOperator
 
 # Two exact float64 computations of one quantity (eigvalsh of the r^2 x r^2 matrix vs Lanczos
 # with tol 1e-13; generalized eigh vs bisection to 1e-13): they agree to round-off times the

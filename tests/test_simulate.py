@@ -3,15 +3,15 @@
 import numpy as np
 import pytest
 
-from numerics.claims.policy import POLICY, Kind
-from numerics.instances import random_instance
-from numerics.simulate import (
+from numerics.core.instances import random_instance
+from numerics.core.simulate import (
     lyapunov_exponent,
     ms_growth_rate,
     one_step_second_moment,
     sample_weights,
     trajectory_rule,
 )
+from numerics.verify.claims.policy import POLICY, Kind
 
 K_SE = POLICY[Kind.STATISTICAL].value
 

@@ -9,10 +9,10 @@ import json
 import pytest
 
 from numerics.cli import main
-from numerics.manifest import git_revision, read_manifest, record_outputs, versions
-from numerics.tables import base
-from numerics.tables.base import BuildContext, Column, Table, TableSpec, table_registry
-from numerics.tables.render import FORMATS, render
+from numerics.core.manifest import git_revision, read_manifest, record_outputs, versions
+from numerics.verify.tables import base
+from numerics.verify.tables.base import BuildContext, Column, Table, TableSpec, table_registry
+from numerics.verify.tables.render import FORMATS, render
 
 QUICK = BuildContext(scale="quick")
 
@@ -66,7 +66,7 @@ def test_tightness_brackets(built):
 
 
 def test_heatmap_agreement_small_grid(monkeypatch):
-    from numerics.tables import heatmap_agreement
+    from numerics.verify.tables import heatmap_agreement
 
     # two sigma x two B cells per experiment, each with a cell between the two thresholds
     monkeypatch.setattr(heatmap_agreement, "grid_axes", lambda scale: ((5, 10), (6, 14)))
@@ -216,7 +216,7 @@ def test_manifest_merges_entries(tmp_path):
 def test_cnn_table_on_a_tiny_sweep(monkeypatch):
     from dataclasses import replace
 
-    from numerics.claims import cnn as cc
+    from numerics.verify.claims import cnn as cc
 
     spec = cc.SWEEPS["quick"]
     tiny = replace(spec, snrs=(0.05, 1.6), seeds=(0,), config=replace(spec.config, steps=40))
@@ -232,7 +232,7 @@ def test_cnn_table_on_a_tiny_sweep(monkeypatch):
 def test_cli_table_store_reuses_cells(monkeypatch, tmp_path, capsys):
     """``table --store`` keeps the cells and a second build reuses them (identical table)."""
     from numerics.sweep.store import open_store
-    from numerics.tables import heatmap_agreement
+    from numerics.verify.tables import heatmap_agreement
 
     monkeypatch.setattr(heatmap_agreement, "grid_axes", lambda scale: ((5, 10), (6, 14)))
     args = ["table", "--table", "heatmap_agreement", "--quick", "--quiet"]

@@ -25,7 +25,7 @@ Nothing below is typed in from SPEC.  The derivation is:
 
 Every sympy expression has a float callable beside it (``lambdify``).  The numeric functions
 return ``0.0`` where the mean escapes (:math:`D\le 0`): then no step size is mean-square stable,
-the same convention as :meth:`numerics.operator.SecondMomentOperator.eta_star_ms`.
+the same convention as :meth:`numerics.core.operator.SecondMomentOperator.eta_star_ms`.
 """
 
 from __future__ import annotations
@@ -610,7 +610,7 @@ def clique_sigma_derivatives(sampling: str = "bernoulli") -> tuple[sp.Expr, sp.E
 
 
 # ---------------------------------------------------------------------------------------------
-# Numeric diagonal families (used by theory.lyapunov and numerics.commuting)
+# Numeric diagonal families (used by theory.lyapunov and numerics.core.commuting)
 # ---------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class DiagonalFamily:

@@ -1,6 +1,6 @@
 """Sphinx extension: generate the claims, theory, table, expression and API pages at build time.
 
-Runs :func:`numerics.docsite.generate` into ``docs/generated`` when the builder starts, at the
+Runs :func:`docsite.generate` into ``docs/generated`` when the builder starts, at the
 scale given by the ``unlearnstab_scale`` configuration value (``quick`` by default; pass
 ``-D unlearnstab_scale=default`` for the larger configurations).  The scale is also exported as
 ``UNLEARNSTAB_DOCS_SCALE`` so that the gallery scripts use it.
@@ -36,7 +36,7 @@ def _export_scale(app: Sphinx, config: Config) -> None:
 
 
 def _generate(app: Sphinx) -> None:
-    from numerics.docsite import generate
+    from docsite import generate
 
     src = Path(app.srcdir)
     start = time.perf_counter()
@@ -54,7 +54,7 @@ def _record_figures(app: Sphinx, exception: Exception | None) -> None:
     """Write a manifest next to the gallery's figures (script, scale, versions, checksums)."""
     if exception is not None:
         return
-    from numerics.manifest import record_outputs
+    from numerics.core.manifest import record_outputs
 
     images = Path(app.srcdir) / "gallery_auto" / "images"
     for png in sorted(images.glob("sphx_glr_plot_*.png")):

@@ -7,8 +7,8 @@ import argparse
 import json
 from pathlib import Path
 
-from numerics.cnn.experiment import ExperimentConfig
-from numerics.cnn.frontier import frontier_map, plot_frontier
+from numerics.apps.cnn.experiment import ExperimentConfig
+from numerics.apps.cnn.frontier import frontier_map, plot_frontier
 
 HERE = Path(__file__).parent
 SNRS = [0.05, 0.1, 0.2, 0.3, 0.4, 0.6, 0.8, 1.2, 1.6]

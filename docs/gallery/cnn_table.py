@@ -8,7 +8,7 @@ import sys
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from numerics.claims.cnn import SWEEPS, _theory_table, summarise, sweep
+from numerics.verify.claims.cnn import SWEEPS, _theory_table, summarise, sweep
 
 scale = sys.argv[1] if len(sys.argv) > 1 else "quick"
 spec = SWEEPS[scale]

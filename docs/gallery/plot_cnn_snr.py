@@ -21,7 +21,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from scipy.stats import spearmanr
 
-from numerics.claims import cnn as cc
+from numerics.verify.claims import cnn as cc
 from theory import cnn as th
 
 SCALE = os.environ.get("UNLEARNSTAB_DOCS_SCALE", "quick")

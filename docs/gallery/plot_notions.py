@@ -26,11 +26,11 @@ import os
 import matplotlib.pyplot as plt
 import numpy as np
 
-from numerics.commuting import exact_eta_star_as
-from numerics.families import sigma_family
-from numerics.inputs import UnlearningConfig
-from numerics.operator import SecondMomentOperator
-from numerics.simulate import sample_weights
+from numerics.core.commuting import exact_eta_star_as
+from numerics.core.families import sigma_family
+from numerics.core.inputs import UnlearningConfig
+from numerics.core.operator import SecondMomentOperator
+from numerics.core.simulate import sample_weights
 
 SCALE = os.environ.get("UNLEARNSTAB_DOCS_SCALE", "quick")
 N, SIGMA, BATCH, C = 20, 5, 4, 2.0

@@ -16,8 +16,8 @@ import os
 
 import numpy as np
 
-from numerics.frontier import evaluate, grid, plot_frontier
-from numerics.tables.heatmap_agreement import cell
+from numerics.apps.frontier import evaluate, grid, plot_frontier
+from numerics.verify.tables.heatmap_agreement import cell
 
 SCALE = os.environ.get("UNLEARNSTAB_DOCS_SCALE", "quick")
 # The grids avoid the exactly marginal cells sigma * B = 50, where eta = 0.5 equals the private

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from numerics import __version__
-from numerics.inputs import InputError
+from numerics.core.inputs import InputError
 
 __all__ = [
     "CellSpec", "canonical_json", "normalise", "cell_key", "cell_path", "resolve", "make_cells",

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from numerics import __version__
-from numerics.inputs import InputError
+from numerics.core.inputs import InputError
 from numerics.sweep.cells import CellFn, CellSpec, cell_path, is_importable, make_cells
 from numerics.sweep.executors import Executor, check_executor, make_executor
 from numerics.sweep.store import MemoryStore, Store, StoredCell
@@ -115,7 +115,7 @@ class SweepResult:
 
 
 class CellFailed(RuntimeError):
-    """Raised by callers that need every cell (e.g. :func:`numerics.frontier.evaluate`).
+    """Raised by callers that need every cell (e.g. :func:`numerics.apps.frontier.evaluate`).
 
     Attributes
     ----------

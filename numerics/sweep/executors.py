@@ -26,7 +26,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from numerics import __version__
-from numerics.inputs import InputError
+from numerics.core.inputs import InputError
 from numerics.sweep.cells import CellFn, CellRun, CellSpec, execute_cell, execute_cells, resolve
 
 __all__ = ["EXECUTORS", "Executor", "InProcess", "Processes", "Dask", "make_executor",

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from numerics import __version__
-from numerics.inputs import InputError
+from numerics.core.inputs import InputError
 from numerics.sweep.cells import CellRun, CellSpec, cell_key
 
 __all__ = ["StoreError", "StoredCell", "MemoryStore", "Store", "open_store", "DB_NAME",

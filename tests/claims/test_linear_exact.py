@@ -2,8 +2,8 @@
 
 import pytest
 
-from numerics.claims.base import registry
-from numerics.operator import SecondMomentOperator
+from numerics.core.operator import SecondMomentOperator
+from numerics.verify.claims.base import registry
 
 
 @pytest.mark.parametrize("cid", ["C1.a", "C1.b", "C1.c", "C3", "C5"])

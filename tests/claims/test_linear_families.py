@@ -2,7 +2,7 @@
 
 import pytest
 
-from numerics.claims.base import registry
+from numerics.verify.claims.base import registry
 from theory import families as fam
 
 
@@ -30,7 +30,7 @@ def test_negative_control_wrong_closed_form(monkeypatch):
 
 def test_negative_control_wrong_alpha_c(monkeypatch):
     """Predicting escape of the aligned forget set for every alpha must fail the sign claim."""
-    import numerics.claims.linear_families as lf
+    import numerics.verify.claims.linear_families as lf
 
     true = fam.separate_sets_eta_star
     monkeypatch.setattr(lf.fam, "separate_sets_eta_star", lambda *a, **k: 0.0)

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
+from numerics.apps.cnn.experiment import RECORD_KEYS
 from numerics.cli import main
-from numerics.cnn.experiment import RECORD_KEYS
 
 SMALL = ["--n", "12", "--d", "60", "--m", "4", "--n-forget", "2", "--batch-retain", "2",
          "--batch-forget", "1", "--steps", "20", "--horizon", "50", "--device", "cpu"]

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from numerics.cnn.data import DataConfig, forget_split, make_data
-from numerics.inputs import InputError
+from numerics.apps.cnn.data import DataConfig, forget_split, make_data
+from numerics.core.inputs import InputError
 
 
 def test_geometry_and_snr():

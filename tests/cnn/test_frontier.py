@@ -5,9 +5,9 @@ import math
 import numpy as np
 import pytest
 
-from numerics.cnn.experiment import ExperimentConfig
-from numerics.cnn.frontier import calibrated_level, frontier_map, plot_frontier
-from numerics.inputs import InputError
+from numerics.apps.cnn.experiment import ExperimentConfig
+from numerics.apps.cnn.frontier import calibrated_level, frontier_map, plot_frontier
+from numerics.core.inputs import InputError
 
 SMALL = ExperimentConfig(n=12, n_test=20, d=80, m=4, n_forget=2, batch_retain=2, batch_forget=1,
                          steps=40, horizon=100, repeats=4)

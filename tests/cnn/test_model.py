@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from numerics.cnn.data import DataConfig, make_data
-from numerics.cnn.model import (
+from numerics.apps.cnn.data import DataConfig, make_data
+from numerics.apps.cnn.model import (
     CNNConfig,
     activation_counts,
     forward,
@@ -21,8 +21,8 @@ from numerics.cnn.model import (
     rank_one_factors,
     rank_one_gram,
 )
-from numerics.curvature import ggn_residual, per_sample_hessians
-from numerics.inputs import InputError
+from numerics.core.inputs import InputError
+from numerics.curvature.hessians import ggn_residual, per_sample_hessians
 from theory.cnn import callable_of
 
 

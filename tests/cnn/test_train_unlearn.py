@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from numerics.cnn._linear_rule import companion_escape
-from numerics.cnn.data import DataConfig, forget_split, make_data
-from numerics.cnn.model import CNNConfig, init_weights
-from numerics.cnn.train import TrainConfig, train_gd
-from numerics.cnn.unlearn import ESCAPE_LOSS, UnlearnConfig, draw_batches, unlearn
-from numerics.inputs import InputError
+from numerics.apps.cnn._linear_rule import companion_escape
+from numerics.apps.cnn.data import DataConfig, forget_split, make_data
+from numerics.apps.cnn.model import CNNConfig, init_weights
+from numerics.apps.cnn.train import TrainConfig, train_gd
+from numerics.apps.cnn.unlearn import ESCAPE_LOSS, UnlearnConfig, draw_batches, unlearn
+from numerics.core.inputs import InputError
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +101,7 @@ def test_companion_rule_follows_the_growth_rate():
 
 
 def test_device_policy():
-    from numerics.device import resolve_device, resolve_dtype, thread_limit
+    from numerics.core.device import resolve_device, resolve_dtype, thread_limit
 
     assert resolve_device("cpu").type == "cpu"
     assert resolve_device("auto").type in ("cpu", "cuda")

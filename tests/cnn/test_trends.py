@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from scipy.stats import spearmanr
 
-from numerics.claims.base import registry
-from numerics.claims.cnn import summarise, sweep
-from numerics.cnn.experiment import ExperimentConfig, run_snr
+from numerics.apps.cnn.experiment import ExperimentConfig, run_snr
+from numerics.verify.claims.base import registry
+from numerics.verify.claims.cnn import summarise, sweep
 from theory.cnn import trends
 
 

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
+from numerics.apps.diagnose import diagnose
+from numerics.apps.diagnose.api import REPORT_KEYS
+from numerics.apps.diagnose.data import FlatModel, as_dataset
+from numerics.apps.diagnose.unlearn import gradient_difference
+from numerics.apps.examples import digits, synthetic
 from numerics.cli import main
-from numerics.diagnose import diagnose
-from numerics.diagnose.api import REPORT_KEYS
-from numerics.diagnose.data import FlatModel, as_dataset
-from numerics.diagnose.unlearn import gradient_difference
-from numerics.examples import digits, synthetic
 
 SMALL = {"n_train": 40, "hidden": 4, "steps": 300, "n_forget": 3, "n_test": 60}
 
@@ -85,7 +85,7 @@ def test_generic_unlearning_step_matches_formula():
 
 def test_cli_json_and_outputs(tmp_path, capsys):
     out = tmp_path / "res"
-    rc = main(["diagnose", "--entry", "numerics.examples.synthetic:entry_aligned", "--json",
+    rc = main(["diagnose", "--entry", "numerics.apps.examples.synthetic:entry_aligned", "--json",
                "--no-progress", "--out", str(out), "--grid", "4", "--unlearn-steps", "50"])
     assert rc == 0
     d = json.loads(capsys.readouterr().out)
@@ -102,7 +102,7 @@ def test_cli_json_and_outputs(tmp_path, capsys):
 
 
 def test_cli_text_and_overrides(capsys):
-    rc = main(["diagnose", "--entry", "numerics.examples.synthetic:entry_memorised",
+    rc = main(["diagnose", "--entry", "numerics.apps.examples.synthetic:entry_memorised",
                "--no-progress", "--alpha", "0.2", "--unlearn-steps", "0", "--no-deletion",
                "--grid", "2"])
     out = capsys.readouterr().out

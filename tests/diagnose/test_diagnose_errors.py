@@ -5,9 +5,9 @@ import textwrap
 import pytest
 import torch
 
+from numerics.apps.diagnose import diagnose
 from numerics.cli import main
-from numerics.diagnose import diagnose
-from numerics.inputs import InputError
+from numerics.core.inputs import InputError
 
 
 def _model():

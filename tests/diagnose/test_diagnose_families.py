@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from numerics.claims.policy import Kind, tolerance
-from numerics.diagnose import diagnose, diagnose_curvature
-from numerics.examples import synthetic
-from numerics.families import identical_lists, separate_sets
+from numerics.apps.diagnose import diagnose, diagnose_curvature
+from numerics.apps.examples import synthetic
+from numerics.core.families import identical_lists, separate_sets
+from numerics.verify.claims.policy import Kind, tolerance
 from theory import families as tf
 from theory.families import identical_lists_eta_star, separate_sets_eta_star, separate_sets_law
 

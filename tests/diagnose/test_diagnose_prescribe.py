@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from numerics.diagnose import diagnose_curvature
-from numerics.families import separate_sets
-from numerics.inputs import UnlearningConfig
-from numerics.operator import SecondMomentOperator
+from numerics.apps.diagnose import diagnose_curvature
+from numerics.core.families import separate_sets
+from numerics.core.inputs import UnlearningConfig
+from numerics.core.operator import SecondMomentOperator
 from theory.families import min_stable_batch, separate_sets_eta_star
 
 FAMILY = (10, 3, 8, 3, 1.0, 1.0)  # n_r, n_f, sigma_r, sigma_f, lam_r, lam_f (forget aligned)

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from numerics.diagnose.data import FlatModel, as_dataset
-from numerics.diagnose.route import choose_route, compute_curvature, dense_hessians
-from numerics.diagnose.signed import SignedOperator, SignedPool, make_pool, signed_factors
-from numerics.inputs import InputError, UnlearningConfig
+from numerics.apps.diagnose.data import FlatModel, as_dataset
+from numerics.apps.diagnose.route import choose_route, compute_curvature, dense_hessians
+from numerics.apps.diagnose.signed import SignedOperator, SignedPool, make_pool, signed_factors
+from numerics.core.inputs import InputError, UnlearningConfig
 
 
 def _indefinite(rng, n, d):

@@ -8,8 +8,8 @@ import shutil
 import pytest
 import sympy as sp
 
-from numerics import golden
 from numerics.cli import main
+from numerics.verify import golden
 from theory import catalog
 from theory.catalog import expressions, register_expression
 

@@ -6,9 +6,9 @@ import shutil
 
 import pytest
 
-from numerics import golden_thresholds as gt
-from numerics.claims.policy import Kind, tolerance
 from numerics.cli import main
+from numerics.verify import golden_thresholds as gt
+from numerics.verify.claims.policy import Kind, tolerance
 
 
 @pytest.fixture

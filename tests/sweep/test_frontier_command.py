@@ -4,10 +4,10 @@ import json
 
 import pytest
 
+from numerics.apps.frontier import sigma_family_cell
 from numerics.cli import main
-from numerics.commands._sweep import parse_values
-from numerics.frontier import sigma_family_cell
-from numerics.inputs import InputError
+from numerics.core.inputs import InputError
+from numerics.sweep.options import parse_values
 
 BASE = ["frontier", "--family", "sigma", "--n", "12", "--sigma", "1:12:3", "--batch", "1:12:4",
         "--eta", "0.5", "--alpha", "0.1", "--quiet"]

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from numerics.inputs import InputError
+from numerics.core.inputs import InputError
 from numerics.sweep.cells import (
     canonical_json,
     cell_key,

@@ -8,7 +8,7 @@ import pytest
 
 from numerics import __version__
 from numerics.cli import main
-from numerics.inputs import InputError
+from numerics.core.inputs import InputError
 from numerics.sweep import Dask, Store, run_sweep
 from numerics.sweep.demo import TOY_CELL as TOY
 from numerics.sweep.demo import toy_configs

@@ -2,8 +2,8 @@
 
 import pytest
 
-from numerics.frontier import evaluate, grid
-from numerics.inputs import InputError
+from numerics.apps.frontier import evaluate, grid
+from numerics.core.inputs import InputError
 from numerics.sweep import CellFailed, Store, run_sweep
 from numerics.sweep.demo import TOY_CELL as TOY
 from numerics.sweep.demo import toy_cell, toy_configs

@@ -2,8 +2,8 @@
 
 import json
 
-from numerics.claims.cell import claim_cell
 from numerics.cli import main
+from numerics.verify.claims.cell import claim_cell
 
 
 def test_verify_reuses_stored_claims(tmp_path, capsys):

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from numerics.inputs import UnlearningConfig
-from numerics.operator import SecondMomentOperator
+from numerics.core.inputs import UnlearningConfig
+from numerics.core.operator import SecondMomentOperator
 from theory import bounds as Bd
 from theory import families as F
 from theory.families import lam, sigma

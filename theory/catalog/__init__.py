@@ -18,7 +18,7 @@ editing this file.  A sub-module whose theory module is not in the tree yet (its
 raises :class:`ModuleNotFoundError` for a ``theory.*`` name) is recorded in :func:`unavailable`
 instead of failing.
 
-The golden files of :mod:`numerics.golden` serialise every registered expression; the test suite
+The golden files of :mod:`numerics.verify.golden` serialise every registered expression; the test suite
 fails when a derivation changes, and ``unlearnstab golden --update`` re-blesses it.
 """
 

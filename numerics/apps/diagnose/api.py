@@ -1,0 +1,511 @@
+r"""``diagnose``: does gradient-difference unlearning escape for *this* model and forget set.
+
+Given a trained model, a per-sample loss, a retain set and a forget set, :func:`diagnose`
+
+1. computes per-sample curvature at the trained weights by the best exact route the model
+   allows (:mod:`numerics.apps.diagnose.route`), with a progress bar;
+2. reduces it to the active subspace :math:`V` (:func:`numerics.curvature.hessians.reduce_to_active`);
+3. evaluates the exact mean-square criterion of SPEC §2.3 (:mod:`numerics.apps.diagnose.criterion`):
+   :math:`\lambda_{\min}(A|_V)` and its witness, :math:`\eta^\star_{ms}`, :math:`\rho(\mathcal
+   T(\eta))`, and the coherences σ_r, σ_f, σ_rf, σ_joint (SPEC §3);
+4. states a verdict -- "escapes at every step size", "escapes above η = …" or "resists below
+   η = …" -- and prescriptions that change it, each re-checked by the exact criterion
+   (:mod:`numerics.apps.diagnose.prescribe`);
+5. optionally runs the actual unlearning (:mod:`numerics.apps.diagnose.unlearn`) and the deletion
+   check against a model retrained without the forget set (:mod:`numerics.apps.diagnose.deletion`).
+
+:func:`diagnose_curvature` runs steps 3--4 from per-sample curvature given directly (factors or
+Hessians), e.g. for the synthetic families of SPEC §4.
+
+Notion: every stability statement is **mean-square** (the spectral radius of the second-moment
+operator); it predicts the asymptotic behaviour of the linearised dynamics.  "Escapes" means the
+linearised iterates leave :math:`\theta^\star` (unlearning moves the model), "resists" that they
+are pulled back.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from numerics.apps.diagnose.criterion import Criterion, Point
+from numerics.apps.diagnose.data import (
+    FlatModel,
+    as_dataset,
+    check_disjoint,
+    check_loss,
+    subsample,
+)
+from numerics.apps.diagnose.deletion import deletion_report, interpret, retrain
+from numerics.apps.diagnose.prescribe import REPORT_TOL, prescribe
+from numerics.apps.diagnose.route import DEFAULT_BUDGET_GB, compute_curvature
+from numerics.apps.diagnose.signed import make_pool
+from numerics.apps.diagnose.unlearn import gradient_difference
+from numerics.core.device import resolve_device, resolve_dtype, thread_limit
+from numerics.core.inputs import (
+    HessianPool,
+    InputError,
+    check_alpha,
+    check_batch,
+    check_eta,
+    check_sampling,
+)
+from numerics.curvature.coherence import Coherence, coherence, coherence_dense
+from numerics.curvature.hessians import out_of_span_fraction, reduce_to_active
+
+__all__ = ["DiagnoseReport", "diagnose", "diagnose_curvature", "REPORT_KEYS",
+           "DEFAULT_BATCH"]
+
+#: Keys every JSON report carries.
+REPORT_KEYS: tuple[str, ...] = (
+    "verdict", "verdict_code", "escapes", "eta", "rho", "rho_converged", "eta_star_ms", "escapes_at_every_eta",
+    "lambda_min_A", "lambda_max_A", "alpha_c", "sigma_r", "sigma_f", "sigma_rf", "sigma_joint",
+    "curvature_route", "curvature", "prescription", "prescriptions", "config", "active_dim",
+    "out_of_span_forget", "witness_summary", "region", "unlearning", "deletion", "standards",
+    "notes", "timings",
+)
+#: Default batch size (capped by the set size).
+DEFAULT_BATCH = 32
+#: Mean-square growth factor used for the finite-horizon step count (the companion rule's 1000).
+GROWTH = 1000.0
+#: Curvature (relative to the largest) below which a direction of :math:`V` is treated as flat:
+#: its growth or decay per step is below this fraction, i.e. inert over any feasible horizon, and
+#: float64 cannot resolve :math:`A` there anyway.  Singular values of the factors are cut at the
+#: square root.
+FLAT_RTOL = 1e-12
+
+
+def _reduce(fr: Any, ff: Any) -> tuple[Any, int]:
+    """Active-subspace reduction with the flat-direction cut; also the number of flat ones cut."""
+    red = reduce_to_active(fr, ff, rtol=math.sqrt(FLAT_RTOL), keep_basis=True)
+    sv = red.singular_values
+    flat = int(((sv > 1e-10 * sv[0]) & (sv <= math.sqrt(FLAT_RTOL) * sv[0])).sum())
+    return red, flat
+
+
+@dataclass
+class DiagnoseReport:
+    r"""What :func:`diagnose` found; :meth:`as_dict` is the JSON report.
+
+    The main attributes mirror the JSON keys (:data:`REPORT_KEYS`); ``witness`` (the unit
+    eigenvector of :math:`\lambda_{\min}(A|_V)` in parameter coordinates) and
+    ``coherence_matrix`` (the joint :math:`S`, retain block first) are arrays kept out of the
+    JSON unless asked for.
+    """
+
+    verdict: str
+    verdict_code: str
+    escapes: bool | None
+    eta: float | None
+    rho: float | None
+    rho_converged: bool | None
+    eta_star_ms: float | None
+    escapes_at_every_eta: bool
+    lambda_min_A: float
+    lambda_max_A: float
+    alpha_c: float
+    sigma_r: float
+    sigma_f: float | None
+    sigma_rf: float | None
+    sigma_joint: float
+    curvature_route: str
+    curvature: dict[str, Any]
+    prescriptions: list[dict[str, Any]]
+    config: dict[str, Any]
+    active_dim: int
+    out_of_span_forget: float
+    witness_summary: dict[str, Any]
+    region: dict[str, Any]
+    unlearning: dict[str, Any] | None = None
+    deletion: dict[str, Any] | None = None
+    standards: str | None = None
+    notes: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    witness: np.ndarray | None = field(default=None, repr=False)
+    coherence_matrix: np.ndarray | None = field(default=None, repr=False)
+    n_retain_block: int = 0
+
+    @property
+    def prescription(self) -> str:
+        """The prescriptions whose re-check flipped the verdict, as one text."""
+        texts = [p["text"] for p in self.prescriptions
+                 if p.get("check", {}).get("flips") or p["relation"] == "none"]
+        return "; ".join(texts)
+
+    def as_dict(self, include_arrays: bool = False) -> dict[str, Any]:
+        """The JSON report (arrays only with ``include_arrays``)."""
+        out = {k: getattr(self, k) for k in REPORT_KEYS}
+        if include_arrays:
+            out["witness"] = None if self.witness is None else self.witness.tolist()
+            out["coherence_matrix"] = (None if self.coherence_matrix is None
+                                       else self.coherence_matrix.tolist())
+        return out
+
+
+def _verdict(p: Point) -> tuple[str, str]:
+    if p.escapes_at_every_eta:
+        return ("escapes_at_every_eta",
+                f"escapes at every step size (lambda_min(A|V) = {p.lambda_min_A:.4g} <= 0: "
+                "ascent on the forget set is not neutralised by descent on the retain set)")
+    es = p.eta_star_ms
+    if p.eta is None:
+        return "resists_below", f"resists below eta = {es:.6g} (escapes above it)"
+    rho = "" if p.rho is None else f", rho(T) = {p.rho:.6g}"
+    if p.escapes:
+        return ("escapes_above", f"escapes above eta = {es:.6g}: at eta = {p.eta:.6g} it "
+                f"escapes{rho}")
+    return ("resists_below", f"resists below eta = {es:.6g}: at eta = {p.eta:.6g} it "
+            f"resists{rho}")
+
+
+def _batch(b: int | None, n: int) -> int:
+    return min(DEFAULT_BATCH, n) if b is None else int(b)
+
+
+def _witness_summary(crit: Criterion, esc_witness: np.ndarray, top: int = 5) -> dict[str, Any]:
+    r"""Which samples carry the witness direction :math:`v`: shares of :math:`v^\top H_iv`."""
+    out: dict[str, Any] = {}
+    for name, pool in (("retain", crit.retain), ("forget", crit.forget)):
+        proj = np.einsum("r,nrk->nk", esc_witness, pool.factors) ** 2
+        signs = getattr(pool, "signs", None)
+        q = (proj * signs).sum(axis=1) if signs is not None else proj.sum(axis=1)
+        total = float(np.abs(q).sum()) or 1.0
+        order = np.argsort(-np.abs(q))[:top]
+        out[f"{name}_curvature_along_witness"] = float(q.sum() / pool.n)
+        out[f"top_{name}_samples"] = [{"index": int(i), "share": float(q[i] / total)}
+                                      for i in order]
+    return out
+
+
+def _analyse(crit: Criterion, *, eta: float | None, eta_rel: float | None, alpha: float,
+             batch_retain: int, batch_forget: int, do_prescribe: bool, grid_size: int,
+             ) -> dict[str, Any]:
+    """Verdict, prescriptions and region for a criterion (shared by both entry points)."""
+    lam_r = float(np.linalg.eigvalsh(crit.mean_retain)[-1])
+    if eta is not None and eta_rel is not None:
+        raise InputError("give either eta or eta_rel, not both")
+    if eta_rel is not None:
+        if not (math.isfinite(eta_rel) and eta_rel > 0):
+            raise InputError(f"eta_rel must be finite and > 0, got {eta_rel}")
+        eta = float(eta_rel) * 2.0 / lam_r
+    if eta is not None:
+        eta = check_eta(eta)
+    cur = crit.point(alpha, batch_retain, batch_forget, eta, REPORT_TOL)
+    code, text = _verdict(cur)
+    t0 = time.perf_counter()
+    if do_prescribe:
+        pres, region, alpha_c, how = prescribe(crit, cur, grid_size=grid_size)
+    else:
+        alpha_c, how = crit.alpha_c()
+        pres, region = [], {"alpha": [], "eta_star": [], "alpha_c": alpha_c}
+    region.update({"alpha_c_method": how, "user_alpha": alpha, "user_eta": eta,
+                   "lambda_max_retain_mean": lam_r})
+    esc = crit.mean_escape(alpha, batch_retain, batch_forget)
+    growth = None
+    if cur.rho is not None and cur.rho > 1.0:
+        growth = math.log(GROWTH) / math.log(cur.rho)
+    return {"point": cur, "code": code, "text": text, "prescriptions": pres, "region": region,
+            "alpha_c": alpha_c, "witness_reduced": esc.witness, "eta": eta,
+            "lambda_max_retain_mean": lam_r, "ms_growth_steps": growth,
+            "prescribe_seconds": time.perf_counter() - t0}
+
+
+def _minimum_check(crit: Criterion) -> dict[str, Any]:
+    r""":math:`\lambda_{\min}` of the mean training-set Hessian (retain and forget) on :math:`V`."""
+    n_r, n_f = crit.n_retain, crit.n_forget
+    H = (n_r * crit.mean_retain + n_f * crit.mean_forget) / (n_r + n_f)
+    ev = np.linalg.eigvalsh(0.5 * (H + H.T))
+    top = max(abs(ev[0]), abs(ev[-1]), np.finfo(float).tiny)
+    return {"lambda_min": float(ev[0]), "lambda_max": float(ev[-1]),
+            "relative": float(ev[0] / top), "is_minimum": bool(ev[0] >= -1e-10 * top)}
+
+
+def _coherence_signed_safe(fr, ff, sr, sf) -> Coherence:
+    """Coherence from factors; from dense Hessians when signed (the trace needs the signs)."""
+    if sr is None and sf is None:
+        return coherence(fr, ff, keep_matrices=True)
+    def dense(f, s):
+        f = np.asarray(f)
+        s = np.ones(f.shape[::2]) if s is None else s
+        return np.einsum("nik,njk->nij", f * s[:, None, :], f)
+    return coherence_dense(dense(fr, sr), dense(ff, sf), keep_matrices=True)
+
+
+def _report(crit: Criterion, res: dict[str, Any], coh: Coherence, route: str,
+            curvature_info: dict[str, Any], config: dict[str, Any], basis: np.ndarray | None,
+            oos: float, notes: list[str], timings: dict[str, float]) -> DiagnoseReport:
+    cur: Point = res["point"]
+    if cur.rho_converged is False:
+        notes.append("rho(T) did not converge to tolerance (many eigenvalues of T crowd at 1); "
+                     "the value is a lower bound; the verdict uses eta*_ms, not rho")
+    w_red = res["witness_reduced"]
+    witness = w_red if basis is None else np.asarray(basis) @ w_red
+    summary = _witness_summary(crit, w_red)
+    if res["ms_growth_steps"] is not None:
+        summary["ms_growth_steps_1000x"] = res["ms_growth_steps"]
+    timings["prescribe_s"] = res["prescribe_seconds"]
+    return DiagnoseReport(
+        verdict=res["text"], verdict_code=res["code"], escapes=cur.escapes, eta=res["eta"],
+        rho=cur.rho, rho_converged=cur.rho_converged, eta_star_ms=cur.eta_star_ms,
+        escapes_at_every_eta=cur.escapes_at_every_eta,
+        lambda_min_A=cur.lambda_min_A, lambda_max_A=cur.lambda_max_A, alpha_c=res["alpha_c"],
+        sigma_r=coh.sigma_r, sigma_f=coh.sigma_f, sigma_rf=coh.sigma_rf,
+        sigma_joint=coh.sigma_joint, curvature_route=route, curvature=curvature_info,
+        prescriptions=[p.as_dict() for p in res["prescriptions"]], config=config,
+        active_dim=crit.dim, out_of_span_forget=oos, witness_summary=summary,
+        region=res["region"], notes=notes, timings=timings, witness=witness,
+        coherence_matrix=coh.S_joint, n_retain_block=crit.n_retain)
+
+
+def _config(alpha: float, br: int, bf: int, sampling: str, n_r: int, n_f: int
+            ) -> dict[str, Any]:
+    a = check_alpha(alpha)
+    s = check_sampling(sampling)
+    return {"alpha": a, "batch_retain": check_batch(br, n_r, "retain", s),
+            "batch_forget": check_batch(bf, n_f, "forget", s), "sampling": s,
+            "n_retain": n_r, "n_forget": n_f}
+
+
+def diagnose_curvature(retain: Any, forget: Any, *, eta: float | None = None,
+                       eta_rel: float | None = None, alpha: float = 0.1,
+                       batch_retain: int | None = None, batch_forget: int | None = None,
+                       sampling: str = "wor", retain_signs: np.ndarray | None = None,
+                       forget_signs: np.ndarray | None = None, prescribe: bool = True,
+                       grid_size: int = 8) -> DiagnoseReport:
+    r"""The verdict and prescriptions from per-sample curvature given directly.
+
+    Parameters
+    ----------
+    retain, forget:
+        Factors ``(n, d, k)`` / rank-one ``(n, d)`` (numpy or torch) or
+        :class:`~numerics.core.inputs.HessianPool`; with ``*_signs`` ``(n, k)`` the Hessians are
+        :math:`F_iS_iF_i^\top` (indefinite allowed).
+    retain_signs, forget_signs:
+        Optional signs ``(n, k)`` of the factor columns (see :mod:`numerics.apps.diagnose.signed`).
+    eta, eta_rel:
+        Step size, or step size in units of :math:`2/\lambda_{\max}(\bar H_r)`; ``None`` gives
+        the step-size range only.
+    alpha, batch_retain, batch_forget, sampling:
+        The unlearning configuration (batch sizes default to ``min(32, n)``).
+    prescribe, grid_size:
+        Compute prescriptions; grid of :math:`[0,\alpha_c)` for :math:`\eta^\star(\alpha)`.
+    """
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+
+    def factors(x: Any, name: str) -> np.ndarray:
+        if isinstance(x, HessianPool):
+            return x.factors
+        arr = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+        arr = np.asarray(arr, dtype=np.float64)
+        if arr.ndim == 2:
+            arr = arr[:, :, None]
+        if arr.ndim != 3 or arr.shape[0] == 0:
+            raise InputError(f"{name} curvature must be (n, d, k) factors or (n, d) vectors, "
+                             f"got shape {arr.shape}")
+        if not np.isfinite(arr).all():
+            raise InputError(f"{name} curvature contains NaN or inf")
+        return arr
+
+    fr, ff = factors(retain, "retain"), factors(forget, "forget")
+    if isinstance(retain, HessianPool) and getattr(retain, "signs", None) is not None:
+        retain_signs = retain.signs
+    if isinstance(forget, HessianPool) and getattr(forget, "signs", None) is not None:
+        forget_signs = forget.signs
+    red, n_flat = _reduce(fr, ff)
+    pr = make_pool(red.factors[0], retain_signs, "retain")
+    pf = make_pool(red.factors[1], forget_signs, "forget")
+    crit = Criterion(pr, pf, check_sampling(sampling))
+    cfg = _config(alpha, _batch(batch_retain, pr.n), _batch(batch_forget, pf.n), sampling,
+                  pr.n, pf.n)
+    coh = _coherence_signed_safe(fr, ff, retain_signs, forget_signs)
+    oos, _ = out_of_span_fraction(red.factors[0], red.factors[1])
+    timings["curvature_s"] = time.perf_counter() - t0
+    res = _analyse(crit, eta=eta, eta_rel=eta_rel, alpha=cfg["alpha"],
+                   batch_retain=cfg["batch_retain"], batch_forget=cfg["batch_forget"],
+                   do_prescribe=prescribe, grid_size=grid_size)
+    signed = retain_signs is not None or forget_signs is not None
+    info = {"route": "given", "exact": True, "omits": "nothing (curvature given)",
+            "indefinite": bool(signed), "n_params": int(fr.shape[1]), "active_dim": red.rank,
+            "flat_directions_cut": n_flat, "flat_rtol": FLAT_RTOL}
+    basis = red.basis.cpu().numpy() if red.basis is not None else None
+    return _report(crit, res, coh, "given", info, cfg, basis, oos, [], timings)
+
+
+def diagnose(model: torch.nn.Module, loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+             retain: Any, forget: Any, *, eta: float | None = None,
+             eta_rel: float | None = None, alpha: float = 0.1,
+             batch_retain: int | None = None, batch_forget: int | None = None,
+             sampling: str = "wor", device: str = "cpu", dtype: str = "float64",
+             max_samples: int | None = None, seed: int = 0, route: str = "auto",
+             memory_budget_gb: float = DEFAULT_BUDGET_GB, test: Any = None,
+             train: Callable[..., torch.nn.Module] | None = None, train_seed: int = 0,
+             output_map: Callable[[torch.Tensor], torch.Tensor] | None = None,
+             unlearn_steps: int = 200, init_noise: float = 0.0, deletion: bool = True,
+             prescribe: bool = True, grid_size: int = 8, progress: bool = True,
+             threads: int | None = 1, out: str | Path | None = None) -> DiagnoseReport:
+    r"""Diagnose gradient-difference unlearning of ``model`` on ``forget`` (see the module docstring).
+
+    Parameters
+    ----------
+    model:
+        ``torch.nn.Module`` at its trained weights (not modified: a float64 copy is analysed).
+    loss:
+        ``loss(output, target)`` returning per-sample losses ``(n,)`` (``reduction='none'``).
+    retain, forget, test:
+        ``(inputs, targets)`` pairs of tensors or torch ``Dataset`` s (``test`` optional, for the
+        deletion check's function distance).
+    eta, eta_rel:
+        Step size, or step size in units of :math:`2/\lambda_{\max}(\bar H_r)`.
+    alpha, batch_retain, batch_forget, sampling:
+        Unlearning configuration (SPEC §1.2, §1.4); batch sizes default to ``min(32, n)``.
+    device, dtype:
+        Where the curvature is computed (``cpu``, ``cuda``, ``auto``); float64 by default.
+    max_samples:
+        Analyse a seeded subsample of at most this many samples of each set (the criterion then
+        treats the subsample as the pool).
+    seed:
+        Seeds the subsample, the GGN-residual subsample and the unlearning batches.
+    route, memory_budget_gb:
+        Curvature route (``auto``, ``dense``, ``ggn``) and the memory it may use.
+    train, train_seed, output_map:
+        ``train(inputs, targets, seed) -> model`` for the deletion check (same seed and schedule
+        as the original); without it the deletion check is skipped and the report says so.
+        ``output_map`` (e.g. a softmax) maps outputs before the function distance.
+    unlearn_steps, init_noise:
+        Steps of the actual unlearning run (0 skips it; it needs a step size) and its initial
+        perturbation (relative).
+    deletion, prescribe, grid_size:
+        Switch the deletion check and the prescriptions; α grid size for the figure.
+    progress, threads:
+        Progress bars on stderr; CPU threads (default 1: the per-sample work is many small
+        kernels, which run fastest, and most predictably, on one thread; ``None`` leaves the
+        torch/BLAS settings alone).
+    out:
+        Directory for ``report.json``, ``diagnose.png`` and ``witness.npy`` (the unit
+        eigenvector of :math:`\lambda_{\min}(A|_V)` in parameter coordinates).
+    """
+    notes: list[str] = []
+    timings: dict[str, float] = {}
+    t_all = time.perf_counter()
+    dev = resolve_device(device)
+    dt = resolve_dtype(dev, dtype)
+    if max_samples is not None and (int(max_samples) != max_samples or max_samples < 1):
+        raise InputError(f"max_samples must be an integer >= 1, got {max_samples}")
+    if not isinstance(model, torch.nn.Module):
+        raise InputError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    with thread_limit(threads):
+        work = copy.deepcopy(model).to(device=dev, dtype=dt)
+        flat = FlatModel(work)
+        sets = {name: as_dataset(d, name).to(dev, dt)
+                for name, d in (("retain", retain), ("forget", forget))}
+        test_set = as_dataset(test, "test").to(dev, dt) if test is not None else None
+        r_set, f_set = sets["retain"], sets["forget"]
+        check_disjoint(r_set, f_set)
+        check_loss(flat, loss, r_set)
+        check_loss(flat, loss, f_set)
+        rng = np.random.default_rng(seed)
+        r_sub, _ = subsample(r_set, max_samples, rng)
+        f_sub, _ = subsample(f_set, max_samples, rng)
+        if r_sub.n < r_set.n or f_sub.n < f_set.n:
+            notes.append(f"curvature of a seeded subsample: {r_sub.n} of {r_set.n} retain and "
+                         f"{f_sub.n} of {f_set.n} forget samples; the criterion treats the "
+                         "subsample as the pool (batch sizes are relative to it)")
+        cfg = _config(alpha, _batch(batch_retain, r_sub.n), _batch(batch_forget, f_sub.n),
+                      sampling, r_sub.n, f_sub.n)
+        t0 = time.perf_counter()
+        curv = compute_curvature(flat, loss, r_sub, f_sub, route=route,
+                                 budget_gb=memory_budget_gb, progress=progress, seed=seed)
+        red, n_flat = _reduce(curv.retain, curv.forget)
+        timings["curvature_s"] = time.perf_counter() - t0
+        pr = make_pool(red.factors[0], curv.retain_signs, "retain")
+        pf = make_pool(red.factors[1], curv.forget_signs, "forget")
+        crit = Criterion(pr, pf, cfg["sampling"])
+        oos, _ = out_of_span_fraction(red.factors[0], red.factors[1])
+        if red.rank > 400:
+            notes.append(f"active dimension {red.rank}: the matrix-free operator is slow at this "
+                         "size; --max-samples reduces it")
+        res = _analyse(crit, eta=eta, eta_rel=eta_rel, alpha=cfg["alpha"],
+                       batch_retain=cfg["batch_retain"], batch_forget=cfg["batch_forget"],
+                       do_prescribe=prescribe, grid_size=grid_size)
+        info = dict(curv.info)
+        info.update(active_dim=red.rank, flat_directions_cut=n_flat, flat_rtol=FLAT_RTOL,
+                    minimum_check=_minimum_check(crit))
+        if not info["minimum_check"]["is_minimum"]:
+            mc = info["minimum_check"]
+            notes.append(f"the trained weights are not a minimum of the training loss for this "
+                         f"curvature: lambda_min(mean Hessian) = {mc['lambda_min']:.3g} "
+                         f"({mc['relative']:.3g} of the largest); the linearisation assumes a "
+                         "minimum, and escape rates of that size reflect unfinished training")
+        if n_flat:
+            notes.append(f"{n_flat} direction(s) with curvature below {FLAT_RTOL:g} of the "
+                         "largest were treated as flat (inert)")
+        basis = red.basis.cpu().numpy()
+        report = _report(crit, res, curv.coherence, curv.route, info, cfg, basis, oos, notes,
+                         timings)
+        report.witness_summary["layers"] = flat.layer_shares(report.witness)
+        eta_abs = res["eta"]
+        theta_un = None
+        if eta_abs is not None and unlearn_steps > 0:
+            t0 = time.perf_counter()
+            run = gradient_difference(
+                flat, loss, r_set, f_set, eta=eta_abs, alpha=cfg["alpha"],
+                batch_retain=min(cfg["batch_retain"], r_set.n),
+                batch_forget=min(cfg["batch_forget"], f_set.n), sampling=cfg["sampling"],
+                steps=unlearn_steps, seed=seed, init_noise=init_noise, test=test_set)
+            report.unlearning = run.record
+            report.unlearning["agrees_with_verdict"] = bool(run.record["escaped"]
+                                                            == bool(report.escapes))
+            theta_un = run.theta
+            timings["unlearn_s"] = time.perf_counter() - t0
+        elif unlearn_steps > 0:
+            notes.append("no step size given: the actual unlearning run needs --eta or --eta-rel")
+        if deletion and train is not None:
+            t0 = time.perf_counter()
+            theta_re = retrain(train, r_set, train_seed, flat)
+            report.deletion = deletion_report(flat, r_set, f_set, test_set, theta_re, theta_un,
+                                              output_map)
+            report.deletion["train_seed"] = int(train_seed)
+            report.standards = interpret(report.escapes, report.escapes_at_every_eta,
+                                         report.deletion)
+            timings["deletion_s"] = time.perf_counter() - t0
+        elif deletion:
+            notes.append("deletion check skipped: it needs a train(inputs, targets, seed) -> "
+                         "model callable (entry key 'train') to retrain without the forget set")
+        flat.restore()
+        timings["total_s"] = time.perf_counter() - t_all
+        if out is not None:
+            write_outputs(report, out)
+    return report
+
+
+def write_outputs(report: DiagnoseReport, out: str | Path) -> dict[str, str]:
+    """Write ``report.json``, ``diagnose.png`` and ``witness.npy`` under ``out``; their paths."""
+    import json
+
+    from numerics.apps.diagnose.plot import figure
+    from numerics.core.serialise import jsonable
+
+    path = Path(out)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create output directory {path}: {exc}") from None
+    js = path / "report.json"
+    js.write_text(json.dumps(jsonable(report.as_dict()), indent=2) + "\n")
+    png = path / "diagnose.png"
+    figure(report, png)
+    out = {"report": str(js), "figure": str(png)}
+    if report.witness is not None:
+        wit = path / "witness.npy"
+        np.save(wit, np.asarray(report.witness, dtype=np.float64))
+        out["witness"] = str(wit)
+    return out

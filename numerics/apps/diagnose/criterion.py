@@ -1,0 +1,314 @@
+r"""The exact mean-square criterion at any :math:`(\alpha,B_r,B_f,\eta)`, for the prescriptions.
+
+For reduced per-sample curvature (coordinates in an orthonormal basis of the active subspace
+:math:`V`) this evaluates, through :class:`~numerics.core.operator.SecondMomentOperator` (or its signed
+form), SPEC §2.3:
+
+* the mean-escape test :math:`\lambda_{\min}(A(\alpha)|_V)<0` with its witness;
+* :math:`\eta^\star_{ms}(\alpha,B_r,B_f)=1/\mu_{\max}(\mathcal Q,\mathcal L)` when
+  :math:`A\succ0` on :math:`V`;
+* :math:`\rho(\mathcal T(\eta))`;
+* the critical mixing weight
+
+  .. math:: \alpha_c=\sup\{\alpha\in[0,1]:A(\alpha)\succ0\text{ on }V\},\qquad
+     A(\alpha)=\bar H_r-\alpha(\bar H_r+\bar H_f).
+
+  :math:`A` is affine in :math:`\alpha`, so :math:`\lambda_{\min}(A(\alpha))` is concave and the
+  set is an interval.  When :math:`S=\bar H_r+\bar H_f\succ0` on :math:`V` (always for PSD
+  curvature, since :math:`V` is the sum of the ranges) :math:`\alpha_c` is the smallest
+  generalised eigenvalue of :math:`\bar H_rx=\nu Sx`: exact, no search.  Otherwise it is found by
+  bisection on the concave :math:`\lambda_{\min}(A(\alpha))`.
+
+When :math:`\alpha=0` the forget set has no weight: directions of :math:`V` that only the forget
+set curves are inert, and the operator is built on the retain span alone.
+
+Large active dimensions use the matrix-free Lanczos path with a looser tolerance than the
+operator's default (``LANCZOS_TOL``) and warm starts from the previous top eigenvector, because
+the prescriptions evaluate the criterion many times; every value a prescription *reports* is
+re-checked at the operator's own tolerance (:mod:`numerics.apps.diagnose.prescribe`).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.linalg as sla
+from scipy.sparse.linalg import ArpackNoConvergence, eigsh, lobpcg
+
+from numerics.apps.diagnose.signed import make_operator
+from numerics.core.inputs import HessianPool, InputError, UnlearningConfig
+from numerics.core.operator import DENSE_MAX_DIM, MeanEscape, SecondMomentOperator
+
+__all__ = ["Criterion", "Point", "LANCZOS_TOL"]
+
+#: Lanczos tolerance used inside searches (the reported values use a tighter one).
+LANCZOS_TOL = 1e-9
+#: A critical mixing weight below this is reported as 0 (the mean-escape test resolves
+#: :math:`\lambda_{\min}(A)` to 1e-10 of its scale, so smaller weights cannot be told from 0;
+#: the test is made at ten times this weight).
+ALPHA_ZERO = 1e-9
+#: Restarts allowed to ARPACK before a value is reported as not converged.
+MAXITER = 3000
+#: Restarts allowed when computing :math:`\rho` (reported, never used for a verdict).
+RHO_MAXITER = 20
+
+
+@dataclass(frozen=True)
+class Point:
+    r"""The exact criterion at one configuration.
+
+    Attributes
+    ----------
+    alpha, batch_retain, batch_forget, eta:
+        The configuration (``eta`` may be ``None``).
+    lambda_min_A, lambda_max_A:
+        Extreme eigenvalues of :math:`A|_V`.
+    escapes_at_every_eta:
+        The mean-escape test.
+    eta_star_ms:
+        :math:`\eta^\star_{ms}`, ``None`` when it escapes at every step size.
+    rho, rho_converged:
+        :math:`\rho(\mathcal T(\eta))` when ``eta`` is given, and whether Lanczos converged.
+    """
+
+    alpha: float
+    batch_retain: int
+    batch_forget: int
+    eta: float | None
+    lambda_min_A: float
+    lambda_max_A: float
+    escapes_at_every_eta: bool
+    eta_star_ms: float | None
+    rho: float | None
+    rho_converged: bool | None = None
+
+    @property
+    def escapes(self) -> bool | None:
+        r"""Escape at ``eta``; ``None`` without a step size.
+
+        Decided by :math:`\eta\ge\eta^\star_{ms}` (the stable set is exactly
+        :math:`(0,\eta^\star)`, SPEC §2.3(d)), which is better conditioned than the sign of
+        :math:`\rho-1` when many eigenvalues of :math:`\mathcal T` crowd at 1.
+        """
+        if self.escapes_at_every_eta:
+            return True
+        if self.eta is None:
+            return None
+        return bool(self.eta >= self.eta_star_ms)
+
+    def as_dict(self) -> dict:
+        """JSON-ready form."""
+        return {"alpha": self.alpha, "batch_retain": self.batch_retain,
+                "batch_forget": self.batch_forget, "eta": self.eta,
+                "lambda_min_A": self.lambda_min_A, "escapes_at_every_eta":
+                self.escapes_at_every_eta, "eta_star_ms": self.eta_star_ms, "rho": self.rho,
+                "rho_converged": self.rho_converged, "escapes": self.escapes}
+
+
+class Criterion:
+    r"""The exact criterion for fixed reduced pools and sampling model, at any configuration.
+
+    Parameters
+    ----------
+    retain, forget:
+        Reduced pools (``(n, r, k)`` factors in a common orthonormal basis of :math:`V`).
+    sampling:
+        ``wor``, ``bernoulli`` or ``wr``.
+    """
+
+    def __init__(self, retain: HessianPool, forget: HessianPool, sampling: str) -> None:
+        if retain.d != forget.d:
+            raise InputError("retain and forget curvature must share one basis")
+        self.retain = retain
+        self.forget = forget
+        self.sampling = sampling
+        self._ops: dict[tuple, SecondMomentOperator] = {}
+        self._v0: dict[str, np.ndarray] = {}
+        self.mean_retain = retain.mean()
+        self.mean_forget = forget.mean()
+        #: False when the last Lanczos run stopped before its tolerance (value still reported).
+        self.converged = True
+
+    @property
+    def dim(self) -> int:
+        """Active dimension :math:`r`."""
+        return int(self.retain.d)
+
+    @property
+    def n_retain(self) -> int:
+        """Retain pool size."""
+        return self.retain.n
+
+    @property
+    def n_forget(self) -> int:
+        """Forget pool size."""
+        return self.forget.n
+
+    # ------------------------------------------------------------------ operators
+    def operator(self, alpha: float, batch_retain: int, batch_forget: int) -> SecondMomentOperator:
+        r"""The (cached) operator; at :math:`\alpha=0` on the retain span only."""
+        key = (float(alpha), int(batch_retain), int(batch_forget))
+        op = self._ops.get(key)
+        if op is None:
+            if len(self._ops) > 64:
+                self._ops.clear()
+            if alpha == 0.0:
+                cfg = UnlearningConfig(0.0, batch_retain, 1, self.sampling)
+                op = make_operator(self.retain, None, cfg, reduce=True)
+            else:
+                cfg = UnlearningConfig(alpha, batch_retain, batch_forget, self.sampling)
+                op = make_operator(self.retain, self.forget, cfg, reduce=False)
+            self._ops[key] = op
+        return op
+
+    def A(self, alpha: float) -> np.ndarray:
+        r""":math:`A(\alpha)=(1-\alpha)\bar H_r-\alpha\bar H_f` on :math:`V`."""
+        return (1.0 - alpha) * self.mean_retain - alpha * self.mean_forget
+
+    def mean_escape(self, alpha: float, batch_retain: int = 1,
+                    batch_forget: int = 1) -> MeanEscape:
+        r"""Mean-escape test at :math:`\alpha` (independent of the batch sizes unless marginal)."""
+        return self.operator(alpha, batch_retain, batch_forget).mean_escape()
+
+    # ------------------------------------------------------------------ eigen-solvers
+    def _eigsh_top(self, op, fn, which: str, tag: str, tol: float,
+                   maxiter: int | None = None) -> float:
+        r = op.dim
+        lin = op._linear_operator(fn)
+        v0 = self._v0.get(f"{tag}{r}")
+        if v0 is None or v0.shape[0] != r * r:
+            v0 = op._v0()
+        try:
+            val, vec = eigsh(lin, k=1, which=which, v0=v0, tol=tol,
+                             maxiter=maxiter or MAXITER)
+            self.converged = True
+        except ArpackNoConvergence as exc:
+            self.converged = False
+            if exc.eigenvalues.size:
+                val, vec = exc.eigenvalues, exc.eigenvectors
+            else:  # no Ritz value converged: the best Rayleigh-Ritz value of a short LOBPCG run
+                rng = np.random.default_rng(0)
+                X = np.column_stack([v0, rng.standard_normal((r * r, 3))])
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    val, vec = lobpcg(lin, X, largest=True, maxiter=2 * (maxiter or MAXITER),
+                                      tol=tol)
+                j = int(np.argmax(val))
+                val, vec = val[j:j + 1], vec[:, j:j + 1]
+        self._v0[f"{tag}{r}"] = vec[:, 0]
+        return float(val[0])
+
+    def rho(self, eta: float, alpha: float, batch_retain: int, batch_forget: int,
+            tol: float = LANCZOS_TOL) -> float:
+        r""":math:`\rho(\mathcal T(\eta))=\lambda_{\max}(\mathcal T(\eta))` (a positive map).
+
+        Matrix-free, the effort is bounded (``RHO_MAXITER``): when many eigenvalues crowd at 1
+        (directions of very small curvature) Lanczos converges slowly, and the value is then a
+        lower bound (a Ritz value) with :attr:`converged` False.  Verdicts never depend on it:
+        they compare :math:`\eta` with :math:`\eta^\star_{ms}`.
+        """
+        op = self.operator(alpha, batch_retain, batch_forget)
+        self.converged = True
+        if op.dim <= DENSE_MAX_DIM or op.dim == 1:
+            return op.rho(eta, "dense" if op.dim <= DENSE_MAX_DIM else "lanczos")
+        return abs(self._eigsh_top(op, lambda M: op.apply(M, eta), "LA", "T", tol,
+                                   RHO_MAXITER))
+
+    def eta_star(self, alpha: float, batch_retain: int, batch_forget: int,
+                 tol: float = LANCZOS_TOL) -> float | None:
+        r""":math:`\eta^\star_{ms}`; ``None`` when the mean escapes (no stable step size)."""
+        op = self.operator(alpha, batch_retain, batch_forget)
+        esc = op.mean_escape()
+        evals, evecs = op.eig_A()
+        if esc.escapes_at_every_eta or evals[0] <= 0:
+            return None
+        if op.dim <= DENSE_MAX_DIM or op.dim == 1:
+            return op.eta_star_ms("dense" if op.dim <= DENSE_MAX_DIM else "lanczos")
+        P = evecs
+        inv_sqrt = 1.0 / np.sqrt(evals[:, None] + evals[None, :])
+
+        def scaled_q(Y: np.ndarray) -> np.ndarray:
+            X = P @ (inv_sqrt * Y) @ P.T
+            return inv_sqrt * (P.T @ op.apply_Q(X) @ P)
+
+        mu = self._eigsh_top(op, scaled_q, "LA", "Q", tol)
+        return 1.0 / mu
+
+    def stable_at(self, eta: float, alpha: float, batch_retain: int, batch_forget: int,
+                  tol: float = LANCZOS_TOL) -> bool:
+        r"""Mean-square stable at :math:`\eta`: no mean escape and :math:`\eta<\eta^\star_{ms}`."""
+        if self.escapes_mean(alpha):
+            return False
+        es = self.eta_star(alpha, batch_retain, batch_forget, tol)
+        return es is not None and eta < es
+
+    def point(self, alpha: float, batch_retain: int, batch_forget: int, eta: float | None,
+              tol: float = LANCZOS_TOL, *, with_rho: bool = True) -> Point:
+        """Everything at one configuration (``rho`` only with ``with_rho`` and a step size)."""
+        op = self.operator(alpha, batch_retain, batch_forget)
+        esc = op.mean_escape()
+        es = None if esc.escapes_at_every_eta else self.eta_star(alpha, batch_retain,
+                                                                 batch_forget, tol)
+        rho, conv = None, None
+        if eta is not None and with_rho:
+            rho = self.rho(eta, alpha, batch_retain, batch_forget, tol)
+            conv = self.converged
+        return Point(float(alpha), int(batch_retain), int(batch_forget), eta,
+                     esc.lambda_min, esc.lambda_max, esc.escapes_at_every_eta, es, rho, conv)
+
+    # ------------------------------------------------------------------ critical mixing
+    def lambda_min_A(self, alpha: float) -> float:
+        r""":math:`\lambda_{\min}(A(\alpha)|_V)` (on the retain span at :math:`\alpha=0`)."""
+        return self.mean_escape(alpha).lambda_min
+
+    def escapes_mean(self, alpha: float, rtol: float = 1e-10) -> bool:
+        r"""Fast mean-escape test :math:`\lambda_{\min}(A(\alpha)|_V)<-\mathrm{rtol}\,\max|\lambda|`.
+
+        The first branch of :meth:`~numerics.core.operator.SecondMomentOperator.mean_escape`, from one
+        ``eigvalsh`` of :math:`A(\alpha)` (no operator is built); at :math:`\alpha=0` the full
+        test on the retain span.
+        """
+        if alpha == 0.0:
+            return self.mean_escape(0.0).escapes_at_every_eta
+        ev = np.linalg.eigvalsh(self.A(alpha))
+        scale = max(abs(ev[0]), abs(ev[-1]), np.finfo(float).tiny)
+        return bool(ev[0] < -rtol * scale)
+
+    def alpha_c(self) -> tuple[float, str]:
+        r"""Critical mixing :math:`\alpha_c` and how it was computed (``geneig`` or ``bisection``).
+
+        ``0.0`` when the forget set curves a direction the retain set does not (every
+        :math:`\alpha>0` escapes); ``1.0`` when no :math:`\alpha\le1` makes the mean escape.
+        The generalised eigenvalue is accepted only when the fast mean-escape test confirms it on
+        both sides (relative offset ``1e-6``); otherwise bisection on that test (60 halvings).
+        """
+        if self.escapes_mean(0.0):
+            return 0.0, "retain mean Hessian already has negative curvature"
+        if not self.escapes_mean(1.0):
+            return 1.0, "no alpha <= 1 escapes"
+        S = self.mean_retain + self.mean_forget
+        Hr = 0.5 * (self.mean_retain + self.mean_retain.T)
+        try:
+            nu = float(sla.eigh(Hr, 0.5 * (S + S.T), eigvals_only=True)[0])
+        except (np.linalg.LinAlgError, sla.LinAlgError, ValueError):
+            nu = float("nan")
+        if np.isfinite(nu) and abs(nu) <= ALPHA_ZERO:
+            nu = 0.0  # below the resolution of the mean-escape test (rtol 1e-10)
+        if nu == 0.0 and self.escapes_mean(10 * ALPHA_ZERO):
+            return 0.0, "geneig"
+        if np.isfinite(nu) and 0.0 < nu <= 1.0:
+            lo, hi = nu * (1.0 - 1e-6), nu * (1.0 + 1e-6)
+            if not self.escapes_mean(lo) and self.escapes_mean(min(hi, 1.0)):
+                return nu, "geneig"
+        if self.escapes_mean(10 * ALPHA_ZERO):
+            return 0.0, "bisection"
+        lo, hi = 0.0, 1.0
+        for _ in range(60):
+            mid = 0.5 * (lo + hi)
+            if self.escapes_mean(mid):
+                hi = mid
+            else:
+                lo = mid
+        return 0.5 * (lo + hi), "bisection"

@@ -1,0 +1,94 @@
+r"""The ``diagnose`` figure: coherence-matrix blocks and the verdict region in the α × η plane.
+
+Left: the joint coherence matrix :math:`S_{ij}=\sqrt{\operatorname{tr}(H_iH_j)}` (retain block
+first, forget block last, on a log colour scale), with the block boundary drawn.
+
+Right: the verdict region (a symmetric-log α axis when :math:`\alpha_c<0.05`).  For
+:math:`\alpha>\alpha_c` the mean escapes: every step size escapes.
+For :math:`\alpha<\alpha_c` the model resists for :math:`\eta<\eta^\star_{ms}(\alpha)` (computed
+on the grid of the report, joined by straight lines) and escapes above.  The user's
+:math:`(\alpha,\eta)` is marked.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    from numerics.apps.diagnose import api
+
+__all__ = ["figure"]
+
+
+def figure(report: api.DiagnoseReport, path: str | Path) -> Path:
+    """Draw the two panels into ``path`` (PNG) and return it."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import LogNorm
+
+    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(11, 4.6))
+    S = report.coherence_matrix
+    if S is not None and S.size:
+        pos = S[S > 0]
+        vmin = float(max(pos.min(), pos.max() * 1e-8)) if pos.size else 1e-12
+        im = ax0.imshow(np.where(S > 0, S, vmin), norm=LogNorm(vmin=vmin, vmax=float(S.max())),
+                        cmap="viridis", interpolation="nearest")
+        nr = report.n_retain_block
+        for x in (nr - 0.5,):
+            ax0.axhline(x, color="w", lw=1)
+            ax0.axvline(x, color="w", lw=1)
+        fig.colorbar(im, ax=ax0, shrink=0.85, label=r"$S_{ij}=\sqrt{\mathrm{tr}(H_iH_j)}$")
+        ax0.set_title(f"coherence: σ_r={report.sigma_r:.3g}, σ_f={report.sigma_f:.3g}, "
+                      f"σ_rf={report.sigma_rf:.3g}, σ_joint={report.sigma_joint:.3g}",
+                      fontsize=9)
+        ax0.set_xlabel(f"sample (retain 0..{nr - 1}, then forget)")
+    else:
+        ax0.text(0.5, 0.5, "no coherence matrix", ha="center", va="center")
+    reg = report.region
+    alpha_c = float(reg.get("alpha_c", 0.0))
+    alphas = np.asarray(reg.get("alpha", []), dtype=float)
+    stars = np.asarray([np.nan if s is None else s for s in reg.get("eta_star", [])], float)
+    finite = stars[np.isfinite(stars)]
+    user_eta = reg.get("user_eta")
+    top = max([*(finite.tolist() or [1.0]), *([user_eta] if user_eta else [])]) * 1.3
+    ax1.axvspan(alpha_c, 1.0, color="tab:red", alpha=0.25, lw=0,
+                label="escapes at every η (α > α_c)")
+    if alphas.size and np.isfinite(stars).any():
+        a = np.append(alphas, alpha_c)
+        s = np.append(np.nan_to_num(stars, nan=0.0), 0.0)
+        ax1.fill_between(a, 0, s, color="tab:green", alpha=0.3, lw=0, label="resists (η < η*)")
+        ax1.fill_between(a, s, top, color="tab:red", alpha=0.12, lw=0, label="escapes (η > η*)")
+        ax1.plot(a, s, "k.-", lw=1, ms=4, label="η*_ms(α)")
+    ax1.axvline(alpha_c, color="k", ls="--", lw=1)
+    ax1.text(alpha_c, top * 0.95, f" α_c={alpha_c:.3g}", fontsize=8, va="top")
+    ua = reg.get("user_alpha")
+    if ua is not None:
+        y = user_eta if user_eta is not None else (report.eta_star_ms or top / 2)
+        ax1.plot([ua], [y], marker="*", ms=14, color="tab:blue", mec="k",
+                 label="your (α, η)" if user_eta is not None else "your α")
+    ax1.set_xlim(0.0, 1.0)
+    if 0.0 < alpha_c < 0.05:  # resolve [0, alpha_c) next to the rest of [0, 1]
+        ax1.set_xscale("symlog", linthresh=alpha_c / 2, linscale=1.0)
+    ax1.set_ylim(0.0, top)
+    ax1.set_xlabel("α (weight of the forget ascent)")
+    ax1.set_ylabel("step size η")
+    if report.verdict_code == "escapes_at_every_eta" or report.eta_star_ms is None:
+        title = "escapes at every step size"
+    elif report.verdict_code == "escapes_above":
+        title = f"escapes above η* = {report.eta_star_ms:.4g}"
+    else:
+        title = f"resists below η* = {report.eta_star_ms:.4g}"
+    if report.eta is not None and report.rho is not None:
+        title += f" (at η = {report.eta:.3g}: ρ(T) = {report.rho:.4g})"
+    ax1.set_title(title, fontsize=9)
+    ax1.legend(fontsize=7, loc="upper right")
+    fig.tight_layout()
+    p = Path(path)
+    fig.savefig(p, dpi=110)
+    plt.close(fig)
+    return p

@@ -1,0 +1,167 @@
+r"""Real (nonlinear) gradient-difference unlearning of any ``nn.Module`` (SPEC §1.2).
+
+.. math:: \theta_{t+1}=\theta_t-\eta\big[(1-\alpha)\nabla\hat L_{r,t}(\theta_t)
+   -\alpha\nabla\hat L_{f,t}(\theta_t)\big],
+
+with minibatches of nominal sizes :math:`B_r, B_f` drawn independently at every step by the
+sampling model (:func:`numerics.apps.cnn.unlearn.draw_batches`, shared with the CNN experiments; the
+CNN loop itself is specific to that network's analytic gradient, so this module is the generic
+one: ``functional_call`` + autograd on the trainable parameters, frozen ones held fixed).
+Only the samples in the two batches are evaluated at each step.
+
+**Escape criterion (nonlinear, generic).**  The run *escapes* when the mean forget loss after
+:math:`K` steps reaches the loss of the *uninformative predictor* -- the constant output
+:math:`\bar o`, the mean output of :math:`\theta^\star` over the retain inputs -- on the forget
+targets: on average the forget samples are then fitted no better than by a model that ignores
+its input.  For a logistic loss with balanced labels :math:`\bar o\approx0` and the level is
+:math:`\log2`, the CNN criterion of :mod:`numerics.apps.cnn.unlearn`.  A run whose parameters become
+non-finite is reported as ``diverged`` (and escaped).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from numerics.apps.cnn.unlearn import draw_batches
+from numerics.apps.diagnose.data import DataSet, FlatModel
+from numerics.core.inputs import InputError, check_alpha, check_batch, check_eta, check_sampling
+
+__all__ = ["UnlearnRun", "gradient_difference", "baseline_loss", "accuracy", "mean_loss"]
+
+
+@dataclass
+class UnlearnRun:
+    r"""Outcome of one run.
+
+    Attributes
+    ----------
+    theta:
+        Final trainable parameters (the last finite iterate when the run diverged).
+    record:
+        JSON-ready summary: losses and accuracies before/after, uninformative level, parameter
+        distance, ``escaped``, ``diverged``, steps, and a coarse trajectory.
+    """
+
+    theta: torch.Tensor
+    record: dict[str, Any]
+
+
+def mean_loss(flat: FlatModel, loss: Callable, theta: torch.Tensor, data: DataSet) -> float:
+    """Mean per-sample loss of ``data`` at ``theta``."""
+    with torch.no_grad():
+        return float(loss(flat.forward(theta, data.inputs), data.targets).mean())
+
+
+def accuracy(outputs: torch.Tensor, targets: torch.Tensor) -> float | None:
+    """Classification accuracy when the outputs/targets look like a classification task."""
+    with torch.no_grad():
+        if outputs.ndim == 2 and outputs.shape[1] > 1:
+            pred = outputs.argmax(dim=1)
+            if not targets.is_floating_point() and targets.ndim == 1:
+                return float((pred == targets).to(torch.float64).mean())
+            if targets.is_floating_point() and targets.shape == outputs.shape:
+                return float((pred == targets.argmax(dim=1)).to(torch.float64).mean())
+            return None
+        o = outputs.reshape(-1)
+        t = targets.reshape(-1).to(o.dtype)
+        if o.shape == t.shape and bool(((t == 1) | (t == -1)).all()):
+            return float((torch.sign(o) == t).to(torch.float64).mean())
+    return None
+
+
+def baseline_loss(flat: FlatModel, loss: Callable, retain: DataSet, data: DataSet) -> float:
+    r"""Mean loss on ``data`` of the constant predictor :math:`\bar o` (mean retain output)."""
+    with torch.no_grad():
+        mean_out = flat.forward(flat.theta, retain.inputs).mean(dim=0, keepdim=True)
+        out = mean_out.expand(data.n, *mean_out.shape[1:])
+        return float(loss(out, data.targets).mean())
+
+
+def _acc(flat: FlatModel, theta: torch.Tensor, data: DataSet) -> float | None:
+    with torch.no_grad():
+        return accuracy(flat.forward(theta, data.inputs), data.targets)
+
+
+def gradient_difference(flat: FlatModel, loss: Callable, retain: DataSet, forget: DataSet, *,
+                        eta: float, alpha: float, batch_retain: int, batch_forget: int,
+                        sampling: str = "wor", steps: int = 200, seed: int = 0,
+                        init_noise: float = 0.0, test: DataSet | None = None,
+                        records: int = 20) -> UnlearnRun:
+    r"""Run :math:`K=` ``steps`` steps of gradient-difference unlearning from :math:`\theta^\star`.
+
+    ``init_noise`` starts from :math:`\theta^\star+\epsilon\|\theta^\star\|\,z/\sqrt P` with a
+    seeded standard normal :math:`z` (the "generic :math:`\delta_0`" of SPEC §1.5; useful when
+    every per-sample gradient vanishes at :math:`\theta^\star`, where :math:`\delta_0=0` is an
+    unstable fixed point that never moves).
+    """
+    eta = check_eta(eta)
+    alpha = check_alpha(alpha)
+    sampling = check_sampling(sampling)
+    br = check_batch(batch_retain, retain.n, "retain", sampling)
+    bf = check_batch(batch_forget, forget.n, "forget", sampling)
+    K = int(steps)
+    if K < 1:
+        raise InputError(f"number of unlearning steps must be >= 1, got {steps}")
+    rng = np.random.default_rng(seed)
+    wr = draw_batches(rng, retain.n, br, K, sampling) * (1.0 - alpha)
+    wf = draw_batches(rng, forget.n, bf, K, sampling) * (-alpha)
+    X = torch.cat([retain.inputs, forget.inputs])
+    T = torch.cat([retain.targets, forget.targets])
+    W = np.concatenate([wr, wf], axis=1)  # (K, n_r + n_f): step is -eta * sum_i w_i grad l_i
+    theta0 = flat.theta.clone()
+    theta = theta0.clone()
+    if init_noise > 0:
+        gen = torch.Generator(device="cpu").manual_seed(int(seed) + 1)
+        z = torch.randn(theta.shape, generator=gen, dtype=torch.float64).to(theta)
+        theta = theta + init_noise * theta0.norm() * z / np.sqrt(theta.numel())
+    before = {"forget_loss": mean_loss(flat, loss, theta0, forget),
+              "retain_loss": mean_loss(flat, loss, theta0, retain),
+              "forget_acc": _acc(flat, theta0, forget), "retain_acc": _acc(flat, theta0, retain)}
+    level = baseline_loss(flat, loss, retain, forget)
+    every = max(1, K // max(int(records), 1))
+    traj: list[dict[str, float]] = []
+    diverged = False
+    taken = 0
+    for t in range(K):
+        idx = np.flatnonzero(W[t])
+        sel = torch.as_tensor(idx, device=X.device)
+        w = torch.as_tensor(W[t, idx], dtype=theta.dtype, device=theta.device)
+        th = theta.detach().requires_grad_(True)
+        obj = (w * loss(flat.forward(th, X[sel]), T[sel])).sum()
+        (g,) = torch.autograd.grad(obj, th)
+        new = theta - eta * g.detach()
+        if not bool(torch.isfinite(new).all()):
+            diverged = True
+            break
+        theta = new
+        taken = t + 1
+        if taken % every == 0 or taken == K:
+            traj.append({"step": taken, "forget_loss": mean_loss(flat, loss, theta, forget),
+                         "distance": float((theta - theta0).norm())})
+    f_after = mean_loss(flat, loss, theta, forget)
+    if not np.isfinite(f_after):
+        diverged = True
+    record = {
+        "steps": K, "steps_taken": taken, "eta": eta, "alpha": alpha, "batch_retain": br,
+        "batch_forget": bf, "sampling": sampling, "seed": int(seed), "init_noise": init_noise,
+        "forget_loss_before": before["forget_loss"], "forget_loss_after": f_after,
+        "retain_loss_before": before["retain_loss"],
+        "retain_loss_after": mean_loss(flat, loss, theta, retain),
+        "forget_acc_before": before["forget_acc"], "forget_acc_after": _acc(flat, theta, forget),
+        "retain_acc_before": before["retain_acc"], "retain_acc_after": _acc(flat, theta, retain),
+        "uninformative_forget_loss": level,
+        "parameter_distance": float((theta - theta0).norm()),
+        "relative_parameter_distance": float((theta - theta0).norm() / theta0.norm()),
+        "diverged": diverged,
+        "escaped": bool(diverged or (np.isfinite(f_after) and f_after >= level)),
+        "trajectory": traj,
+    }
+    if test is not None:
+        record["test_acc_before"] = _acc(flat, theta0, test)
+        record["test_acc_after"] = _acc(flat, theta, test)
+    return UnlearnRun(theta.detach(), record)

@@ -1,0 +1,73 @@
+"""Helpers shared by the sub-commands: loading Hessian files and printing results."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from numerics.core.inputs import InputError, UnlearningConfig
+from numerics.core.operator import SecondMomentOperator
+from numerics.core.serialise import jsonable
+
+
+def add_operator_arguments(parser: argparse.ArgumentParser, *, eta: bool = True) -> None:
+    """The options shared by ``radius`` and ``threshold``."""
+    parser.add_argument("--hessians", required=True, metavar="FILE.npz",
+                        help="npz with 'retain' (n_r, d, d) and optionally 'forget' (n_f, d, d); "
+                             "(n, d, k) factor arrays are accepted too (a square array is read "
+                             "as Hessians unless --factors)")
+    if eta:
+        parser.add_argument("--eta", type=float, required=True, help="step size")
+    parser.add_argument("--alpha", type=float, default=0.0, help="mixing weight in [0, 1]")
+    parser.add_argument("--batch-retain", type=int, default=1, metavar="BR")
+    parser.add_argument("--batch-forget", type=int, default=1, metavar="BF")
+    parser.add_argument("--sampling", default="wor", help="wor (default), bernoulli or wr")
+    parser.add_argument("--method", default="auto", choices=["auto", "dense", "lanczos"])
+    parser.add_argument("--factors", action="store_true",
+                        help="read the arrays as (n, d, k) factors H_i = F_i F_i^T")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def load_operator(args: argparse.Namespace) -> SecondMomentOperator:
+    """Build the operator from ``--hessians`` and the hyper-parameter options."""
+    path = Path(args.hessians)
+    if not path.is_file():
+        raise InputError(f"Hessian file {path} does not exist")
+    try:
+        data = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read {path} as an npz file: {exc}") from None
+    if "retain" not in data.files:
+        raise InputError(f"{path} has no array named 'retain' (found: {', '.join(data.files)})")
+    forget = data["forget"] if "forget" in data.files else None
+    from numerics.core.inputs import as_pool
+
+    def kind(arr: np.ndarray) -> bool | None:
+        """--factors: factors; otherwise a square array is Hessians (also 1 x 1), else guessed."""
+        if args.factors:
+            return True
+        return False if arr.ndim == 3 and arr.shape[1] == arr.shape[2] else None
+
+    retain_pool = as_pool(data["retain"], "retain", factors=kind(data["retain"]))
+    forget_pool = (as_pool(forget, "forget", factors=kind(forget)) if forget is not None
+                   else None)
+    cfg = UnlearningConfig(args.alpha, args.batch_retain, args.batch_forget, args.sampling)
+    return SecondMomentOperator(retain_pool, forget_pool, cfg)
+
+
+def emit(record: dict[str, Any], as_json: bool) -> None:
+    """Print ``record`` as JSON or as aligned ``key: value`` lines."""
+    if as_json:
+        json.dump(jsonable(record), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return
+    width = max(len(k) for k in record)
+    for key, value in record.items():
+        if isinstance(value, float):
+            value = f"{value:.10g}"
+        print(f"{key:<{width}}  {value}")

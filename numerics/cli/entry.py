@@ -1,0 +1,52 @@
+"""Command-line entry point ``unlearnstab``.
+
+Each sub-command lives in its own module under :mod:`numerics.cli` and exposes
+``register(subparsers)`` and ``run(args) -> int``.  Bad input is reported as one line on stderr
+with exit status 2, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from numerics import __version__
+from numerics.core.inputs import InputError
+
+#: Sub-command modules, in the order ``--help`` lists them.
+COMMANDS: tuple[str, ...] = (
+    "verify", "radius", "threshold", "cnn", "frontier", "table", "golden", "diagnose",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every registered sub-command."""
+    parser = argparse.ArgumentParser(
+        prog="unlearnstab",
+        description="Verify the linear-stability theory of gradient-difference unlearning.",
+    )
+    parser.add_argument("--version", action="version", version=f"unlearnstab {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in COMMANDS:
+        module = importlib.import_module(f"numerics.cli.{name}")
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse ``argv`` and run the chosen sub-command; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except InputError as exc:
+        print(f"unlearnstab {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"unlearnstab {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

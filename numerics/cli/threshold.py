@@ -1,0 +1,25 @@
+"""``unlearnstab threshold``: the exact stability thresholds of one configuration."""
+
+from __future__ import annotations
+
+import argparse
+
+from numerics.cli._common import add_operator_arguments, emit, load_operator
+from numerics.core.report import operator_report
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``threshold`` parser."""
+    p = sub.add_parser("threshold", help="exact mean-square (and almost-sure) step-size threshold",
+                       description="eta*_ms from the generalised eigenproblem Q x = mu L x, "
+                                   "eta*_as when the family commutes, and the mean-escape test.")
+    add_operator_arguments(p, eta=False)
+    p.add_argument("--eta", type=float, default=None, help="also report rho(T) at this step")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the report; exit 0."""
+    op = load_operator(args)
+    emit(operator_report(op, eta=args.eta, method=args.method), args.json)
+    return 0

@@ -1,0 +1,371 @@
+r"""The exact mean-square stability operator of the linearised unlearning recursion.
+
+For :math:`\delta_{t+1}=(I-\eta\hat A_t)\delta_t` with
+:math:`\hat A_t=(1-\alpha)\hat H_{r,t}-\alpha\hat H_{f,t}` (SPEC §1.3) the second moment
+:math:`M_t=\mathbb E\delta_t\delta_t^\top` obeys :math:`M_{t+1}=\mathcal T(M_t)` with (SPEC §2.1)
+
+.. math::
+   \mathcal T(M)=(I-\eta A)M(I-\eta A)+\eta^2\big[(1-\alpha)^2\mathcal C_r(M)+\alpha^2\mathcal C_f(M)\big],
+   \qquad \mathcal C(M)=a\sum_iH_iMH_i+b\,\bar HM\bar H,
+
+where :math:`(a,b)` come from :func:`theory.moments.covariance_coefficients`.  In Kronecker form
+(SPEC §2.2) :math:`\mathcal T(\eta)=I-\eta\mathcal L+\eta^2\mathcal Q` with
+:math:`\mathcal L=A\otimes I+I\otimes A` and
+:math:`\mathcal Q=A\otimes A+(1-\alpha)^2\mathcal C_r+\alpha^2\mathcal C_f`.
+
+Everything is computed on the active subspace :math:`V=\sum_i\operatorname{range}H_i` (SPEC §1.5),
+of dimension :math:`r\le\min(d,\sum_i\operatorname{rank}H_i)`.  Two paths:
+
+* ``dense`` -- the :math:`r^2\times r^2` matrices, ``eigvalsh`` and ``scipy.linalg.eigh(Q, L)``;
+  the reference, for small :math:`r`;
+* ``lanczos`` -- matrix-free :class:`scipy.sparse.linalg.LinearOperator` and ``eigsh``; one
+  application costs :math:`O(n r k (r+k))` and never forms an :math:`r^2\times r^2` matrix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.linalg as sla
+from scipy.sparse.linalg import LinearOperator, eigsh
+
+from numerics.core.inputs import HessianPool, InputError, UnlearningConfig, as_pool, check_eta
+from theory.moments import covariance_coefficients
+
+__all__ = ["SecondMomentOperator", "MeanEscape", "active_basis", "DENSE_MAX_DIM"]
+
+#: Largest active dimension for which ``method="auto"`` uses the dense Kronecker path.
+DENSE_MAX_DIM = 20
+#: Relative tolerance for the numerical rank of the stacked factors.
+RANK_RTOL = 1e-10
+
+
+def active_basis(*pools: HessianPool, rtol: float = RANK_RTOL) -> np.ndarray:
+    r"""Orthonormal basis :math:`Q` (``d x r``) of :math:`V=\sum_i\operatorname{range}(H_i)`.
+
+    Computed from the thin SVD of the stacked factors (singular values below
+    ``rtol * s_max`` are round-off); no :math:`d\times d` matrix is formed.
+    """
+    cols = [p.factors.transpose(1, 0, 2).reshape(p.d, -1) for p in pools]
+    stacked = np.concatenate(cols, axis=1)
+    u, s, _ = np.linalg.svd(stacked, full_matrices=False)  # O(d N min(d, N)), no d x d Gram
+    keep = s > rtol * max(s[0], np.finfo(float).tiny) if s.size else np.zeros(0, bool)
+    return u[:, keep]
+
+
+@dataclass(frozen=True)
+class MeanEscape:
+    r"""Outcome of the mean-escape test :math:`\lambda_{\min}(A|_V)<0` (SPEC §2.3(c)).
+
+    Attributes
+    ----------
+    lambda_min:
+        :math:`\lambda_{\min}(A|_V)`.
+    lambda_max:
+        :math:`\lambda_{\max}(A|_V)`.
+    witness:
+        Unit eigenvector of :math:`\lambda_{\min}`, in the *original* coordinates.
+    escapes_at_every_eta:
+        True when :math:`\lambda_{\min}<0`, or :math:`\lambda_{\min}=0` with non-zero batch variance
+        along the witness; then :math:`\rho(\mathcal T(\eta))>1` for every :math:`\eta>0`.
+    """
+
+    lambda_min: float
+    lambda_max: float
+    witness: np.ndarray
+    escapes_at_every_eta: bool
+
+
+class SecondMomentOperator:
+    r"""The operator :math:`\mathcal T(\eta)` of SPEC §2.1 on the active subspace.
+
+    Parameters
+    ----------
+    retain, forget:
+        Per-sample curvature (anything :func:`numerics.core.inputs.as_pool` accepts); ``forget`` may be
+        ``None`` (plain SGD on the retain set).
+    config:
+        :class:`~numerics.core.inputs.UnlearningConfig` (``alpha``, batch sizes, sampling).
+    reduce:
+        Restrict to the active subspace (default).  ``False`` keeps the ambient coordinates.
+    """
+
+    def __init__(
+        self,
+        retain: np.ndarray | HessianPool,
+        forget: np.ndarray | HessianPool | None = None,
+        config: UnlearningConfig | None = None,
+        *,
+        reduce: bool = True,
+    ) -> None:
+        retain_pool = as_pool(retain, "retain")
+        forget_pool = as_pool(forget, "forget") if forget is not None else None
+        if forget_pool is not None and forget_pool.d != retain_pool.d:
+            raise InputError(
+                f"retain and forget Hessians differ in dimension: {retain_pool.d} vs {forget_pool.d}"
+            )
+        cfg = (config or UnlearningConfig()).validated(
+            retain_pool.n, forget_pool.n if forget_pool is not None else 0
+        )
+        self.config = cfg
+        self.ambient_dim = retain_pool.d
+        pools = [retain_pool] + ([forget_pool] if forget_pool is not None else [])
+        if reduce:
+            self.basis = active_basis(*pools)
+        else:
+            self.basis = np.eye(retain_pool.d)
+        if self.basis.shape[1] == 0:
+            raise InputError("all Hessians are zero: the active subspace is empty")
+        if reduce:
+            self.retain = retain_pool.project(self.basis)
+            self.forget = forget_pool.project(self.basis) if forget_pool is not None else None
+        else:  # the identity basis: the pools as they are
+            self.retain, self.forget = retain_pool, forget_pool
+        a = cfg.alpha
+        self.weight_retain = 1.0 - a
+        self.weight_forget = a if self.forget is not None else 0.0
+        self.coef_retain = covariance_coefficients(cfg.sampling, self.retain.n, cfg.batch_retain)
+        self.coef_forget = (
+            covariance_coefficients(cfg.sampling, self.forget.n, cfg.batch_forget)
+            if self.forget is not None
+            else (0.0, 0.0)
+        )
+        self.mean_retain = self.retain.mean()
+        self.mean_forget = self.forget.mean() if self.forget is not None else np.zeros_like(
+            self.mean_retain
+        )
+        A = self.weight_retain * self.mean_retain - self.weight_forget * self.mean_forget
+        self.A = 0.5 * (A + A.T)
+        self._eigA: tuple[np.ndarray, np.ndarray] | None = None
+
+    # ------------------------------------------------------------------ basic pieces
+    @property
+    def dim(self) -> int:
+        """Active dimension :math:`r`."""
+        return int(self.basis.shape[1])
+
+    def eig_A(self) -> tuple[np.ndarray, np.ndarray]:
+        r"""Eigen-decomposition of :math:`A|_V` (ascending), cached."""
+        if self._eigA is None:
+            self._eigA = np.linalg.eigh(self.A)
+        return self._eigA
+
+    @staticmethod
+    def _sandwich(factors: np.ndarray, scaled: np.ndarray, M: np.ndarray) -> np.ndarray:
+        r""":math:`\sum_i\tilde F_i(F_i^\top MF_i)\tilde F_i^\top` with two large matrix products.
+
+        ``scaled`` is :math:`\tilde F_i=F_i` for PSD pools and :math:`F_iS_i` for signed ones
+        (:mod:`numerics.apps.diagnose.signed`).  With the stacked :math:`F=[F_1^\top;\dots;F_n^\top]`
+        (``n k x r``): :math:`G=FM`, the per-sample :math:`k\times k` blocks
+        :math:`C_i=F_i^\top MF_i` from :math:`G`, then :math:`\sum_i\tilde F_iC_i\tilde F_i^\top=
+        \tilde F^\top Y` with :math:`Y_i=C_i\tilde F_i^\top`; :math:`O(nkr(r+k))`.
+        """
+        n, r, k = factors.shape
+        Ft = factors.transpose(0, 2, 1)  # (n, k, r)
+        F2 = Ft.reshape(n * k, r)
+        S2 = F2 if scaled is factors else scaled.transpose(0, 2, 1).reshape(n * k, r)
+        G = (F2 @ M).reshape(n, k, r)
+        if k == 1:
+            h = np.einsum("nr,nr->n", G[:, 0, :], Ft[:, 0, :])  # u_i^T M u_i
+            return S2.T @ (h[:, None] * S2)
+        C = G @ factors  # F_i^T M F_i (n, k, k), any (non-symmetric) M; batched GEMM
+        Y = (C @ S2.reshape(n, k, r)).reshape(n * k, r)  # batched matmul: ~2x faster than einsum
+        return S2.T @ Y
+
+    @staticmethod
+    def _sum_hmh(pool: HessianPool, M: np.ndarray) -> np.ndarray:
+        r""":math:`\sum_iH_iMH_i=\sum_iF_i(F_i^\top MF_i)F_i^\top` (:meth:`_sandwich`)."""
+        return SecondMomentOperator._sandwich(pool.factors, pool.factors, M)
+
+    def _cov(self, pool: HessianPool | None, coef: tuple[float, float], mean: np.ndarray,
+             M: np.ndarray) -> np.ndarray:
+        if pool is None:
+            return np.zeros_like(M)
+        a, b = coef
+        out = a * self._sum_hmh(pool, M) if a != 0.0 else np.zeros_like(M)
+        if b != 0.0:
+            out = out + b * (mean @ M @ mean)
+        return out
+
+    def noise(self, M: np.ndarray) -> np.ndarray:
+        r""":math:`\mathcal N(M)=(1-\alpha)^2\mathcal C_r(M)+\alpha^2\mathcal C_f(M)`."""
+        out = self.weight_retain**2 * self._cov(self.retain, self.coef_retain, self.mean_retain, M)
+        if self.forget is not None and self.weight_forget != 0.0:
+            out = out + self.weight_forget**2 * self._cov(
+                self.forget, self.coef_forget, self.mean_forget, M
+            )
+        return out
+
+    def apply_L(self, M: np.ndarray) -> np.ndarray:
+        r""":math:`\mathcal L(M)=AM+MA`."""
+        return self.A @ M + M @ self.A
+
+    def apply_Q(self, M: np.ndarray) -> np.ndarray:
+        r""":math:`\mathcal Q(M)=AMA+\mathcal N(M)`."""
+        return self.A @ M @ self.A + self.noise(M)
+
+    def apply(self, M: np.ndarray, eta: float) -> np.ndarray:
+        r""":math:`\mathcal T(\eta)(M)=(I-\eta A)M(I-\eta A)+\eta^2\mathcal N(M)`."""
+        P = np.eye(self.dim) - eta * self.A
+        return P @ M @ P + eta**2 * self.noise(M)
+
+    # ------------------------------------------------------------------ dense Kronecker path
+    def _kron_sum(self, pool: HessianPool) -> np.ndarray:
+        r""":math:`\sum_iH_i\otimes H_i=WW^\top`, :math:`W=[F_i\otimes F_i]_i` (``r^2 x n k^2``)."""
+        F = pool.factors
+        W = np.einsum("nak,nbl->abnkl", F, F).reshape(self.dim**2, -1)
+        return W @ W.T
+
+    def dense_L(self) -> np.ndarray:
+        r""":math:`\mathcal L=A\otimes I+I\otimes A` as an ``r^2 x r^2`` matrix."""
+        eye = np.eye(self.dim)
+        return np.kron(self.A, eye) + np.kron(eye, self.A)
+
+    def dense_noise(self) -> np.ndarray:
+        r"""Kronecker form of :math:`\mathcal N`."""
+        out = np.zeros((self.dim**2, self.dim**2))
+        terms = [(self.weight_retain, self.retain, self.coef_retain, self.mean_retain)]
+        if self.forget is not None and self.weight_forget != 0.0:
+            terms.append((self.weight_forget, self.forget, self.coef_forget, self.mean_forget))
+        for w, pool, (a, b), mean in terms:
+            if a != 0.0:
+                out += w**2 * a * self._kron_sum(pool)
+            if b != 0.0:
+                out += w**2 * b * np.kron(mean, mean)
+        return out
+
+    def dense_Q(self) -> np.ndarray:
+        r""":math:`\mathcal Q=A\otimes A+\mathcal N` as an ``r^2 x r^2`` matrix."""
+        return np.kron(self.A, self.A) + self.dense_noise()
+
+    def dense_T(self, eta: float) -> np.ndarray:
+        r""":math:`\mathcal T(\eta)=I-\eta\mathcal L+\eta^2\mathcal Q` (symmetric)."""
+        eta = check_eta(eta)
+        T = np.eye(self.dim**2) - eta * self.dense_L() + eta**2 * self.dense_Q()
+        return 0.5 * (T + T.T)
+
+    # ------------------------------------------------------------------ matrix-free path
+    def _linear_operator(self, fn) -> LinearOperator:
+        r = self.dim
+
+        def matvec(x: np.ndarray) -> np.ndarray:
+            # column-major vec, to match the Kronecker convention vec(XMY) = (Y^T kron X) vec M
+            M = x.reshape(r, r, order="F")
+            return fn(M).reshape(-1, order="F")
+
+        return LinearOperator((r * r, r * r), matvec=matvec, dtype=np.float64)
+
+    def _v0(self) -> np.ndarray:
+        """Deterministic symmetric start vector for Lanczos (reproducible results)."""
+        rng = np.random.default_rng(0)
+        G = rng.standard_normal((self.dim, self.dim))
+        return (np.eye(self.dim) + 0.1 * (G @ G.T) / self.dim).reshape(-1, order="F")
+
+    def _resolve(self, method: str) -> str:
+        if method not in ("auto", "dense", "lanczos"):
+            raise InputError(f"unknown method {method!r}; expected auto, dense or lanczos")
+        if method == "auto":
+            return "dense" if self.dim <= DENSE_MAX_DIM else "lanczos"
+        return method
+
+    # ------------------------------------------------------------------ quantities
+    def rho(self, eta: float, method: str = "auto") -> float:
+        r"""Spectral radius :math:`\rho(\mathcal T(\eta)|_V)` (mean-square growth factor per step).
+
+        :math:`\mathbb E\|\delta_t\|^2\to0` iff :math:`\rho<1` (SPEC §2.3(a)).
+        """
+        eta = check_eta(eta)
+        if self._resolve(method) == "dense":
+            ev = np.linalg.eigvalsh(self.dense_T(eta))
+            return float(max(abs(ev[0]), abs(ev[-1])))
+        op = self._linear_operator(lambda M: self.apply(M, eta))
+        if self.dim == 1:
+            return float(abs(op.matvec(np.ones(1))[0]))
+        val = eigsh(op, k=1, which="LM", v0=self._v0(), tol=1e-13, return_eigenvectors=False)
+        return float(abs(val[0]))
+
+    def perron_matrix(self, eta: float) -> np.ndarray:
+        r"""PSD eigenvector :math:`M^\star` of :math:`\mathcal T(\eta)` for :math:`\rho` (trace 1)."""
+        eta = check_eta(eta)
+        if self._resolve("auto") == "dense":
+            ev, vec = np.linalg.eigh(self.dense_T(eta))
+            j = int(np.argmax(np.abs(ev)))
+            x = vec[:, j]
+        else:
+            op = self._linear_operator(lambda M: self.apply(M, eta))
+            _, vec = eigsh(op, k=1, which="LM", v0=self._v0(), tol=1e-13)
+            x = vec[:, 0]
+        M = x.reshape(self.dim, self.dim, order="F")
+        M = 0.5 * (M + M.T)
+        if np.trace(M) < 0:
+            M = -M
+        return M / np.trace(M)
+
+    def mean_escape(self, rtol: float = 1e-10) -> MeanEscape:
+        r"""Mean-escape test :math:`\lambda_{\min}(A|_V)<0` with its witness (SPEC §2.3(c))."""
+        evals, evecs = self.eig_A()
+        lam_min, lam_max = float(evals[0]), float(evals[-1])
+        scale = max(abs(lam_min), abs(lam_max), np.finfo(float).tiny)
+        v = evecs[:, 0]
+        if lam_min < -rtol * scale:
+            escapes = True
+        elif lam_min <= rtol * scale:
+            vv = np.outer(v, v)
+            escapes = bool(np.sum(vv * self.noise(vv)) > rtol * scale**2)
+        else:
+            escapes = False
+        return MeanEscape(lam_min, lam_max, self.basis @ v, escapes)
+
+    def eta_star_ms(self, method: str = "auto") -> float:
+        r"""Exact mean-square threshold :math:`\eta^\star_{ms}=1/\mu_{\max}`, :math:`\mathcal Qx=\mu\mathcal Lx`.
+
+        The stable set is exactly :math:`(0,\eta^\star)` when :math:`A\succ0` on :math:`V`
+        (SPEC §2.3(d)).  Returns ``0.0`` when the mean escapes (no step size is stable).
+
+        The matrix-free path uses the symmetric operator
+        :math:`\mathcal L^{-1/2}\mathcal Q\mathcal L^{-1/2}`, exact in the eigenbasis of
+        :math:`A` where :math:`\mathcal L` acts as :math:`X_{ij}\mapsto(a_i+a_j)X_{ij}`.
+        """
+        esc = self.mean_escape()
+        evals, evecs = self.eig_A()
+        if esc.escapes_at_every_eta or evals[0] <= 0:
+            return 0.0
+        if self._resolve(method) == "dense":
+            mu = sla.eigh(self.dense_Q(), self.dense_L(), eigvals_only=True)
+            return float(1.0 / mu[-1])
+        P = evecs
+        inv_sqrt = 1.0 / np.sqrt(evals[:, None] + evals[None, :])
+
+        def scaled_q(Y: np.ndarray) -> np.ndarray:
+            X = P @ (inv_sqrt * Y) @ P.T  # back to the working basis
+            return inv_sqrt * (P.T @ self.apply_Q(X) @ P)
+
+        op = self._linear_operator(scaled_q)
+        if self.dim == 1:
+            return float(1.0 / op.matvec(np.ones(1))[0])
+        mu = eigsh(op, k=1, which="LA", v0=self._v0(), tol=1e-13, return_eigenvectors=False)
+        return float(1.0 / mu[0])
+
+    def eta_star_bisect(self, hi: float | None = None, rtol: float = 1e-13,
+                        method: str = "auto") -> float:
+        r"""Cross-check of :math:`\eta^\star_{ms}` by bisection on :math:`\rho(\mathcal T(\eta))=1`."""
+        if self.mean_escape().escapes_at_every_eta:
+            return 0.0
+        lo = 0.0
+        hi = hi if hi is not None else 2.0 / self.eig_A()[0][-1]
+        while self.rho(hi, method) < 1.0:  # the mean alone bounds eta* by 2/lambda_max(A)
+            hi *= 2.0
+        for _ in range(200):
+            mid = 0.5 * (lo + hi)
+            if self.rho(mid, method) < 1.0:
+                lo = mid
+            else:
+                hi = mid
+            if hi - lo <= rtol * hi:
+                break
+        return 0.5 * (lo + hi)
+
+    def mean_square_stable(self, eta: float, method: str = "auto") -> bool:
+        r"""True when :math:`\rho(\mathcal T(\eta))<1`."""
+        return self.rho(eta, method) < 1.0

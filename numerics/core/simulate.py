@@ -1,0 +1,230 @@
+r"""Monte-Carlo simulation of the linearised recursion with sampled batches.
+
+All functions run :math:`R` independent trajectories at once on the reduced factors of a
+:class:`~numerics.core.operator.SecondMomentOperator`: one step costs two matrix products,
+:math:`P=\delta F^\top` and :math:`\delta\leftarrow\delta-\eta\,(\omega\odot P)F`, i.e.
+:math:`O(Rnrk)`.  Every function takes a ``seed`` (a :class:`numpy.random.Generator` is built
+from it), so results are reproducible.
+
+Notions of stability (compare like with like):
+
+* :func:`one_step_second_moment` and :func:`ms_growth_rate` estimate mean-square quantities, to be
+  compared with :math:`\mathcal T` and :math:`\rho(\mathcal T)`;
+* :func:`lyapunov_exponent` estimates the top Lyapunov exponent :math:`\gamma` (almost-sure);
+* :func:`trajectory_rule` is the companion code's finite-horizon rule (SPEC §1.5), which tracks the
+  almost-sure boundary up to horizon effects (SPEC §2.4).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from numerics.core.inputs import HessianPool, InputError, check_eta
+from numerics.core.operator import SecondMomentOperator
+
+__all__ = [
+    "sample_weights",
+    "one_step_second_moment",
+    "ms_growth_rate",
+    "lyapunov_exponent",
+    "trajectory_rule",
+    "Estimate",
+    "TrajectoryOutcome",
+]
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A Monte-Carlo estimate with its standard error."""
+
+    value: float
+    stderr: float
+    samples: int
+
+    def z_score(self, exact: float) -> float:
+        r""":math:`|\\hat x-x|/\\mathrm{se}` (``inf`` when the SE is zero and they differ)."""
+        diff = abs(self.value - exact)
+        if self.stderr == 0.0:
+            return 0.0 if diff == 0.0 else float("inf")
+        return diff / self.stderr
+
+
+def sample_weights(rng: np.random.Generator, sampling: str, n: int, batch: int,
+                   size: int) -> np.ndarray:
+    r"""Batch weights :math:`\omega` (``size x n``) with :math:`\hat H=\sum_i\omega_iH_i`.
+
+    ``wor``: a uniform size-:math:`B` subset (the :math:`B` smallest of :math:`n` uniform keys);
+    ``bernoulli``: independent inclusion with :math:`q=B/n`, divided by the nominal :math:`B`;
+    ``wr``: multinomial counts of :math:`B` uniform draws, divided by :math:`B`.
+    """
+    if sampling == "wor":
+        keys = rng.random((size, n))
+        if batch == n:
+            return np.full((size, n), 1.0 / n)
+        kth = np.partition(keys, batch - 1, axis=1)[:, batch - 1 : batch]
+        return (keys <= kth) / batch
+    if sampling == "bernoulli":
+        return (rng.random((size, n)) < batch / n) / batch
+    if sampling == "wr":
+        return rng.multinomial(batch, np.full(n, 1.0 / n), size=size) / batch
+    raise InputError(f"unknown sampling model {sampling!r}")
+
+
+class _Stepper:
+    r"""Applies :math:`\\delta\\mapsto(I-\\eta\\hat A)\\delta` to ``R`` trajectories at once."""
+
+    def __init__(self, op: SecondMomentOperator, eta: float, rng: np.random.Generator) -> None:
+        cfg = op.config
+        self.eta, self.rng, self.sampling = eta, rng, cfg.sampling
+        self.parts: list[tuple[float, np.ndarray, int, int]] = []
+
+        def add(pool: HessianPool | None, weight: float, batch: int) -> None:
+            if pool is None or weight == 0.0:
+                return
+            F = pool.factors  # (n, r, k) -> (n*k, r)
+            F2 = F.transpose(0, 2, 1).reshape(pool.n * pool.k, op.dim)
+            self.parts.append((weight, F2, pool.n, batch))
+
+        add(op.retain, op.weight_retain, cfg.batch_retain)
+        add(op.forget, -op.weight_forget, cfg.batch_forget)  # ascent: minus sign in A
+
+    def step(self, delta: np.ndarray) -> np.ndarray:
+        R = delta.shape[0]
+        update = np.zeros_like(delta)
+        for weight, F2, n, batch in self.parts:
+            omega = sample_weights(self.rng, self.sampling, n, batch, R)  # (R, n)
+            k = F2.shape[0] // n
+            proj = delta @ F2.T  # (R, n*k)
+            if k > 1:
+                omega = np.repeat(omega, k, axis=1)
+            update += weight * ((omega * proj) @ F2)
+        return delta - self.eta * update
+
+    def matrix(self, count: int) -> np.ndarray:
+        r"""``count`` sampled matrices :math:`\\hat A` (``count x r x r``)."""
+        out = None
+        for weight, F2, n, batch in self.parts:
+            omega = sample_weights(self.rng, self.sampling, n, batch, count)
+            k = F2.shape[0] // n
+            if k > 1:
+                omega = np.repeat(omega, k, axis=1)
+            term = weight * np.einsum("cn,na,nb->cab", omega, F2, F2, optimize=True)
+            out = term if out is None else out + term
+        return out
+
+
+def one_step_second_moment(op: SecondMomentOperator, M: np.ndarray, eta: float, draws: int,
+                           seed: int = 0, chunk: int = 20000) -> tuple[np.ndarray, np.ndarray]:
+    r"""Monte-Carlo :math:`\mathbb E[(I-\eta\hat A)M(I-\eta\hat A)]` and its elementwise SE.
+
+    Independent of the closed form of :math:`\mathcal C`: only sampled batches are used.
+    """
+    eta = check_eta(eta)
+    rng = np.random.default_rng(seed)
+    stepper = _Stepper(op, eta, rng)
+    total = np.zeros_like(M)
+    total_sq = np.zeros_like(M)
+    eye = np.eye(op.dim)
+    done = 0
+    while done < draws:
+        c = min(chunk, draws - done)
+        P = eye - eta * stepper.matrix(c)
+        X = P @ M @ P
+        total += X.sum(axis=0)
+        total_sq += (X**2).sum(axis=0)
+        done += c
+    mean = total / draws
+    var = np.maximum(total_sq / draws - mean**2, 0.0)
+    return mean, np.sqrt(var / draws)
+
+
+def ms_growth_rate(op: SecondMomentOperator, eta: float, steps: int = 1, n_traj: int = 20000,
+                   seed: int = 0) -> Estimate:
+    r"""Monte-Carlo estimate of :math:`\rho(\mathcal T(\eta))` with its standard error.
+
+    Start from :math:`\delta_0=M_\star^{1/2}z`, :math:`z\sim\mathcal N(0,I)`, where :math:`M_\star`
+    is the PSD Perron eigenvector of :math:`\mathcal T` (trace 1), so that
+    :math:`\mathbb E\|\delta_t\|^2=\rho^t` exactly.  The estimator is
+    :math:`\hat\rho=(\overline{\|\delta_t\|^2})^{1/t}` with a delta-method standard error.
+    """
+    eta = check_eta(eta)
+    if steps < 1 or n_traj < 2:
+        raise InputError("ms_growth_rate needs steps >= 1 and n_traj >= 2")
+    rng = np.random.default_rng(seed)
+    M = op.perron_matrix(eta)
+    w, V = np.linalg.eigh(M)
+    root = V * np.sqrt(np.clip(w, 0.0, None))  # M^{1/2} up to rotation; clamp round-off
+    delta = rng.standard_normal((n_traj, op.dim)) @ root.T
+    stepper = _Stepper(op, eta, rng)
+    for _ in range(steps):
+        delta = stepper.step(delta)
+    sq = np.einsum("ij,ij->i", delta, delta)
+    mean, se = float(sq.mean()), float(sq.std(ddof=1) / np.sqrt(n_traj))
+    value = mean ** (1.0 / steps)
+    return Estimate(value, value * se / (steps * mean), n_traj)
+
+
+def lyapunov_exponent(op: SecondMomentOperator, eta: float, steps: int = 2000, n_traj: int = 64,
+                      burn_in: int = 100, seed: int = 0) -> Estimate:
+    r"""Top Lyapunov exponent :math:`\gamma=\lim\frac1t\log\|\delta_t\|` (almost-sure notion).
+
+    Each trajectory is renormalised every step; its exponent is the mean log growth after
+    ``burn_in`` steps, and the SE is taken across the ``n_traj`` independent trajectories.
+    """
+    eta = check_eta(eta)
+    rng = np.random.default_rng(seed)
+    delta = rng.standard_normal((n_traj, op.dim))
+    delta /= np.linalg.norm(delta, axis=1, keepdims=True)
+    stepper = _Stepper(op, eta, rng)
+    acc = np.zeros(n_traj)
+    for t in range(burn_in + steps):
+        delta = stepper.step(delta)
+        norms = np.linalg.norm(delta, axis=1)
+        norms = np.where(norms > 0, norms, np.finfo(float).tiny)
+        if t >= burn_in:
+            acc += np.log(norms)
+        delta /= norms[:, None]
+    per = acc / steps
+    return Estimate(float(per.mean()), float(per.std(ddof=1) / np.sqrt(n_traj)), n_traj)
+
+
+@dataclass(frozen=True)
+class TrajectoryOutcome:
+    """Result of the finite-horizon rule: the majority verdict and the escape fraction."""
+
+    escapes: bool
+    fraction: float
+    repetitions: int
+    horizon: int
+    growth: float
+
+
+def trajectory_rule(op: SecondMomentOperator, eta: float, horizon: int = 1000,
+                    growth: float = 1000.0, repetitions: int = 10, seed: int = 0) -> TrajectoryOutcome:
+    r"""The companion code's finite-horizon rule (SPEC §1.5).
+
+    Escape when :math:`\|w_t\|^2\ge1000\|w_0\|^2` within :math:`T=1000` steps, majority over 10
+    runs, :math:`w_0\sim U(0,1)^d`.
+
+    Run in the reduced coordinates; the component of :math:`w_0` outside the active subspace never
+    moves, so its squared norm is added as a constant, which reproduces the ambient rule exactly.
+    """
+    eta = check_eta(eta)
+    rng = np.random.default_rng(seed)
+    w0 = rng.random((repetitions, op.ambient_dim))
+    delta = w0 @ op.basis
+    static = np.einsum("ij,ij->i", w0, w0) - np.einsum("ij,ij->i", delta, delta)
+    start = np.einsum("ij,ij->i", w0, w0)
+    stepper = _Stepper(op, eta, rng)
+    escaped = np.zeros(repetitions, dtype=bool)
+    for _ in range(horizon):
+        delta = stepper.step(delta)
+        sq = np.einsum("ij,ij->i", delta, delta) + static
+        escaped |= sq >= growth * start
+        if escaped.all():
+            break
+        delta[escaped] = 0.0  # decided runs stop moving (avoids overflow)
+    frac = float(escaped.mean())
+    return TrajectoryOutcome(frac > 0.5, frac, repetitions, horizon, growth)
