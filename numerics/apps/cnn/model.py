@@ -8,10 +8,12 @@ with the second layer fixed at :math:`\pm1/m`.  The weights are a tensor ``W`` o
 ``(2, m, d)``: ``W[0]`` are the filters :math:`w_{+1,r}` and ``W[1]`` the filters
 :math:`w_{-1,r}`; the flat parameter vector is ``W.reshape(-1)`` (:math:`P=2md`).
 
-Activations: ``relu`` :math:`\sigma(z)=\max(0,z)` [S:KOU] and ``relu_q``
-:math:`\sigma(z)=\max(0,z)^q`, :math:`q\ge2` [S:CAO].  Loss: logistic,
-:math:`\ell(z)=\log(1+e^{-z})` of the margin :math:`z=yf`, with
-:math:`\ell'(z)=-s(-z)` and :math:`\ell''(z)=s(z)s(-z)` (:math:`s` the sigmoid).
+Activations and losses come from the registries of :mod:`numerics.apps.cnn.family`
+(``relu`` [S:KOU], ``relu_q`` [S:CAO]; ``logistic`` of SPEC §5.2, ``squared``);
+:class:`TwoLayerCNN` is this architecture's :class:`~numerics.apps.cnn.family.ModelFamily`.
+Below, :math:`\ell'_i=\partial_f\ell(f_i,y_i)` and :math:`\ell''_i=\partial_f^2\ell(f_i,y_i)`
+(for the logistic loss of the margin :math:`z=yf` these are :math:`y\,\ell'(z)` and
+:math:`\ell''(z)`).
 
 **Per-sample gradient (analytic).**  With :math:`s_{+1}=1,\ s_{-1}=-1`,
 
@@ -19,17 +21,17 @@ Activations: ``relu`` :math:`\sigma(z)=\max(0,z)` [S:KOU] and ``relu_q``
    =\frac{s_j}{m}\sum_p\sigma'(\langle w_{j,r},x_i^{(p)}\rangle)\,x_i^{(p)} .
 
 **Curvature.**
-:math:`\nabla^2_W\ell(y_if_i)=\ell''(y_if_i)\,g_ig_i^\top+\ell'(y_if_i)\,y_i\,\nabla^2_Wf_i`.
+:math:`\nabla^2_W\ell_i=\ell''_i\,g_ig_i^\top+\ell'_i\,\nabla^2_Wf_i`.
 For ReLU, :math:`\nabla^2_Wf=0` almost everywhere, so :math:`H_i=\ell''_i\,g_ig_i^\top` *exactly*
 (the rank-one identity; :math:`u_i=\sqrt{\ell''_i}\,g_i`).  For ReLU\ :sup:`q` the factor route
 returns the Gauss--Newton matrix :math:`\ell''_ig_ig_i^\top` and omits
 
-.. math:: \ell'(y_if_i)\,y_i\,\nabla^2_Wf_i,\qquad
+.. math:: \ell'_i\,\nabla^2_Wf_i,\qquad
    \frac{\partial^2f_i}{\partial w_{j,r}^2}
    =\frac{s_j}{m}\sum_pq(q-1)\max(0,\langle w_{j,r},x_i^{(p)}\rangle)^{q-2}
    x_i^{(p)}x_i^{(p)\top},
 
-block-diagonal over filters (:func:`ggn_omitted_term`).  At a trained solution
+block-diagonal over filters (:func:`ggn_omitted_term`).  At a logistic solution
 :math:`|\ell'_i|\approx\ell''_i\approx e^{-y_if_i}` for large margins, so the omitted term is *not*
 small relative to the GGN by the loss factor alone; its relative size is that of
 :math:`\|\nabla^2_Wf_i\|` against :math:`\|g_i\|^2`, which the tests measure.  It is indefinite
@@ -44,14 +46,24 @@ from functools import lru_cache
 
 import numpy as np
 import torch
-import torch.nn.functional as tF
 
+from numerics.apps.cnn.family import (
+    Activation,
+    Loss,
+    activation,
+    activation_names,
+    loss,
+    loss_names,
+)
 from numerics.core.inputs import InputError
 from numerics.curvature.hessians import check_finite
 
 __all__ = [
     "ACTIVATIONS",
+    "LOSSES",
     "CNNConfig",
+    "TwoLayerCNN",
+    "model_family",
     "init_weights",
     "check_weights",
     "preactivations",
@@ -66,37 +78,49 @@ __all__ = [
     "rank_one_gram",
     "model_fn",
     "logistic_loss_fn",
+    "loss_fn",
     "ggn_omitted_term",
     "memorization_scores",
     "activation_counts",
 ]
 
-#: Activation names.
-ACTIVATIONS: tuple[str, ...] = ("relu", "relu_q")
+#: Activation names (the registry of :mod:`numerics.apps.cnn.activations`).
+ACTIVATIONS: tuple[str, ...] = activation_names()
+#: Loss names (the registry of :mod:`numerics.apps.cnn.losses`).
+LOSSES: tuple[str, ...] = loss_names()
 #: Signs of the two fixed second-layer rows (:math:`F_{+1}` and :math:`-F_{-1}`).
 _SIGNS = (1.0, -1.0)
 
 
 @dataclass(frozen=True)
 class CNNConfig:
-    r"""Architecture: ``m`` filters per class, activation ``relu`` or ``relu_q`` (power ``q``)."""
+    r"""Architecture: ``m`` filters per class, an activation (power ``q``) and a loss, by name."""
 
     m: int = 8
     activation: str = "relu"
     q: float = 3.0
+    loss: str = "logistic"
 
     def validated(self) -> CNNConfig:
         """Checked copy; raises :class:`InputError` naming the bad field."""
         if isinstance(self.m, bool) or int(self.m) != self.m or self.m < 1:
             raise InputError(f"number of filters m must be an integer >= 1, got {self.m!r}")
-        if self.activation not in ACTIVATIONS:
-            raise InputError(
-                f"unknown activation {self.activation!r}; expected one of {', '.join(ACTIVATIONS)}"
-            )
+        act = activation(self.activation)
+        loss(self.loss)
         q = float(self.q)
-        if self.activation == "relu_q" and (not np.isfinite(q) or q < 2):
-            raise InputError(f"relu_q needs a power q >= 2, got {self.q}")
-        return CNNConfig(int(self.m), self.activation, q)
+        if act.needs_power and (not np.isfinite(q) or q < 2):
+            raise InputError(f"{act.name} needs a power q >= 2, got {self.q}")
+        return CNNConfig(int(self.m), self.activation, q, self.loss)
+
+    @property
+    def act(self) -> Activation:
+        """The activation object."""
+        return activation(self.activation)
+
+    @property
+    def loss_fn(self) -> Loss:
+        """The loss object."""
+        return loss(self.loss)
 
 
 @lru_cache(maxsize=16)
@@ -134,20 +158,15 @@ def check_weights(W: torch.Tensor, d: int | None = None) -> None:
 
 
 def _act(z: torch.Tensor, cfg: CNNConfig) -> torch.Tensor:
-    r = torch.relu(z)
-    return r if cfg.activation == "relu" else r**cfg.q
+    return cfg.act.value(z, cfg.q)
 
 
 def _act_grad(z: torch.Tensor, cfg: CNNConfig) -> torch.Tensor:
-    if cfg.activation == "relu":
-        return (z > 0).to(z.dtype)
-    return cfg.q * torch.relu(z) ** (cfg.q - 1)
+    return cfg.act.grad(z, cfg.q)
 
 
 def _act_hess(z: torch.Tensor, cfg: CNNConfig) -> torch.Tensor:
-    if cfg.activation == "relu":
-        return torch.zeros_like(z)
-    return cfg.q * (cfg.q - 1) * torch.relu(z) ** (cfg.q - 2)
+    return cfg.act.hess(z, cfg.q)
 
 
 def preactivations(W: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
@@ -193,34 +212,33 @@ def per_sample_gradients(W: torch.Tensor, X: torch.Tensor, config: CNNConfig) ->
     return _expand(_grad_coefficients(preactivations(W, X), W, config), X)
 
 
-def loss_derivatives(margins: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    r"""Logistic :math:`(\ell,\ell',\ell'')` at the margins :math:`z=yf` (overflow-safe)."""
-    return tF.softplus(-margins), -torch.sigmoid(-margins), torch.sigmoid(margins) * torch.sigmoid(
-        -margins
-    )
+def loss_derivatives(f: torch.Tensor, y: torch.Tensor,
+                     config: CNNConfig) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    r""":math:`(\ell_i,\partial_f\ell_i,\partial_f^2\ell_i)` at the outputs ``f`` (the config's loss)."""
+    return config.loss_fn.derivatives(f, y)
 
 
 def loss_value(W: torch.Tensor, X: torch.Tensor, y: torch.Tensor,
                config: CNNConfig) -> torch.Tensor:
-    r"""Mean logistic loss :math:`\frac1n\sum_i\ell(y_if(W,x_i))`."""
-    return tF.softplus(-y * forward(W, X, config)).mean()
+    r"""Mean loss :math:`\frac1n\sum_i\ell(f(W,x_i),y_i)`."""
+    return config.loss_fn.per_sample(forward(W, X, config), y).mean()
 
 
 def weighted_loss_grad(W: torch.Tensor, X: torch.Tensor, y: torch.Tensor, weights: torch.Tensor,
                        config: CNNConfig) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    r"""Per-sample losses, :math:`\sum_i\omega_i\nabla_W\ell(y_if_i)` and the outputs, analytically.
+    r"""Per-sample losses, :math:`\sum_i\omega_i\nabla_W\ell_i` and the outputs, analytically.
 
-    .. math:: \sum_i\omega_i\nabla_{w_{j,r}}\ell(y_if_i)=\sum_i\omega_i\,\ell'(y_if_i)\,y_i\,
+    .. math:: \sum_i\omega_i\nabla_{w_{j,r}}\ell_i=\sum_i\omega_i\,\ell'_i\,
        \frac{s_j}{m}\sum_p\sigma'(\langle w_{j,r},x_i^{(p)}\rangle)x_i^{(p)} ,
 
     one contraction of cost :math:`O(nP)`; the per-sample gradients are never stored.
     """
     pre = preactivations(W, X)
     f = (_act(pre, config).sum(dim=3) * _signs(W)[None, :, None]).sum(dim=(1, 2)) / W.shape[1]
-    loss, dl, _ = loss_derivatives(y * f)
-    coef = _act_grad(pre, config) * (dl * y * weights)[:, None, None, None]
+    loss_i, d1, _ = loss_derivatives(f, y, config)
+    coef = _act_grad(pre, config) * (d1 * weights)[:, None, None, None]
     grad = torch.einsum("njrp,npd->jrd", coef, X) * (_signs(W) / W.shape[1])[:, None, None]
-    return loss, grad, f
+    return loss_i, grad, f
 
 
 def loss_and_grad(W: torch.Tensor, X: torch.Tensor, y: torch.Tensor,
@@ -235,21 +253,22 @@ def _factor_coefficients(W: torch.Tensor, X: torch.Tensor, y: torch.Tensor,
                          config: CNNConfig) -> torch.Tensor:
     r"""Factor coefficients, ``(n, 2, m, 2)``.
 
-    :math:`\sqrt{\ell''(y_if_i)}\,\frac{s_j}{m}\sigma'(\langle w_{j,r},x_i^{(p)}\rangle)`.
+    :math:`\sqrt{\ell''_i}\,\frac{s_j}{m}\sigma'(\langle w_{j,r},x_i^{(p)}\rangle)`.
     """
     check_weights(W, X.shape[2])
     pre = preactivations(W, X)
     f = (_act(pre, config).sum(dim=3) * _signs(W)[None, :, None]).sum(dim=(1, 2)) / W.shape[1]
-    _, _, d2 = loss_derivatives(y * f)
+    _, _, d2 = loss_derivatives(f, y, config)
     return _grad_coefficients(pre, W, config) * d2.clamp_min(0.0).sqrt()[:, None, None, None]
 
 
 def rank_one_factors(W: torch.Tensor, X: torch.Tensor, y: torch.Tensor,
                      config: CNNConfig) -> torch.Tensor:
-    r"""Rank-one curvature factors :math:`u_i=\sqrt{\ell''(y_if_i)}\,g_i`, shape ``(n, P)``.
+    r"""Rank-one curvature factors :math:`u_i=\sqrt{\ell''_i}\,g_i`, shape ``(n, P)``.
 
-    Exact per-sample Hessians for ``relu``; the Gauss--Newton matrices for ``relu_q`` (the
-    omitted term is :func:`ggn_omitted_term`).  One pass over the pre-activations, :math:`O(nP)`.
+    Exact per-sample Hessians for a piecewise-linear activation (``relu``); the Gauss--Newton
+    matrices otherwise (the omitted term is :func:`ggn_omitted_term`).  One pass over the
+    pre-activations, :math:`O(nP)`.
     """
     return _expand(_factor_coefficients(W, X, y, config), X)
 
@@ -285,24 +304,29 @@ def model_fn(config: CNNConfig, m: int, d: int):
 
 def logistic_loss_fn(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     r"""Per-sample logistic loss :math:`\ell(yf)=\log(1+e^{-yf})` (generic curvature API)."""
-    return tF.softplus(-target * output)
+    return loss("logistic").per_sample(output, target)
+
+
+def loss_fn(config: CNNConfig):
+    r"""Generic per-sample ``loss_fn(output, target)`` of the config's loss."""
+    return config.loss_fn.per_sample
 
 
 def ggn_omitted_term(W: torch.Tensor, X: torch.Tensor, y: torch.Tensor,
                      config: CNNConfig) -> torch.Tensor:
-    r"""Dense omitted term :math:`\ell'(y_if_i)\,y_i\,\nabla^2_Wf_i`, ``(n, P, P)``; for tests.
+    r"""Dense omitted term :math:`\ell'_i\,\nabla^2_Wf_i`, ``(n, P, P)``; for tests.
 
     Zero for ReLU.
 
     Block-diagonal over the :math:`2m` filters with blocks
-    :math:`\ell'_iy_i\frac{s_j}{m}\sum_p\sigma''(\langle w_{j,r},x_i^{(p)}\rangle)
+    :math:`\ell'_i\frac{s_j}{m}\sum_p\sigma''(\langle w_{j,r},x_i^{(p)}\rangle)
     x_i^{(p)}x_i^{(p)\top}`.
     """
     n, (_, m, d) = X.shape[0], W.shape
     pre = preactivations(W, X)
-    _, dl, _ = loss_derivatives(y * forward(W, X, config))
+    _, d1, _ = loss_derivatives(forward(W, X, config), y, config)
     coef = _act_hess(pre, config) * (_signs(W) / m)[None, :, None, None]
-    coef = coef * (dl * y)[:, None, None, None]
+    coef = coef * d1[:, None, None, None]
     blocks = torch.einsum("njrp,npa,npb->njrab", coef, X, X).reshape(n, 2 * m, d, d)
     out = torch.zeros((n, 2 * m, d, 2 * m, d), dtype=W.dtype, device=W.device)
     idx = torch.arange(2 * m)
@@ -337,3 +361,55 @@ def activation_counts(W: torch.Tensor, X: torch.Tensor) -> dict[str, np.ndarray]
     a = act.reshape(X.shape[0], -1, 2)
     return {"signal": (a[:, :, 0] @ a[:, :, 0].T).cpu().numpy(),
             "noise": (a[:, :, 1] @ a[:, :, 1].T).cpu().numpy()}
+
+
+@dataclass(frozen=True)
+class TwoLayerCNN:
+    r"""The two-layer CNN of this module as a :class:`~numerics.apps.cnn.family.ModelFamily`.
+
+    Every method is the module function of the same job with ``config`` bound.
+    """
+
+    config: CNNConfig
+
+    @property
+    def loss(self) -> Loss:
+        """The loss object."""
+        return self.config.loss_fn
+
+    @property
+    def factors_exact(self) -> bool:
+        r"""Whether :math:`u_iu_i^\top` is the exact per-sample Hessian (piecewise-linear σ)."""
+        return self.config.act.piecewise_linear
+
+    def init(self, d: int, sigma0: float, seed: int, *, device: torch.device | str = "cpu",
+             dtype: torch.dtype = torch.float64) -> torch.Tensor:
+        """:func:`init_weights`."""
+        return init_weights(d, self.config, sigma0, seed, device=device, dtype=dtype)
+
+    def forward(self, W: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
+        """:func:`forward`."""
+        return forward(W, X, self.config)
+
+    def per_sample_gradients(self, W: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
+        """:func:`per_sample_gradients`."""
+        return per_sample_gradients(W, X, self.config)
+
+    def weighted_loss_grad(self, W: torch.Tensor, X: torch.Tensor, y: torch.Tensor,
+                           weights: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """:func:`weighted_loss_grad`."""
+        return weighted_loss_grad(W, X, y, weights, self.config)
+
+    def curvature_factors(self, W: torch.Tensor, X: torch.Tensor,
+                          y: torch.Tensor) -> torch.Tensor:
+        """:func:`rank_one_factors`."""
+        return rank_one_factors(W, X, y, self.config)
+
+    def omitted_term(self, W: torch.Tensor, X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """:func:`ggn_omitted_term`."""
+        return ggn_omitted_term(W, X, y, self.config)
+
+
+def model_family(config: CNNConfig) -> TwoLayerCNN:
+    """The model family of ``config`` (validated: unknown activation or loss names raise)."""
+    return TwoLayerCNN(config.validated())

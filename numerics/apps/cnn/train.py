@@ -1,6 +1,6 @@
-r"""Full-batch gradient descent on the logistic loss to a stated loss tolerance (SPEC §5.2).
+r"""Full-batch gradient descent on the training loss to a stated loss tolerance (SPEC §5.2).
 
-.. math:: W_{t+1}=W_t-\lambda\nabla L(W_t),\qquad L(W)=\frac1n\sum_i\log(1+e^{-y_if(W,x_i)}),
+.. math:: W_{t+1}=W_t-\lambda\nabla L(W_t),\qquad L(W)=\frac1n\sum_i\ell(f(W,x_i),y_i),
 
 from :math:`w^{(0)}_{j,r}\sim\mathcal N(0,\sigma_0^2I)`, stopped at the first :math:`t` with
 :math:`L(W_t)<` ``loss_tol`` (or after ``max_steps``, reported as not converged).  The gradient is
