@@ -1,15 +1,8 @@
-"""Claims C1, C3, C5 pass at the quick scale, and fail when the theory is deliberately wrong."""
-
-import pytest
+"""Claims C1, C3, C5 fail when the theory is deliberately wrong (tests/claims/test_registry.py
+runs every claim at the quick scale)."""
 
 from numerics.core.operator import SecondMomentOperator
 from numerics.verify.claims.base import registry
-
-
-@pytest.mark.parametrize("cid", ["C1.a", "C1.b", "C1.c", "C3", "C5"])
-def test_claim_passes(cid):
-    res = registry()[cid].run("quick")
-    assert res.passed, res.as_dict()
 
 
 def test_negative_control_wrong_threshold_fails(monkeypatch):

@@ -1,22 +1,8 @@
-"""Claims C2, C4, C6, C10 pass at the quick scale; a wrong closed form makes them fail."""
-
-import pytest
+"""A wrong closed form makes claims C2 and C4 fail (tests/claims/test_registry.py runs every
+claim at the quick scale)."""
 
 from numerics.verify.claims.base import registry
 from theory import families as fam
-
-
-@pytest.mark.parametrize("cid", ["C2.a", "C2.b", "C2.c", "C4.a", "C10.a"])
-def test_claim_passes(cid):
-    res = registry()[cid].run("quick")
-    assert res.passed, res.as_dict()
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("cid", ["C4.b", "C6.a", "C10.b"])
-def test_simulation_claims_pass(cid):
-    res = registry()[cid].run("quick")
-    assert res.passed, res.as_dict()
 
 
 def test_negative_control_wrong_closed_form(monkeypatch):
@@ -44,5 +30,3 @@ def test_every_claim_is_documented():
     assert {"C1.a", "C2.a", "C3", "C4.a", "C5", "C6.a", "C10.a"} <= set(claims)
     for c in claims.values():
         assert c.statement and "SPEC §" in c.source and c.title
-        assert c.command == f"unlearnstab verify --claim {c.claim_id}"
-        assert c.tolerance.reason  # overrides carry their reason

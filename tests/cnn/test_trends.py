@@ -1,12 +1,17 @@
-"""C7-C9 on their quick configuration, the monotone trends, and the negative controls."""
+"""Trends of the CNN sweep that no claim checks, and the negative controls.
+
+C7 and C8 (sigma_joint, rho, forget-loss growth and their side conditions) run in
+tests/claims/test_registry.py; here the other symbolic trend directions of :func:`theory.cnn.trends`
+are compared with the measured quick sweep, with the policy's rank-correlation tolerance.
+"""
 
 import numpy as np
 import pytest
 from scipy.stats import spearmanr
 
 from numerics.apps.cnn.experiment import ExperimentConfig, run_snr
-from numerics.verify.claims.base import registry
 from numerics.verify.claims.cnn import summarise, sweep
+from numerics.verify.claims.policy import Kind, tolerance
 from theory.cnn import trends
 
 
@@ -15,28 +20,19 @@ def table():
     return summarise(sweep("quick"))
 
 
-@pytest.mark.parametrize("key", ["sigma_joint", "sigma_r", "sigma_rf", "cos_same_label",
-                                 "lambda_min_A_rel", "rho", "out_of_span_forget",
-                                 "forget_loss_growth", "forget_acc_after"])
+@pytest.mark.parametrize("key", ["sigma_r", "sigma_rf", "cos_same_label", "lambda_min_A_rel",
+                                 "out_of_span_forget", "forget_acc_after"])
 def test_monotone_trends_have_the_predicted_direction(table, key):
     direction = trends()[key]
     rho = spearmanr(table["snr"], table[key]).statistic
-    assert direction * rho >= 0.8, (key, rho, table[key])
+    assert direction * rho >= tolerance(Kind.RANK_CORRELATION).value, (key, rho, table[key])
 
 
-def test_ends_of_the_sweep(table):
-    n = ExperimentConfig().n
-    assert table["sigma_joint"][0] < 1.5 and table["sigma_joint"][-1] > n / 4
-    assert max(table["cos_opposite_label"]) < 0.02
-    assert max(table["lambda_min_A_rel"]) < 0  # lambda_min(A|V) < 0 everywhere (SPEC §5.5)
-    assert table["forget_acc_after"][0] < 0.5 and table["forget_acc_after"][-1] > 0.9
+def test_ascent_direction_and_interpolation_over_the_sweep(table):
+    # SPEC §5.5: lambda_min(A|V) < 0 at every SNR (the ascent always has a direction to escape);
+    # C8 only reports it.  The trained models interpolate their training set.
+    assert max(table["lambda_min_A_rel"]) < 0
     assert all(t == 1.0 for t in table["train_acc"])
-
-
-@pytest.mark.parametrize("cid", ["C7", "C8", "C9"])
-def test_claims_pass_quick(cid):
-    result = registry()[cid].run("quick")
-    assert result.passed, (result.error, result.evidence.get("conditions"))
 
 
 def test_negative_control_shuffled_labels_destroy_signal_alignment():

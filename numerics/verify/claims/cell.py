@@ -42,7 +42,8 @@ def failed_result(claim_id: str, error: str, seconds: float) -> ClaimResult:
     """A failing :class:`ClaimResult` for a claim cell that could not produce a record."""
     claim = registry()[claim_id]
     tol = claim.tolerance
+    first = error.splitlines()[0] if error else "failed"
     return ClaimResult(claim_id, claim.title, claim.kind.value, claim.notion.value, claim.source,
                        None, None, float("nan"), tol.value, tol.meaning, tol.reason, False,
-                       seconds, {"exception": error.splitlines()[0] if error else "failed",
-                                 "traceback": error})
+                       seconds, {"exception": first, "traceback": error},
+                       problems=[f"the claim cell failed: {first}"])

@@ -23,7 +23,7 @@ from scipy.stats import spearmanr
 from numerics.apps.cnn.data import DataConfig, make_data
 from numerics.apps.cnn.experiment import ExperimentConfig, run_sweep
 from numerics.core.device import thread_limit
-from numerics.verify.claims.base import CheckOutcome, Claim, register
+from numerics.verify.claims.base import CheckOutcome, Claim, Comparison, register
 from numerics.verify.claims.policy import Kind, Notion, Tolerance
 from theory import cnn as th
 
@@ -117,7 +117,8 @@ def _check_c7(scale: str) -> CheckOutcome:
     spec = SWEEPS[scale]
     cfg = spec.config
     evidence: dict[str, Any] = {"config": asdict(cfg), "seeds": list(spec.seeds)}
-    worst = 1.0
+    comparisons: list[Comparison] = []
+    all_conditions: dict[str, bool] = {}
     for act in spec.activations:
         with thread_limit(cfg.threads):
             table = summarise(sweep(scale, act))
@@ -142,11 +143,13 @@ def _check_c7(scale: str) -> CheckOutcome:
             "measured_over_predicted": _departures(table, theory),
             "sigma_limits_predicted": [str(e) for e in th.sigma_limits()],
         }
-        score = sp_sigma if all(conditions.values()) else -1.0
-        worst = min(worst, score)
+        comparisons.append(Comparison(f"{act}: Spearman(SNR, sigma_joint) > 0", 1.0, sp_sigma))
+        all_conditions.update({f"{act}: {k}": v for k, v in conditions.items()})
     evidence["error_meaning"] = ("Spearman(SNR, sigma_joint) over the SNR levels (seed means), "
                                  "replaced by -1 if a side condition fails; worst activation")
-    return CheckOutcome(1.0, worst, worst, evidence)
+    scores = [float(c.observed) for c in comparisons]
+    worst = min(scores) if all(all_conditions.values()) else -1.0
+    return CheckOutcome(comparisons, evidence, all_conditions, display=(1.0, worst))
 
 
 register(Claim(
@@ -179,7 +182,6 @@ def _check_c8(scale: str) -> CheckOutcome:
         f"forget acc after at highest SNR >= {C8_HIGH_ACC_MIN}":
             table["forget_acc_after"][-1] >= C8_HIGH_ACC_MIN,
     }
-    score = min(-sp_rho, -sp_growth) if all(conditions.values()) else -1.0
     theory = _theory_table(table, cfg)
     evidence = {
         "config": asdict(cfg), "seeds": list(spec.seeds), "table": table,
@@ -195,7 +197,10 @@ def _check_c8(scale: str) -> CheckOutcome:
         "error_meaning": "min(-Spearman(SNR, rho), -Spearman(SNR, forget-loss growth)), "
                          "replaced by -1 if a side condition fails",
     }
-    return CheckOutcome(-1.0, max(sp_rho, sp_growth), score, evidence)
+    return CheckOutcome(
+        [Comparison("Spearman(SNR, rho(T)) < 0", -1.0, sp_rho),
+         Comparison("Spearman(SNR, forget-loss growth) < 0", -1.0, sp_growth)],
+        evidence, conditions, display=(-1.0, max(sp_rho, sp_growth)))
 
 
 register(Claim(
@@ -258,10 +263,10 @@ def _check_c9(scale: str) -> CheckOutcome:
         })
     logd = np.log([r["d"] for r in rows])
     slope = float(np.polyfit(logd, [r["log_mean_ratio"] for r in rows], 1)[0])
-    edge_err = [max(abs(r["lambda_min"] / r["mp_low"] - 1), abs(r["lambda_max"] / r["mp_high"] - 1))
-                for r in rows if r["d"] >= 10 * spec.n]
-    max_edge = float(max(edge_err)) if edge_err else 0.0
-    err = max(abs(slope + 0.5) / C9_SLOPE_TOL, max_edge / C9_EDGE_TOL)
+    edge_rows = [r for r in rows if r["d"] >= 10 * spec.n]
+    edge_ratio = np.array([[r["lambda_min"] / r["mp_low"], r["lambda_max"] / r["mp_high"]]
+                           for r in edge_rows]).reshape(-1)
+    max_edge = float(np.max(np.abs(edge_ratio - 1.0))) if edge_ratio.size else float("nan")
     evidence = {
         "n": spec.n, "seeds": len(spec.seeds), "rows": rows, "slope": slope,
         "max_relative_edge_error_d_ge_10n": max_edge,
@@ -271,7 +276,11 @@ def _check_c9(scale: str) -> CheckOutcome:
                          "pass when <= 1",
         "edges": "effective MP edges (d'/d)(1 ± sqrt(n/d'))^2 with d' = d - 1 (noise in mu-perp)",
     }
-    return CheckOutcome(-0.5, slope, err, evidence)
+    return CheckOutcome(
+        [Comparison("log-log slope of the max noise ratio in d", -0.5, slope, C9_SLOPE_TOL),
+         Comparison("extreme eigenvalue / Marchenko-Pastur edge, d >= 10 n",
+                    np.ones_like(edge_ratio), edge_ratio, C9_EDGE_TOL)],
+        evidence, display=(-0.5, slope))
 
 
 register(Claim(

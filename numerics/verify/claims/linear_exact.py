@@ -14,8 +14,8 @@ from numerics.core.inputs import UnlearningConfig
 from numerics.core.instances import random_instance
 from numerics.core.operator import SecondMomentOperator
 from numerics.core.simulate import ms_growth_rate, one_step_second_moment
-from numerics.verify.claims.base import CheckOutcome, Claim, register
-from numerics.verify.claims.policy import Kind, Notion
+from numerics.verify.claims.base import CheckOutcome, Claim, Comparison, register
+from numerics.verify.claims.policy import Kind, Notion, measure
 
 SAMPLINGS = ("wor", "bernoulli", "wr")
 
@@ -37,7 +37,7 @@ def _stable_instances(seed: int, count: int, **kw) -> list[SecondMomentOperator]
 def _c1_one_step(scale: str) -> CheckOutcome:
     draws = {"quick": 50_000, "default": 400_000, "large": 2_000_000}[scale]
     ops = _stable_instances(101, 3, d=4, n_retain=7, n_forget=3)
-    zmax, relmax = 0.0, 0.0
+    exacts, mcs, ses, rel = [], [], [], []
     rng = np.random.default_rng(7)
     for k, op in enumerate(ops):
         G = rng.standard_normal((op.dim, op.dim))
@@ -46,41 +46,54 @@ def _c1_one_step(scale: str) -> CheckOutcome:
         mc, se = one_step_second_moment(op, M, eta, draws, seed=k)
         exact = op.apply(M, eta)
         se = np.maximum(se, 1e-12 * np.abs(exact).max())  # zero-variance entries: round-off
-        zmax = max(zmax, float((np.abs(mc - exact) / se).max()))
-        relmax = max(relmax, float(np.abs(mc - exact).max() / np.abs(exact).max()))
-    return CheckOutcome("T(M) formula", "Monte-Carlo batches", zmax,
-                        {"max_relative_error": relmax, "draws": draws,
-                         "spec_pass_rule_relative_error_below_1pct": relmax < 0.01,
-                         "instances": len(ops), "samplings": list(SAMPLINGS)})
+        exacts.append(exact.ravel())
+        mcs.append(mc.ravel())
+        ses.append(se.ravel())
+        rel.append(np.abs(mc - exact).max() / np.abs(exact).max())
+    relmax = float(np.max(rel))
+    return CheckOutcome(
+        [Comparison("entries of T(M) vs Monte-Carlo batches", np.concatenate(exacts),
+                    np.concatenate(mcs), np.concatenate(ses))],
+        {"max_relative_error": relmax, "draws": draws,
+         "spec_pass_rule_relative_error_below_1pct": relmax < 0.01,
+         "instances": len(ops), "samplings": list(SAMPLINGS)},
+        display=("T(M) formula", "Monte-Carlo batches"))
 
 
 def _c1_threshold(scale: str) -> CheckOutcome:
     count = {"quick": 6, "default": 26, "large": 100}[scale]
     ops = _stable_instances(202, count, d=4, n_retain=6, n_forget=3)
-    rho_err, bisect_err = 0.0, 0.0
-    for op in ops:
-        eta = op.eta_star_ms()
-        rho_err = max(rho_err, abs(op.rho(eta) - 1.0))
-        bisect_err = max(bisect_err, abs(op.eta_star_bisect() / eta - 1.0))
-    return CheckOutcome(1.0, 1.0 + rho_err, max(rho_err, bisect_err),
-                        {"max_abs_rho_minus_1": rho_err,
-                         "max_rel_gap_eigh_vs_bisection": bisect_err, "instances": count})
+    etas = np.array([op.eta_star_ms() for op in ops])
+    rho = np.array([op.rho(eta) for op, eta in zip(ops, etas, strict=True)])
+    ratio = np.array([op.eta_star_bisect() for op in ops]) / etas
+    rho_err = float(np.max(np.abs(rho - 1.0)))
+    bisect_err = float(np.max(np.abs(ratio - 1.0)))
+    return CheckOutcome(
+        [Comparison("rho(T(eta*)) = 1", np.ones_like(rho), rho),
+         Comparison("bisection / 1/mu_max = 1", np.ones_like(ratio), ratio)],
+        {"max_abs_rho_minus_1": rho_err, "max_rel_gap_eigh_vs_bisection": bisect_err,
+         "instances": count},
+        display=(1.0, 1.0 + rho_err))
 
 
 def _c1_growth(scale: str) -> CheckOutcome:
     n_traj = {"quick": 10_000, "default": 40_000, "large": 200_000}[scale]
     ops = _stable_instances(303, 3, d=3, n_retain=6, n_forget=3)
-    zmax, rows = 0.0, []
+    exact, est_v, est_se, rows = [], [], [], []
     for k, op in enumerate(ops):
         for f in (0.8, 1.2):
             eta = f * op.eta_star_ms()
             est = ms_growth_rate(op, eta, steps=2, n_traj=n_traj, seed=k)
             rho = op.rho(eta)
-            zmax = max(zmax, est.z_score(rho))
+            exact.append(rho)
+            est_v.append(est.value)
+            est_se.append(est.stderr)
             rows.append({"log_rho": float(np.log(rho)), "log_rho_mc": float(np.log(est.value)),
                          "se": est.stderr / est.value, "sampling": op.config.sampling})
-    return CheckOutcome(rows[0]["log_rho"], rows[0]["log_rho_mc"], zmax,
-                        {"cells": rows, "trajectories": n_traj})
+    return CheckOutcome(
+        [Comparison("rho(T) vs Monte-Carlo mean-square growth per step", exact, est_v, est_se)],
+        {"cells": rows, "trajectories": n_traj},
+        display=(rows[0]["log_rho"], rows[0]["log_rho_mc"]))
 
 
 register(Claim(
@@ -101,7 +114,7 @@ register(Claim(
 def _c3(scale: str) -> CheckOutcome:
     count = {"quick": 5, "default": 15, "large": 60}[scale]
     rng = np.random.default_rng(404)
-    worst, checked = 0.0, 0
+    along_br, along_bf = [], []
     for i in range(count):
         inst = random_instance(rng, d=3, n_retain=6, n_forget=4, alpha_max=0.25,
                                sampling=SAMPLINGS[i % 3])
@@ -113,12 +126,14 @@ def _c3(scale: str) -> CheckOutcome:
                 grid[br - 1, bf - 1] = op.eta_star_ms()
         if not np.all(grid > 0):
             continue  # the mean escapes: eta* = 0 for every batch size, nothing to order
-        checked += 1
-        drops = np.concatenate([(grid[:-1] - grid[1:]).ravel() / grid[:-1].ravel(),
-                                (grid[:, :-1] - grid[:, 1:]).ravel() / grid[:, :-1].ravel()])
-        worst = max(worst, float(drops.max()))
-    return CheckOutcome("non-decreasing in B_r and B_f", f"max relative drop {worst:.2e}",
-                        max(worst, 0.0), {"instances_checked": checked, "grid": "B_r 1..6 x B_f 1..4"})
+        along_br.append(grid.T)  # rows: B_r = 1..6 at fixed B_f
+        along_bf.append(grid)  # rows: B_f = 1..4 at fixed B_r
+    comps = [Comparison("eta* along B_r", 1.0, np.concatenate(along_br or [np.empty((0, 6))])),
+             Comparison("eta* along B_f", 1.0, np.concatenate(along_bf or [np.empty((0, 4))]))]
+    worst = float(np.max([measure(Kind.MONOTONE, c) for c in comps]))
+    return CheckOutcome(comps, {"instances_checked": len(along_br),
+                                "grid": "B_r 1..6 x B_f 1..4"},
+                        display=("non-decreasing in B_r and B_f", f"max relative drop {worst:.2e}"))
 
 
 register(Claim(
@@ -131,21 +146,18 @@ register(Claim(
 def _c5(scale: str) -> CheckOutcome:
     count = {"quick": 20, "default": 60, "large": 2000}[scale]
     ops = _stable_instances(505, count, d=4, n_retain=6, n_forget=3)
-    conv, div, worst = [], [], 0.0
-    for op in ops:
-        eta = op.eta_star_ms()
-        b = sufficient_bounds(op)
-        conv.append(b.eta_conv / eta)
-        div.append(b.eta_div / eta)
-        worst = max(worst, b.eta_conv / eta - 1.0, 1.0 - b.eta_div / eta)
-    conv_a, div_a = np.array(conv), np.array(div)
-    return CheckOutcome("eta_conv <= eta* <= min_v eta_div(v)",
-                        f"conv/eta* in [{conv_a.min():.3f}, {conv_a.max():.3f}], "
-                        f"div/eta* in [{div_a.min():.3f}, {div_a.max():.3f}]",
-                        max(worst, 0.0),
-                        {"tightness_conv": [float(conv_a.min()), float(conv_a.max())],
-                         "tightness_div": [float(div_a.min()), float(div_a.max())],
-                         "instances": count})
+    etas = np.array([op.eta_star_ms() for op in ops])
+    bounds = [sufficient_bounds(op) for op in ops]
+    lower = np.array([b.eta_conv for b in bounds])
+    upper = np.array([b.eta_div for b in bounds])
+    conv_a, div_a = lower / etas, upper / etas
+    return CheckOutcome(
+        [Comparison("eta_conv <= eta*_ms <= min_v eta_div(v)", [lower, upper], etas)],
+        {"tightness_conv": [float(conv_a.min()), float(conv_a.max())],
+         "tightness_div": [float(div_a.min()), float(div_a.max())], "instances": count},
+        display=("eta_conv <= eta* <= min_v eta_div(v)",
+                 f"conv/eta* in [{conv_a.min():.3f}, {conv_a.max():.3f}], "
+                 f"div/eta* in [{div_a.min():.3f}, {div_a.max():.3f}]"))
 
 
 register(Claim(

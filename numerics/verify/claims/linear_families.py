@@ -14,8 +14,8 @@ from numerics.core.families import identical_lists, separate_sets, sigma_family
 from numerics.core.inputs import UnlearningConfig, as_pool
 from numerics.core.operator import SecondMomentOperator
 from numerics.core.simulate import trajectory_rule
-from numerics.verify.claims.base import CheckOutcome, Claim, register
-from numerics.verify.claims.policy import Kind, Notion, Tolerance
+from numerics.verify.claims.base import CheckOutcome, Claim, Comparison, register
+from numerics.verify.claims.policy import Kind, Notion, Tolerance, measure
 from theory import families as fam
 from theory import lyapunov as lya
 
@@ -28,15 +28,11 @@ def _op(retain, forget, alpha, br, bf, sampling) -> SecondMomentOperator:
                                 UnlearningConfig(alpha, br, bf, sampling))
 
 
-def _rel(a: float, b: float) -> float:
-    return abs(a - b) / max(abs(b), np.finfo(float).tiny)
-
-
 # ----------------------------------------------------------------------------------------- C2
 def _c2_identity(scale: str) -> CheckOutcome:
     """Closed forms vs the operator on rotated copies, for SGD and the three unlearning variants."""
     n = {"quick": 8, "default": 10, "large": 16}[scale]
-    worst, rows = 0.0, []
+    rows = []
     rot = 0
     for sampling in SAMPLINGS:
         for sigma in (1, n // 3, n // 2, n):
@@ -64,12 +60,11 @@ def _c2_identity(scale: str) -> CheckOutcome:
                 cf = fam.separate_sets_eta_star(sampling, n, nf, n // 2, sf, 4.0, 1.0, B, bf, 0.05)
                 rows.append(("forget clique", sampling, sf, B, cf,
                              _op(r, f, 0.05, B, bf, sampling).eta_star_ms()))
-    for row in rows:
-        cf, ex = row[4], row[5]
-        worst = max(worst, 0.0 if cf == ex == 0.0 else _rel(ex, cf))
-    return CheckOutcome("closed forms (theory.families)", "exact operator, rotated copies", worst,
-                        {"cells": len(rows), "n": n,
-                         "escaping_cells": sum(1 for r in rows if r[4] == 0.0)})
+    return CheckOutcome(
+        [Comparison("eta*_ms closed form vs operator on rotated copies", [r[4] for r in rows],
+                    [r[5] for r in rows])],
+        {"cells": len(rows), "n": n, "escaping_cells": sum(1 for r in rows if r[4] == 0.0)},
+        display=("closed forms (theory.families)", "exact operator, rotated copies"))
 
 
 def _c2_monotone(scale: str, fixed: str) -> CheckOutcome:
@@ -77,23 +72,24 @@ def _c2_monotone(scale: str, fixed: str) -> CheckOutcome:
     n = {"quick": 50, "default": 100, "large": 1000}[scale]
     sigmas = np.unique(np.linspace(1, n, 40 if scale != "large" else 200).round().astype(int))
     batches = np.unique(np.linspace(1, n, 12).round().astype(int))
-    worst = 0.0
+    seqs = []  # one row per (sampling, B[, variant]): eta* against sigma
     for sampling in SAMPLINGS:
         for B in batches:
             if fixed == "sharpness":  # lambda = c n / sigma: lambda_max(H_bar) = c fixed
-                sgd = [fam.sigma_family_eta_star(sampling, int(s), n, int(B)) for s in sigmas]
-                unl = [fam.identical_lists_eta_star(sampling, int(s), n, int(B), 0.1)
-                       for s in sigmas]
-                for seq in (np.array(sgd), np.array(unl)):
-                    worst = max(worst, float(np.max((seq[:-1] - seq[1:]) / seq[:-1])))
+                seqs.append([fam.sigma_family_eta_star(sampling, int(s), n, int(B))
+                             for s in sigmas])
+                seqs.append([fam.identical_lists_eta_star(sampling, int(s), n, int(B), 0.1)
+                             for s in sigmas])
             else:  # fixed per-sample curvature: clique law, alignment raises the sharpness
-                seq = np.array([fam.clique_eta_star(sampling, int(s), 1.0, n, int(B))
-                                for s in sigmas])
-                worst = max(worst, float(np.max((seq[1:] - seq[:-1]) / seq[:-1])))
+                seqs.append([fam.clique_eta_star(sampling, int(s), 1.0, n, int(B))
+                             for s in sigmas])
     direction = "non-decreasing" if fixed == "sharpness" else "non-increasing"
-    return CheckOutcome(f"eta* {direction} in sigma", f"max relative step against: {worst:.2e}",
-                        max(worst, 0.0), {"n": n, "sigmas": len(sigmas), "batches": len(batches),
-                                          "samplings": list(SAMPLINGS)})
+    comp = Comparison(f"eta* {direction} in sigma", 1.0 if fixed == "sharpness" else -1.0, seqs)
+    worst = measure(Kind.MONOTONE, comp)
+    return CheckOutcome([comp], {"n": n, "sigmas": len(sigmas), "batches": len(batches),
+                                 "samplings": list(SAMPLINGS)},
+                        display=(f"eta* {direction} in sigma",
+                                 f"max relative step against: {worst:.2e}"))
 
 
 register(Claim(
@@ -121,8 +117,7 @@ def _c4_sign(scale: str) -> CheckOutcome:
     r"""Sign of :math:`\log\rho` vs the prediction over an :math:`(\alpha,\eta)` grid."""
     alphas = np.linspace(0.0, 0.95, {"quick": 9, "default": 20, "large": 60}[scale])
     alphas = alphas[np.abs(alphas - 0.5) > 1e-9]  # D = 0 exactly is marginal (rho = 1)
-    agree = total = 0
-    misses = []
+    predicted, observed, misses = [], [], []
     n = 12
     for sampling in SAMPLINGS:
         # (b) separate sets, forget fully aligned with the retain signal: alpha_c decides
@@ -156,16 +151,18 @@ def _c4_sign(scale: str) -> CheckOutcome:
                 etas = [0.5 * eta_cf, 2.0 * eta_cf] if eta_cf > 0 else [1e-3, 1e-1, 1.0]
                 for eta in etas:
                     predicted_escape = every or eta > eta_cf
-                    observed_escape = op.rho(eta) > 1.0
-                    total += 1
-                    if predicted_escape == observed_escape:
-                        agree += 1
-                    else:
+                    log_rho = float(np.log(op.rho(eta)))  # > 0: escape
+                    predicted.append(1.0 if predicted_escape else -1.0)
+                    observed.append(log_rho)
+                    if predicted_escape != (log_rho > 0.0):
                         misses.append((name, sampling, float(a), float(eta)))
                     if every:
                         assert eta_cf == 0.0, "closed form gives a threshold where it predicts escape"
-    rate = agree / total
-    return CheckOutcome(1.0, rate, rate, {"cells": total, "misses": misses[:10]})
+    comp = Comparison("predicted escape (+1) / resist (-1) vs sign of log rho(T)", predicted,
+                      observed)
+    rate = measure(Kind.SIGN, comp)
+    return CheckOutcome([comp], {"cells": len(observed), "misses": misses[:10]},
+                        display=(1.0, rate))
 
 
 def _c4_nonmonotone(scale: str) -> CheckOutcome:
@@ -178,15 +175,15 @@ def _c4_nonmonotone(scale: str) -> CheckOutcome:
     r, f = identical_lists(n, sigma, rotation=3)
     ops = [_op(r, f, a, B, B, "wor").eta_star_ms() if a > 0 else
            _op(r, None, 0.0, B, 1, "wor").eta_star_ms() for a in alphas[:n_op]]
-    err = max(_rel(o, c) for o, c in zip(ops, cf, strict=False))
     spec_ok = all(abs(round(c, 3) - s) < 1e-9 for c, s in zip(cf, spec_values, strict=True))
     interior_max = int(np.argmax(cf)) not in (0, len(cf) - 1)
-    ok = spec_ok and interior_max
-    return CheckOutcome([round(c, 6) for c in cf], [round(o, 6) for o in ops],
-                        err if ok else float("inf"),
-                        {"alphas": list(alphas), "spec_values": list(spec_values),
-                         "matches_spec_to_3_decimals": spec_ok,
-                         "maximum_in_the_interior": interior_max})
+    return CheckOutcome(
+        [Comparison("eta*_ms(alpha) closed form vs operator", cf[:n_op], ops)],
+        {"alphas": list(alphas), "spec_values": list(spec_values),
+         "matches_spec_to_3_decimals": spec_ok, "maximum_in_the_interior": interior_max},
+        conditions={"closed form matches SPEC §2.3(f) to 3 decimals": spec_ok,
+                    "the maximum over alpha is in the interior": interior_max},
+        display=([round(c, 6) for c in cf], [round(o, 6) for o in ops]))
 
 
 register(Claim(
@@ -224,10 +221,13 @@ def _c6(scale: str, alpha: float) -> CheckOutcome:
     agree_ms = float(np.mean(obs == ms_pred))
     between = np.array([r["eta_star_ms"] < 0.5 < r["eta_star_as"] for r in recs])
     ms_miss_explained = bool(np.all(between[obs != ms_pred] | (obs == as_pred)[obs != ms_pred]))
-    return CheckOutcome(f"a.s. prediction ({len(recs)} cells)", f"{agree_as:.3f} agree",
-                        agree_as, {"agree_ms": agree_ms, "agree_as": agree_as,
-                                   "ms_disagreements_only_between_thresholds": ms_miss_explained,
-                                   "cells": len(recs), "alpha": alpha, "eta": 0.5, "n": n})
+    return CheckOutcome(
+        [Comparison("escape predicted by eta > eta*_as vs the trajectory rule",
+                    as_pred.astype(float), obs.astype(float))],
+        {"agree_ms": agree_ms, "agree_as": agree_as,
+         "ms_disagreements_only_between_thresholds": ms_miss_explained,
+         "cells": len(recs), "alpha": alpha, "eta": 0.5, "n": n},
+        display=(f"a.s. prediction ({len(recs)} cells)", f"{agree_as:.3f} agree"))
 
 
 register(Claim(
@@ -248,17 +248,17 @@ C10_CELLS = ((10, 8), (5, 12), (1, 40))  # (sigma, B), sigma-family, n = 100, WO
 def _c10_order(scale: str) -> CheckOutcome:
     n = 100
     sig = [1, 2, 5, 10, 20, 50] if scale != "quick" else [1, 5, 20]
-    worst, ratios = 0.0, []
+    ms_all, as_all = [], []
     for sampling in SAMPLINGS:
         for s in sig:
             for B in (2, 8, 32):
-                ms = fam.sigma_family_eta_star(sampling, s, n, B)
-                a_s = lya.sigma_family_eta_star_as(sampling, s, n, B)
-                ratios.append(a_s / ms)
-                worst = max(worst, ms / a_s - 1.0)
-    return CheckOutcome("eta*_ms <= eta*_as", f"ratio as/ms in [{min(ratios):.3f}, "
-                        f"{max(ratios):.3f}]", max(worst, 0.0),
-                        {"ratio_min": min(ratios), "ratio_max": max(ratios), "cells": len(ratios)})
+                ms_all.append(fam.sigma_family_eta_star(sampling, s, n, B))
+                as_all.append(lya.sigma_family_eta_star_as(sampling, s, n, B))
+    ratios = [a / m for a, m in zip(as_all, ms_all, strict=True)]
+    return CheckOutcome(
+        [Comparison("eta*_ms (lower bound) vs eta*_as", ms_all, as_all)],
+        {"ratio_min": min(ratios), "ratio_max": max(ratios), "cells": len(ratios)},
+        display=("eta*_ms <= eta*_as", f"ratio as/ms in [{min(ratios):.3f}, {max(ratios):.3f}]"))
 
 
 def _c10_empirical(scale: str) -> CheckOutcome:
@@ -266,7 +266,7 @@ def _c10_empirical(scale: str) -> CheckOutcome:
     n = 100
     reps = {"quick": 10, "default": 20, "large": 100}[scale]
     cells = C10_CELLS[:1] if scale == "quick" else C10_CELLS
-    worst, rows = 0.0, []
+    rows = []
     for sigma, B in cells:
         ms = fam.sigma_family_eta_star("wor", sigma, n, B)
         a_s = lya.sigma_family_eta_star_as("wor", sigma, n, B)
@@ -278,10 +278,11 @@ def _c10_empirical(scale: str) -> CheckOutcome:
         emp = float(factors[above[0]] * a_s) if above.size else float("inf")
         rows.append({"sigma": sigma, "B": B, "eta_ms": ms, "eta_as": a_s, "empirical": emp,
                      "as_over_ms": a_s / ms})
-        worst = max(worst, _rel(emp, a_s))
-    return CheckOutcome([round(r["eta_as"], 4) for r in rows],
-                        [round(r["empirical"], 4) for r in rows], worst, {"cells": rows,
-                                                                         "repetitions": reps})
+    return CheckOutcome(
+        [Comparison("eta*_as vs the empirical 50% point of the trajectory rule",
+                    [r["eta_as"] for r in rows], [r["empirical"] for r in rows])],
+        {"cells": rows, "repetitions": reps},
+        display=([round(r["eta_as"], 4) for r in rows], [round(r["empirical"], 4) for r in rows]))
 
 
 register(Claim(
