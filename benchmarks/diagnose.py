@@ -51,7 +51,7 @@ def measure(hidden: int, budget_gb: float, repeats: int) -> dict:
     """Both routes on the digits model with ``hidden`` units (random forget set)."""
     import numpy as np
 
-    from numerics.apps.diagnose import diagnose
+    from numerics.apps.diagnose import DiagnoseOptions, diagnose
     from numerics.apps.diagnose.data import FlatModel, as_dataset
     from numerics.apps.diagnose.route import _bytes_dense, compute_curvature
     from numerics.apps.examples import digits
@@ -70,7 +70,8 @@ def measure(hidden: int, budget_gb: float, repeats: int) -> dict:
             flat, e["loss"], retain, forget, route=route, progress=False, budget_gb=budget_gb),
             repeats)
         t_diag, rep = _median_time(lambda: diagnose(  # seconds to minutes: one repeat
-            e["model"], e["loss"], e["retain"], e["forget"], **{**opts, "route": route}), 1)
+            e["model"], e["loss"], e["retain"], e["forget"],
+            DiagnoseOptions.of(**{**opts, "route": route})), 1)
         return t_curv, t_diag, curv, rep
 
     t_ggn, full_ggn, ggn, rep_ggn = run("ggn")

@@ -12,23 +12,18 @@ for the options below; the command line wins).
 from __future__ import annotations
 
 import argparse
-import inspect
 from typing import Any
 
-from numerics.apps.diagnose.api import diagnose, write_outputs
+from numerics.apps.diagnose.api import diagnose
 from numerics.apps.diagnose.data import load_entry
-from numerics.apps.diagnose.route import DEFAULT_BUDGET_GB, ROUTES
+from numerics.apps.diagnose.options import DiagnoseOptions
 from numerics.cli._common import emit
-from numerics.core.device import DEVICES
 from numerics.core.inputs import InputError
+from numerics.core.options import add_options, given_flags
 from numerics.core.serialise import jsonable
 
-#: Options an entry's ``options`` dict may set (the keyword arguments of ``diagnose``).
-OPTION_NAMES: tuple[str, ...] = tuple(
-    p for p in inspect.signature(diagnose).parameters
-    if p not in ("model", "loss", "retain", "forget", "test", "train", "out", "progress",
-                 "output_map")
-)
+#: Options an entry's ``options`` dict may set (the flat names of :class:`DiagnoseOptions`).
+OPTION_NAMES: tuple[str, ...] = DiagnoseOptions.names()
 
 #: Keys printed in the human-readable summary.
 SUMMARY_KEYS: tuple[str, ...] = (
@@ -50,77 +45,46 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--entry", required=True, metavar="MODULE:FUNCTION",
                    help="function with no arguments returning {model, loss, retain, forget, "
                         "[test, train, seed, options]} (also path/to/file.py:function)")
-    p.add_argument("--eta", type=float, default=None, help="step size of the unlearning")
-    p.add_argument("--eta-rel", type=float, default=None,
-                   help="step size in units of 2/lambda_max(mean retain Hessian)")
-    p.add_argument("--alpha", type=float, default=None, help="weight of the forget ascent "
-                   "in [0, 1] (default 0.1)")
-    p.add_argument("--batch-retain", type=int, default=None, metavar="BR",
-                   help="retain batch size (default min(32, n_r))")
-    p.add_argument("--batch-forget", type=int, default=None, metavar="BF",
-                   help="forget batch size (default min(32, n_f))")
-    p.add_argument("--sampling", default=None, help="wor (default), bernoulli or wr")
-    p.add_argument("--device", default=None, help=f"one of {', '.join(DEVICES)} (default cpu)")
-    p.add_argument("--max-samples", type=int, default=None, metavar="N",
-                   help="analyse a seeded subsample of at most N samples of each set")
-    p.add_argument("--route", default=None, choices=ROUTES,
-                   help="curvature route (default auto: dense exact Hessians when they fit)")
-    p.add_argument("--memory-budget-gb", type=float, default=None,
-                   help=f"memory for per-sample curvature (default {DEFAULT_BUDGET_GB})")
-    p.add_argument("--seed", type=int, default=None, help="seed of subsamples and batches")
-    p.add_argument("--unlearn-steps", type=int, default=None, metavar="K",
-                   help="steps of the actual unlearning run (default 200; 0 skips it)")
-    p.add_argument("--init-noise", type=float, default=None,
-                   help="relative perturbation of the unlearning start (default 0)")
-    p.add_argument("--grid", type=int, default=None, dest="grid_size",
-                   help="alpha grid size for the figure and the alpha prescriptions (default 8)")
-    p.add_argument("--no-deletion", action="store_true", help="skip the deletion check")
-    p.add_argument("--no-prescribe", action="store_true", help="skip the prescriptions")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    p.add_argument("--threads", type=int, default=None, help="CPU threads (default 1)")
+    add_options(p, DiagnoseOptions)  # every option's flag and help, from its field
     p.add_argument("--json", action="store_true", help="print the JSON report")
-    p.add_argument("--out", default=None, metavar="DIR",
-                   help="write DIR/report.json, DIR/diagnose.png and DIR/witness.npy")
     p.set_defaults(func=run)
 
 
-def _options(args: argparse.Namespace, entry_options: dict[str, Any] | None) -> dict[str, Any]:
-    opts: dict[str, Any] = {}
-    for key, value in (entry_options or {}).items():
-        if key not in OPTION_NAMES:
-            raise InputError(f"entry option {key!r} is not a diagnose option; known: "
-                             f"{', '.join(OPTION_NAMES)}")
-        opts[key] = value
-    cli = {
-        "eta": args.eta, "eta_rel": args.eta_rel, "alpha": args.alpha,
-        "batch_retain": args.batch_retain, "batch_forget": args.batch_forget,
-        "sampling": args.sampling, "device": args.device, "max_samples": args.max_samples,
-        "route": args.route, "memory_budget_gb": args.memory_budget_gb, "seed": args.seed,
-        "unlearn_steps": args.unlearn_steps, "init_noise": args.init_noise,
-        "grid_size": args.grid_size, "threads": args.threads,
-    }
-    for key, value in cli.items():
-        if value is not None:
-            opts[key] = value
-    if args.eta is not None or args.eta_rel is not None:  # the command line's step size wins
-        opts["eta"], opts["eta_rel"] = args.eta, args.eta_rel
-    if args.no_deletion:
-        opts["deletion"] = False
-    if args.no_prescribe:
-        opts["prescribe"] = False
-    return opts
+def options(args: argparse.Namespace, entry_options: dict[str, Any] | None = None,
+            entry_seed: int = 0) -> DiagnoseOptions:
+    """The diagnose options: defaults, then the entry's ``options``, then the flags given.
+
+    Parameters
+    ----------
+    args:
+        The parsed command line.
+    entry_options:
+        The entry's ``options`` dict (flat option names).
+    entry_seed:
+        The seed the original model was trained with (the default ``train_seed``).
+
+    Returns
+    -------
+    DiagnoseOptions
+        The validated options; a step size on the command line replaces the entry's.
+    """
+    try:
+        base = DiagnoseOptions.from_flat({"train_seed": entry_seed, **(entry_options or {})})
+    except InputError as exc:
+        raise InputError(f"entry options: {exc}") from None
+    given = given_flags(args, DiagnoseOptions)
+    if "eta" in given or "eta_rel" in given:  # the command line's step size wins
+        given = {"eta": None, "eta_rel": None, **given}
+    return base.replace_flat(**given)
 
 
 def run(args: argparse.Namespace) -> int:
     """Print the report (and write the files under ``--out``); exit 0."""
     entry = load_entry(args.entry)
-    opts = _options(args, dict(entry.options) if entry.options else None)
-    opts.setdefault("train_seed", entry.seed)
-    report = diagnose(entry.model, entry.loss, entry.retain, entry.forget, test=entry.test,
-                      train=entry.train, output_map=entry.output_map,
-                      progress=not args.no_progress, **opts)
-    if args.out is not None:
-        write_outputs(report, args.out)
+    opts = options(args, dict(entry.options) if entry.options else None, entry.seed)
+    report = diagnose(entry.model, entry.loss, entry.retain, entry.forget, opts,
+                      test=entry.test, train=entry.train, output_map=entry.output_map)
+    out = opts.run.out
     if args.json:
         emit(jsonable(report.as_dict()), True)
         return 0
@@ -145,6 +109,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {report.standards}")
     for note in report.notes:
         print(f"note: {note}")
-    if args.out is not None:
-        print(f"wrote {args.out}/report.json and {args.out}/diagnose.png")
+    if out is not None:
+        print(f"wrote {out}/report.json and {out}/diagnose.png")
     return 0

@@ -6,12 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-from numerics.apps.diagnose import diagnose
+from numerics.apps.diagnose import DiagnoseOptions, diagnose
 from numerics.apps.diagnose.api import REPORT_KEYS
 from numerics.apps.diagnose.data import FlatModel, as_dataset
+from numerics.apps.diagnose.options import RunOptions
 from numerics.apps.diagnose.unlearn import gradient_difference
 from numerics.apps.examples import digits, synthetic
 from numerics.cli import main
+from numerics.core.inputs import UnlearningConfig
 
 SMALL = {"n_train": 40, "hidden": 4, "steps": 300, "n_forget": 3, "n_test": 60}
 
@@ -21,9 +23,9 @@ def test_digits_diagnose_small(kind):
     pytest.importorskip("sklearn")
     e = digits.make_entry(kind, **SMALL)
     opts = dict(e["options"], batch_retain=8, batch_forget=2, unlearn_steps=30)
-    rep = diagnose(e["model"], e["loss"], e["retain"], e["forget"], test=e["test"],
-                   train=e["train"], train_seed=e["seed"], output_map=e["output_map"],
-                   progress=False, grid_size=3, **opts)
+    rep = diagnose(e["model"], e["loss"], e["retain"], e["forget"],
+                   DiagnoseOptions.of(train_seed=e["seed"], progress=False, grid_size=3, **opts),
+                   test=e["test"], train=e["train"], output_map=e["output_map"])
     d = rep.as_dict()
     assert set(REPORT_KEYS) <= set(d)
     assert rep.curvature_route == "ggn" and rep.curvature["ggn_residual"]["measured"]
@@ -74,8 +76,8 @@ def test_generic_unlearning_step_matches_formula():
     flat = FlatModel(model)
     r, f = as_dataset((X[:4], y[:4]), "retain"), as_dataset((X[4:], y[4:]), "forget")
     a, eta = 0.3, 0.05
-    run = gradient_difference(flat, synthetic.loss, r, f, eta=eta, alpha=a, batch_retain=4,
-                              batch_forget=2, steps=1)
+    run = gradient_difference(flat, synthetic.loss, r, f, UnlearningConfig(a, 4, 2), eta,
+                              run=RunOptions(unlearn_steps=1))
     w = flat.theta
     g_r = X[:4].T @ (X[:4] @ w - y[:4]) / 4
     g_f = X[4:].T @ (X[4:] @ w - y[4:]) / 2

@@ -5,7 +5,7 @@ import textwrap
 import pytest
 import torch
 
-from numerics.apps.diagnose import diagnose
+from numerics.apps.diagnose import DiagnoseOptions, diagnose
 from numerics.cli import main
 from numerics.core.inputs import InputError
 
@@ -32,7 +32,7 @@ def _run(model=None, loss=ce, retain=None, forget=None, **kw):
     kw.setdefault("progress", False)
     kw.setdefault("unlearn_steps", 0)
     kw.setdefault("prescribe", False)
-    return diagnose(model or _model(), loss, retain or r, forget or f, **kw)
+    return diagnose(model or _model(), loss, retain or r, forget or f, DiagnoseOptions.of(**kw))
 
 
 def test_ok_baseline_and_datasets():

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from numerics.apps.diagnose import diagnose, diagnose_curvature
+from numerics.apps.diagnose import DiagnoseOptions, diagnose, diagnose_curvature
 from numerics.apps.examples import synthetic
 from numerics.core.families import identical_lists, separate_sets
 from numerics.verify.claims.policy import Kind, tolerance
@@ -36,8 +36,8 @@ def test_separate_sets_match_closed_forms(sampling, n_r, n_f, s_r, s_f, lam_r, l
     r, f = separate_sets(n_r, n_f, s_r, s_f, lam_r, lam_f, rotation=5)
     exact = separate_sets_eta_star(sampling, n_r, n_f, s_r, s_f, lam_r, lam_f, br, bf, alpha)
     eta = 0.5 * exact if exact > 0 else 0.3
-    rep = diagnose_curvature(r, f, alpha=alpha, batch_retain=br, batch_forget=bf,
-                             sampling=sampling, eta=eta, prescribe=False)
+    rep = diagnose_curvature(r, f, DiagnoseOptions.of(
+        alpha=alpha, batch_retain=br, batch_forget=bf, sampling=sampling, eta=eta, prescribe=False))
     assert rep.escapes_at_every_eta == (exact == 0.0)
     if exact > 0:
         assert rep.eta_star_ms == pytest.approx(exact, rel=RTOL)
@@ -55,8 +55,8 @@ def test_separate_sets_match_closed_forms(sampling, n_r, n_f, s_r, s_f, lam_r, l
 def test_identical_lists(sampling):
     n, sigma, B, alpha = 10, 4, 3, 0.15
     r, f = identical_lists(n, sigma, rotation=2)
-    rep = diagnose_curvature(r, f, alpha=alpha, batch_retain=B, batch_forget=B,
-                             sampling=sampling, prescribe=False)
+    rep = diagnose_curvature(r, f, DiagnoseOptions.of(
+        alpha=alpha, batch_retain=B, batch_forget=B, sampling=sampling, prescribe=False))
     exact = identical_lists_eta_star(sampling, sigma, n, B, alpha)
     assert rep.eta_star_ms == pytest.approx(exact, rel=RTOL)
     assert rep.alpha_c == pytest.approx(0.5, rel=ITOL)  # H_f = H_r: ascent wins past 1/2
@@ -68,10 +68,10 @@ def test_full_pipeline_on_linear_model_matches_closed_form():
     e = synthetic.make_entry("aligned")
     fam = synthetic.CASES["aligned"]["family"]
     opts = e["options"]
-    rep = diagnose(e["model"], e["loss"], e["retain"], e["forget"], alpha=opts["alpha"],
-                   eta=opts["eta"], batch_retain=opts["batch_retain"],
-                   batch_forget=opts["batch_forget"], unlearn_steps=0, deletion=False,
-                   progress=False, prescribe=False)
+    rep = diagnose(e["model"], e["loss"], e["retain"], e["forget"], DiagnoseOptions.of(
+        alpha=opts["alpha"], eta=opts["eta"], batch_retain=opts["batch_retain"],
+        batch_forget=opts["batch_forget"], unlearn_steps=0, deletion=False, progress=False,
+        prescribe=False))
     exact = separate_sets_eta_star("wor", fam["n_r"], fam["n_f"], fam["sigma_r"],
                                    fam["sigma_f"], fam["lam_r"], fam["lam_f"],
                                    opts["batch_retain"], opts["batch_forget"], opts["alpha"])
@@ -86,8 +86,8 @@ def test_full_pipeline_on_linear_model_matches_closed_form():
 
 def test_memorised_escapes_for_every_alpha():
     e = synthetic.make_entry("memorised")
-    rep = diagnose(e["model"], e["loss"], e["retain"], e["forget"], alpha=1e-3, eta=0.1,
-                   unlearn_steps=0, deletion=False, progress=False, grid_size=2)
+    rep = diagnose(e["model"], e["loss"], e["retain"], e["forget"], DiagnoseOptions.of(
+        alpha=1e-3, eta=0.1, unlearn_steps=0, deletion=False, progress=False, grid_size=2))
     assert rep.escapes_at_every_eta and rep.alpha_c == 0.0
     assert rep.out_of_span_forget == pytest.approx(1.0)
     # the witness lives on the private forget axes: carried by forget samples only

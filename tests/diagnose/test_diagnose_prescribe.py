@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from numerics.apps.diagnose import diagnose_curvature
+from numerics.apps.diagnose import DiagnoseOptions, diagnose_curvature
 from numerics.core.families import separate_sets
 from numerics.core.inputs import UnlearningConfig
 from numerics.core.operator import SecondMomentOperator
@@ -54,8 +54,8 @@ def test_batch_edge_equals_closed_form_and_flips(sampling):
         return separate_sets_eta_star(sampling, n_r, n_f, s_r, s_f, lam_r, lam_f, b, bf, alpha)
 
     eta = 0.5 * (eta_star(3) + eta_star(4))  # between the thresholds at B_r = 3 and 4
-    rep = diagnose_curvature(r, f, alpha=alpha, batch_retain=2, batch_forget=bf,
-                             sampling=sampling, eta=eta)
+    rep = diagnose_curvature(r, f, DiagnoseOptions.of(
+        alpha=alpha, batch_retain=2, batch_forget=bf, sampling=sampling, eta=eta))
     assert rep.escapes and not rep.escapes_at_every_eta
     pres = {p["knob"]: p for p in rep.prescriptions if p["goal"] == "resist"}
     expected = min_stable_batch(lambda b: eta_star(b) > eta, range(1, n_r + 1))
@@ -63,8 +63,8 @@ def test_batch_edge_equals_closed_form_and_flips(sampling):
     assert pres["eta"]["bound"] == pytest.approx(eta_star(2), rel=1e-9)
     _check_all(r, f, rep)
     # and from the resisting side: the largest batch that escapes
-    rep2 = diagnose_curvature(r, f, alpha=alpha, batch_retain=6, batch_forget=bf,
-                              sampling=sampling, eta=eta)
+    rep2 = diagnose_curvature(r, f, DiagnoseOptions.of(
+        alpha=alpha, batch_retain=6, batch_forget=bf, sampling=sampling, eta=eta))
     assert rep2.escapes is False
     esc = {p["knob"]: p for p in rep2.prescriptions if p["goal"] == "escape"}
     assert esc["batch_retain"]["value"] == expected - 1
@@ -73,14 +73,14 @@ def test_batch_edge_equals_closed_form_and_flips(sampling):
 
 def test_alpha_prescriptions_flip_mean_escape():
     r, f = separate_sets(*FAMILY, rotation=2)
-    rep = diagnose_curvature(r, f, alpha=0.7, batch_retain=3, batch_forget=2)
+    rep = diagnose_curvature(r, f, DiagnoseOptions.of(alpha=0.7, batch_retain=3, batch_forget=2))
     assert rep.escapes_at_every_eta
     alpha_c = 0.8 / (0.8 + 1.0)  # mu_r / (mu_r + mu_f)
     assert rep.alpha_c == pytest.approx(alpha_c, rel=1e-12)
     p = [p for p in rep.prescriptions if p["knob"] == "alpha"][0]
     assert p["goal"] == "resist" and p["relation"] == "<" and p["value"] < alpha_c
     _check_all(r, f, rep)
-    rep2 = diagnose_curvature(r, f, alpha=0.1, batch_retain=3, batch_forget=2)
+    rep2 = diagnose_curvature(r, f, DiagnoseOptions.of(alpha=0.1, batch_retain=3, batch_forget=2))
     p2 = [p for p in rep2.prescriptions if p["knob"] == "alpha"][0]
     assert p2["goal"] == "escape" and p2["value"] > alpha_c
     _check_all(r, f, rep2)
@@ -93,11 +93,11 @@ def test_random_noncommuting_instances(seed):
     d = 4
     F = rng.standard_normal((7, d, 2))
     G = 0.4 * rng.standard_normal((3, d, 1))
-    rep0 = diagnose_curvature(F, G, alpha=0.05, batch_retain=2, batch_forget=1,
-                              prescribe=False)
+    rep0 = diagnose_curvature(F, G, DiagnoseOptions.of(alpha=0.05, batch_retain=2, batch_forget=1,
+                                                       prescribe=False))
     eta = 1.2 * rep0.eta_star_ms  # just above the threshold: escapes, batch sizes can fix it
-    rep = diagnose_curvature(F, G, alpha=0.05, batch_retain=2, batch_forget=1, eta=eta,
-                             grid_size=6)
+    rep = diagnose_curvature(F, G, DiagnoseOptions.of(alpha=0.05, batch_retain=2, batch_forget=1,
+                                                      eta=eta, grid_size=6))
     assert rep.escapes
     valued = _check_all(F, G, rep)
     assert {p["knob"] for p in valued} >= {"alpha", "eta"}
@@ -105,7 +105,7 @@ def test_random_noncommuting_instances(seed):
 
 def test_escapes_every_eta_batch_sizes_cannot_help():
     r, f = separate_sets(8, 2, 6, 0, 1.0, 1.0, rotation=3)  # private forget axes
-    rep = diagnose_curvature(r, f, alpha=0.3, batch_retain=2, batch_forget=1, eta=0.1)
+    rep = diagnose_curvature(r, f, DiagnoseOptions.of(alpha=0.3, batch_retain=2, batch_forget=1, eta=0.1))
     assert rep.escapes_at_every_eta and rep.alpha_c == 0.0
     texts = " ".join(p["text"] for p in rep.prescriptions)
     assert "cannot change" in texts and "only alpha = 0" in texts

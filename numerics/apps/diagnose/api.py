@@ -45,23 +45,28 @@ from numerics.apps.diagnose.data import (
     subsample,
 )
 from numerics.apps.diagnose.deletion import deletion_report, interpret, retrain
+from numerics.apps.diagnose.options import (
+    DEFAULT_BATCH,
+    DiagnoseOptions,
+    PrescriptionOptions,
+    UnlearningOptions,
+)
 from numerics.apps.diagnose.prescribe import REPORT_TOL, prescribe
-from numerics.apps.diagnose.route import DEFAULT_BUDGET_GB, compute_curvature
+from numerics.apps.diagnose.route import compute_curvature
 from numerics.apps.diagnose.signed import make_pool
 from numerics.apps.diagnose.unlearn import gradient_difference
 from numerics.core.device import resolve_device, resolve_dtype, thread_limit
 from numerics.core.inputs import (
     HessianPool,
     InputError,
-    check_alpha,
+    UnlearningConfig,
     check_batch,
     check_eta,
-    check_sampling,
 )
 from numerics.curvature.coherence import Coherence, coherence, coherence_dense
 from numerics.curvature.hessians import out_of_span_fraction, reduce_to_active
 
-__all__ = ["DiagnoseReport", "diagnose", "diagnose_curvature", "REPORT_KEYS",
+__all__ = ["DiagnoseReport", "DiagnoseOptions", "diagnose", "diagnose_curvature", "REPORT_KEYS",
            "DEFAULT_BATCH"]
 
 #: Keys every JSON report carries.
@@ -72,8 +77,6 @@ REPORT_KEYS: tuple[str, ...] = (
     "out_of_span_forget", "witness_summary", "region", "unlearning", "deletion", "standards",
     "notes", "timings",
 )
-#: Default batch size (capped by the set size).
-DEFAULT_BATCH = 32
 #: Mean-square growth factor used for the finite-horizon step count (the companion rule's 1000).
 GROWTH = 1000.0
 #: Curvature (relative to the largest) below which a direction of :math:`V` is treated as flat:
@@ -166,10 +169,6 @@ def _verdict(p: Point) -> tuple[str, str]:
             f"resists{rho}")
 
 
-def _batch(b: int | None, n: int) -> int:
-    return min(DEFAULT_BATCH, n) if b is None else int(b)
-
-
 def _witness_summary(crit: Criterion, esc_witness: np.ndarray, top: int = 5) -> dict[str, Any]:
     r"""Which samples carry the witness direction :math:`v`: shares of :math:`v^\top H_iv`."""
     out: dict[str, Any] = {}
@@ -185,24 +184,19 @@ def _witness_summary(crit: Criterion, esc_witness: np.ndarray, top: int = 5) -> 
     return out
 
 
-def _analyse(crit: Criterion, *, eta: float | None, eta_rel: float | None, alpha: float,
-             batch_retain: int, batch_forget: int, do_prescribe: bool, grid_size: int,
-             ) -> dict[str, Any]:
+def _analyse(crit: Criterion, un: UnlearningOptions, cfg: dict[str, Any],
+             pres_opts: PrescriptionOptions) -> dict[str, Any]:
     """Verdict, prescriptions and region for a criterion (shared by both entry points)."""
     lam_r = float(np.linalg.eigvalsh(crit.mean_retain)[-1])
-    if eta is not None and eta_rel is not None:
-        raise InputError("give either eta or eta_rel, not both")
-    if eta_rel is not None:
-        if not (math.isfinite(eta_rel) and eta_rel > 0):
-            raise InputError(f"eta_rel must be finite and > 0, got {eta_rel}")
-        eta = float(eta_rel) * 2.0 / lam_r
-    if eta is not None:
-        eta = check_eta(eta)
+    alpha, batch_retain, batch_forget = cfg["alpha"], cfg["batch_retain"], cfg["batch_forget"]
+    eta = un.eta
+    if un.eta_rel is not None:
+        eta = check_eta(un.eta_rel * 2.0 / lam_r)
     cur = crit.point(alpha, batch_retain, batch_forget, eta, REPORT_TOL)
     code, text = _verdict(cur)
     t0 = time.perf_counter()
-    if do_prescribe:
-        pres, region, alpha_c, how = prescribe(crit, cur, grid_size=grid_size)
+    if pres_opts.prescribe:
+        pres, region, alpha_c, how = prescribe(crit, cur, grid_size=pres_opts.grid_size)
     else:
         alpha_c, how = crit.alpha_c()
         pres, region = [], {"alpha": [], "eta_star": [], "alpha_c": alpha_c}
@@ -265,21 +259,19 @@ def _report(crit: Criterion, res: dict[str, Any], coh: Coherence, route: str,
         coherence_matrix=coh.S_joint, n_retain_block=crit.n_retain)
 
 
-def _config(alpha: float, br: int, bf: int, sampling: str, n_r: int, n_f: int
-            ) -> dict[str, Any]:
-    a = check_alpha(alpha)
-    s = check_sampling(sampling)
-    return {"alpha": a, "batch_retain": check_batch(br, n_r, "retain", s),
+def _config(un: UnlearningOptions, n_r: int, n_f: int) -> dict[str, Any]:
+    """The unlearning configuration of the report, batch sizes checked against the set sizes."""
+    s = un.sampling
+    br = min(DEFAULT_BATCH, n_r) if un.batch_retain is None else un.batch_retain
+    bf = min(DEFAULT_BATCH, n_f) if un.batch_forget is None else un.batch_forget
+    return {"alpha": un.alpha, "batch_retain": check_batch(br, n_r, "retain", s),
             "batch_forget": check_batch(bf, n_f, "forget", s), "sampling": s,
             "n_retain": n_r, "n_forget": n_f}
 
 
-def diagnose_curvature(retain: Any, forget: Any, *, eta: float | None = None,
-                       eta_rel: float | None = None, alpha: float = 0.1,
-                       batch_retain: int | None = None, batch_forget: int | None = None,
-                       sampling: str = "wor", retain_signs: np.ndarray | None = None,
-                       forget_signs: np.ndarray | None = None, prescribe: bool = True,
-                       grid_size: int = 8) -> DiagnoseReport:
+def diagnose_curvature(retain: Any, forget: Any, options: DiagnoseOptions | None = None, *,
+                       retain_signs: np.ndarray | None = None,
+                       forget_signs: np.ndarray | None = None) -> DiagnoseReport:
     r"""The verdict and prescriptions from per-sample curvature given directly.
 
     Parameters
@@ -288,16 +280,33 @@ def diagnose_curvature(retain: Any, forget: Any, *, eta: float | None = None,
         Factors ``(n, d, k)`` / rank-one ``(n, d)`` (numpy or torch) or
         :class:`~numerics.core.inputs.HessianPool`; with ``*_signs`` ``(n, k)`` the Hessians are
         :math:`F_iS_iF_i^\top` (indefinite allowed).
+    options:
+        Its ``unlearning`` group (step size or ``eta_rel`` in units of
+        :math:`2/\lambda_{\max}(\bar H_r)`, :math:`\alpha`, batch sizes defaulting to
+        ``min(32, n)``, sampling) and ``prescription`` group (prescriptions; grid of
+        :math:`[0,\alpha_c)` for :math:`\eta^\star(\alpha)`) are used.
     retain_signs, forget_signs:
         Optional signs ``(n, k)`` of the factor columns (see :mod:`numerics.apps.diagnose.signed`).
-    eta, eta_rel:
-        Step size, or step size in units of :math:`2/\lambda_{\max}(\bar H_r)`; ``None`` gives
-        the step-size range only.
-    alpha, batch_retain, batch_forget, sampling:
-        The unlearning configuration (batch sizes default to ``min(32, n)``).
-    prescribe, grid_size:
-        Compute prescriptions; grid of :math:`[0,\alpha_c)` for :math:`\eta^\star(\alpha)`.
+
+    Returns
+    -------
+    DiagnoseReport
+        Verdict, :math:`\eta^\star_{ms}`, coherences, prescriptions (route ``given``).
+
+    Examples
+    --------
+    Two identical rank-one retain samples and one forget sample along the same axis
+    (:math:`\bar H_r = 1`, :math:`\bar H_f = 1`): :math:`A = (1-\alpha) - \alpha`, so ascent
+    wins past :math:`\alpha_c = 1/2`.
+
+    >>> import numpy as np
+    >>> rep = diagnose_curvature(np.ones((2, 1)), np.ones((1, 1)),
+    ...                          DiagnoseOptions.from_flat({"alpha": 0.7, "prescribe": False}))
+    >>> rep.verdict_code, round(rep.alpha_c, 12)
+    ('escapes_at_every_eta', 0.5)
     """
+    opts = DiagnoseOptions() if options is None else options
+    un, pres = opts.unlearning, opts.prescription
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
 
@@ -323,15 +332,12 @@ def diagnose_curvature(retain: Any, forget: Any, *, eta: float | None = None,
     red, n_flat = _reduce(fr, ff)
     pr = make_pool(red.factors[0], retain_signs, "retain")
     pf = make_pool(red.factors[1], forget_signs, "forget")
-    crit = Criterion(pr, pf, check_sampling(sampling))
-    cfg = _config(alpha, _batch(batch_retain, pr.n), _batch(batch_forget, pf.n), sampling,
-                  pr.n, pf.n)
+    crit = Criterion(pr, pf, un.sampling)
+    cfg = _config(un, pr.n, pf.n)
     coh = _coherence_signed_safe(fr, ff, retain_signs, forget_signs)
     oos, _ = out_of_span_fraction(red.factors[0], red.factors[1])
     timings["curvature_s"] = time.perf_counter() - t0
-    res = _analyse(crit, eta=eta, eta_rel=eta_rel, alpha=cfg["alpha"],
-                   batch_retain=cfg["batch_retain"], batch_forget=cfg["batch_forget"],
-                   do_prescribe=prescribe, grid_size=grid_size)
+    res = _analyse(crit, un, cfg, pres)
     signed = retain_signs is not None or forget_signs is not None
     info = {"route": "given", "exact": True, "omits": "nothing (curvature given)",
             "indefinite": bool(signed), "n_params": int(fr.shape[1]), "active_dim": red.rank,
@@ -341,17 +347,9 @@ def diagnose_curvature(retain: Any, forget: Any, *, eta: float | None = None,
 
 
 def diagnose(model: torch.nn.Module, loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
-             retain: Any, forget: Any, *, eta: float | None = None,
-             eta_rel: float | None = None, alpha: float = 0.1,
-             batch_retain: int | None = None, batch_forget: int | None = None,
-             sampling: str = "wor", device: str = "cpu", dtype: str = "float64",
-             max_samples: int | None = None, seed: int = 0, route: str = "auto",
-             memory_budget_gb: float = DEFAULT_BUDGET_GB, test: Any = None,
-             train: Callable[..., torch.nn.Module] | None = None, train_seed: int = 0,
-             output_map: Callable[[torch.Tensor], torch.Tensor] | None = None,
-             unlearn_steps: int = 200, init_noise: float = 0.0, deletion: bool = True,
-             prescribe: bool = True, grid_size: int = 8, progress: bool = True,
-             threads: int | None = 1, out: str | Path | None = None) -> DiagnoseReport:
+             retain: Any, forget: Any, options: DiagnoseOptions | None = None, *,
+             test: Any = None, train: Callable[..., torch.nn.Module] | None = None,
+             output_map: Callable[[torch.Tensor], torch.Tensor] | None = None) -> DiagnoseReport:
     r"""Diagnose gradient-difference unlearning of ``model`` on ``forget`` (see the module docstring).
 
     Parameters
@@ -363,46 +361,38 @@ def diagnose(model: torch.nn.Module, loss: Callable[[torch.Tensor, torch.Tensor]
     retain, forget, test:
         ``(inputs, targets)`` pairs of tensors or torch ``Dataset`` s (``test`` optional, for the
         deletion check's function distance).
-    eta, eta_rel:
-        Step size, or step size in units of :math:`2/\lambda_{\max}(\bar H_r)`.
-    alpha, batch_retain, batch_forget, sampling:
-        Unlearning configuration (SPEC §1.2, §1.4); batch sizes default to ``min(32, n)``.
-    device, dtype:
-        Where the curvature is computed (``cpu``, ``cuda``, ``auto``); float64 by default.
-    max_samples:
-        Analyse a seeded subsample of at most this many samples of each set (the criterion then
-        treats the subsample as the pool).
-    seed:
-        Seeds the subsample, the GGN-residual subsample and the unlearning batches.
-    route, memory_budget_gb:
-        Curvature route (``auto``, ``dense``, ``ggn``) and the memory it may use.
-    train, train_seed, output_map:
+    options:
+        :class:`~numerics.apps.diagnose.options.DiagnoseOptions` (default: every default), e.g.
+        ``DiagnoseOptions.from_flat({"eta_rel": 0.5, "alpha": 0.1})``.  Its groups: the
+        unlearning configuration (SPEC §1.2, §1.4); curvature (route, memory budget, a seeded
+        subsample of at most ``max_samples`` of each set that the criterion then treats as the
+        pool, device and dtype); the run (``unlearn_steps`` of the actual unlearning, 0 skips it
+        and it needs a step size; its relative ``init_noise``; the ``seed`` of the subsample,
+        the Gauss-Newton residual subsample and the batches; CPU ``threads``, default 1 since
+        the per-sample work is many small kernels, ``None`` leaves torch/BLAS alone; progress
+        bars; ``out``, a directory for ``report.json``, ``diagnose.png`` and ``witness.npy``);
+        the deletion check (on/off, ``train_seed``); the prescriptions (on/off, α grid size).
+    train, output_map:
         ``train(inputs, targets, seed) -> model`` for the deletion check (same seed and schedule
         as the original); without it the deletion check is skipped and the report says so.
         ``output_map`` (e.g. a softmax) maps outputs before the function distance.
-    unlearn_steps, init_noise:
-        Steps of the actual unlearning run (0 skips it; it needs a step size) and its initial
-        perturbation (relative).
-    deletion, prescribe, grid_size:
-        Switch the deletion check and the prescriptions; α grid size for the figure.
-    progress, threads:
-        Progress bars on stderr; CPU threads (default 1: the per-sample work is many small
-        kernels, which run fastest, and most predictably, on one thread; ``None`` leaves the
-        torch/BLAS settings alone).
-    out:
-        Directory for ``report.json``, ``diagnose.png`` and ``witness.npy`` (the unit
-        eigenvector of :math:`\lambda_{\min}(A|_V)` in parameter coordinates).
+
+    Returns
+    -------
+    DiagnoseReport
+        The verdict, the numbers behind it, prescriptions, and the unlearning run and deletion
+        check when they ran.
     """
+    opts = DiagnoseOptions() if options is None else options
+    un, cv, ro = opts.unlearning, opts.curvature, opts.run
     notes: list[str] = []
     timings: dict[str, float] = {}
     t_all = time.perf_counter()
-    dev = resolve_device(device)
-    dt = resolve_dtype(dev, dtype)
-    if max_samples is not None and (int(max_samples) != max_samples or max_samples < 1):
-        raise InputError(f"max_samples must be an integer >= 1, got {max_samples}")
+    dev = resolve_device(cv.device)
+    dt = resolve_dtype(dev, cv.dtype)
     if not isinstance(model, torch.nn.Module):
         raise InputError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    with thread_limit(threads):
+    with thread_limit(ro.threads):
         work = copy.deepcopy(model).to(device=dev, dtype=dt)
         flat = FlatModel(work)
         sets = {name: as_dataset(d, name).to(dev, dt)
@@ -412,18 +402,18 @@ def diagnose(model: torch.nn.Module, loss: Callable[[torch.Tensor, torch.Tensor]
         check_disjoint(r_set, f_set)
         check_loss(flat, loss, r_set)
         check_loss(flat, loss, f_set)
-        rng = np.random.default_rng(seed)
-        r_sub, _ = subsample(r_set, max_samples, rng)
-        f_sub, _ = subsample(f_set, max_samples, rng)
+        rng = np.random.default_rng(ro.seed)
+        r_sub, _ = subsample(r_set, cv.max_samples, rng)
+        f_sub, _ = subsample(f_set, cv.max_samples, rng)
         if r_sub.n < r_set.n or f_sub.n < f_set.n:
             notes.append(f"curvature of a seeded subsample: {r_sub.n} of {r_set.n} retain and "
                          f"{f_sub.n} of {f_set.n} forget samples; the criterion treats the "
                          "subsample as the pool (batch sizes are relative to it)")
-        cfg = _config(alpha, _batch(batch_retain, r_sub.n), _batch(batch_forget, f_sub.n),
-                      sampling, r_sub.n, f_sub.n)
+        cfg = _config(un, r_sub.n, f_sub.n)
         t0 = time.perf_counter()
-        curv = compute_curvature(flat, loss, r_sub, f_sub, route=route,
-                                 budget_gb=memory_budget_gb, progress=progress, seed=seed)
+        curv = compute_curvature(flat, loss, r_sub, f_sub, route=cv.route,
+                                 budget_gb=cv.memory_budget_gb, progress=ro.progress,
+                                 seed=ro.seed)
         red, n_flat = _reduce(curv.retain, curv.forget)
         timings["curvature_s"] = time.perf_counter() - t0
         pr = make_pool(red.factors[0], curv.retain_signs, "retain")
@@ -433,9 +423,7 @@ def diagnose(model: torch.nn.Module, loss: Callable[[torch.Tensor, torch.Tensor]
         if red.rank > 400:
             notes.append(f"active dimension {red.rank}: the matrix-free operator is slow at this "
                          "size; --max-samples reduces it")
-        res = _analyse(crit, eta=eta, eta_rel=eta_rel, alpha=cfg["alpha"],
-                       batch_retain=cfg["batch_retain"], batch_forget=cfg["batch_forget"],
-                       do_prescribe=prescribe, grid_size=grid_size)
+        res = _analyse(crit, un, cfg, opts.prescription)
         info = dict(curv.info)
         info.update(active_dim=red.rank, flat_directions_cut=n_flat, flat_rtol=FLAT_RTOL,
                     minimum_check=_minimum_check(crit))
@@ -454,36 +442,36 @@ def diagnose(model: torch.nn.Module, loss: Callable[[torch.Tensor, torch.Tensor]
         report.witness_summary["layers"] = flat.layer_shares(report.witness)
         eta_abs = res["eta"]
         theta_un = None
-        if eta_abs is not None and unlearn_steps > 0:
+        if eta_abs is not None and ro.unlearn_steps > 0:
             t0 = time.perf_counter()
-            run = gradient_difference(
-                flat, loss, r_set, f_set, eta=eta_abs, alpha=cfg["alpha"],
-                batch_retain=min(cfg["batch_retain"], r_set.n),
-                batch_forget=min(cfg["batch_forget"], f_set.n), sampling=cfg["sampling"],
-                steps=unlearn_steps, seed=seed, init_noise=init_noise, test=test_set)
+            ucfg = UnlearningConfig(cfg["alpha"], min(cfg["batch_retain"], r_set.n),
+                                    min(cfg["batch_forget"], f_set.n), cfg["sampling"])
+            run = gradient_difference(flat, loss, r_set, f_set, ucfg, eta_abs, run=ro,
+                                      test=test_set)
             report.unlearning = run.record
             report.unlearning["agrees_with_verdict"] = bool(run.record["escaped"]
                                                             == bool(report.escapes))
             theta_un = run.theta
             timings["unlearn_s"] = time.perf_counter() - t0
-        elif unlearn_steps > 0:
+        elif ro.unlearn_steps > 0:
             notes.append("no step size given: the actual unlearning run needs --eta or --eta-rel")
-        if deletion and train is not None:
+        dl = opts.deletion
+        if dl.deletion and train is not None:
             t0 = time.perf_counter()
-            theta_re = retrain(train, r_set, train_seed, flat)
+            theta_re = retrain(train, r_set, dl.train_seed, flat)
             report.deletion = deletion_report(flat, r_set, f_set, test_set, theta_re, theta_un,
                                               output_map)
-            report.deletion["train_seed"] = int(train_seed)
+            report.deletion["train_seed"] = int(dl.train_seed)
             report.standards = interpret(report.escapes, report.escapes_at_every_eta,
                                          report.deletion)
             timings["deletion_s"] = time.perf_counter() - t0
-        elif deletion:
+        elif dl.deletion:
             notes.append("deletion check skipped: it needs a train(inputs, targets, seed) -> "
                          "model callable (entry key 'train') to retrain without the forget set")
         flat.restore()
         timings["total_s"] = time.perf_counter() - t_all
-        if out is not None:
-            write_outputs(report, out)
+        if ro.out is not None:
+            write_outputs(report, ro.out)
     return report
 
 

@@ -29,9 +29,13 @@ import torch
 
 from numerics.apps.cnn.unlearn import draw_batches
 from numerics.apps.diagnose.data import DataSet, FlatModel
-from numerics.core.inputs import InputError, check_alpha, check_batch, check_eta, check_sampling
+from numerics.apps.diagnose.options import RunOptions
+from numerics.core.inputs import InputError, UnlearningConfig, check_eta
 
 __all__ = ["UnlearnRun", "gradient_difference", "baseline_loss", "accuracy", "mean_loss"]
+
+#: Points of the coarse trajectory kept in the record (about this many, evenly spaced).
+RECORDS = 20
 
 
 @dataclass
@@ -87,23 +91,40 @@ def _acc(flat: FlatModel, theta: torch.Tensor, data: DataSet) -> float | None:
         return accuracy(flat.forward(theta, data.inputs), data.targets)
 
 
-def gradient_difference(flat: FlatModel, loss: Callable, retain: DataSet, forget: DataSet, *,
-                        eta: float, alpha: float, batch_retain: int, batch_forget: int,
-                        sampling: str = "wor", steps: int = 200, seed: int = 0,
-                        init_noise: float = 0.0, test: DataSet | None = None,
-                        records: int = 20) -> UnlearnRun:
-    r"""Run :math:`K=` ``steps`` steps of gradient-difference unlearning from :math:`\theta^\star`.
+def gradient_difference(flat: FlatModel, loss: Callable, retain: DataSet, forget: DataSet,
+                        config: UnlearningConfig, eta: float, *, run: RunOptions | None = None,
+                        test: DataSet | None = None) -> UnlearnRun:
+    r"""Run :math:`K=` ``run.unlearn_steps`` steps of gradient-difference unlearning from :math:`\theta^\star`.
 
-    ``init_noise`` starts from :math:`\theta^\star+\epsilon\|\theta^\star\|\,z/\sqrt P` with a
+    ``run.init_noise`` starts from :math:`\theta^\star+\epsilon\|\theta^\star\|\,z/\sqrt P` with a
     seeded standard normal :math:`z` (the "generic :math:`\delta_0`" of SPEC §1.5; useful when
     every per-sample gradient vanishes at :math:`\theta^\star`, where :math:`\delta_0=0` is an
     unstable fixed point that never moves).
+
+    Parameters
+    ----------
+    flat, loss:
+        The model as a function of its flat trainable parameters, and the per-sample loss.
+    retain, forget, test:
+        The data sets (``test`` optional: its accuracy before and after).
+    config:
+        :math:`\alpha`, the batch sizes and their sampling (checked against the set sizes).
+    eta:
+        The step size :math:`\eta`.
+    run:
+        ``unlearn_steps`` (:math:`K \ge 1`), ``seed`` (batches and start) and ``init_noise``
+        (default :class:`~numerics.apps.diagnose.options.RunOptions`: 200 steps, seed 0, no noise).
+
+    Returns
+    -------
+    UnlearnRun
+        Final parameters and the JSON record (losses, accuracies, ``escaped``, trajectory).
     """
+    ro = RunOptions() if run is None else run
     eta = check_eta(eta)
-    alpha = check_alpha(alpha)
-    sampling = check_sampling(sampling)
-    br = check_batch(batch_retain, retain.n, "retain", sampling)
-    bf = check_batch(batch_forget, forget.n, "forget", sampling)
+    cfg = config.validated(retain.n, forget.n)
+    alpha, sampling, br, bf = cfg.alpha, cfg.sampling, cfg.batch_retain, cfg.batch_forget
+    steps, seed, init_noise = ro.unlearn_steps, ro.seed, ro.init_noise
     K = int(steps)
     if K < 1:
         raise InputError(f"number of unlearning steps must be >= 1, got {steps}")
@@ -123,7 +144,7 @@ def gradient_difference(flat: FlatModel, loss: Callable, retain: DataSet, forget
               "retain_loss": mean_loss(flat, loss, theta0, retain),
               "forget_acc": _acc(flat, theta0, forget), "retain_acc": _acc(flat, theta0, retain)}
     level = baseline_loss(flat, loss, retain, forget)
-    every = max(1, K // max(int(records), 1))
+    every = max(1, K // RECORDS)
     traj: list[dict[str, float]] = []
     diverged = False
     taken = 0

@@ -285,17 +285,19 @@ def run_kind(kind: str, *, diagnose_kw: dict[str, Any] | None = None, exact: boo
     ``diagnose`` with the unlearning run and the deletion check, a run at the prescribed alpha,
     and (``exact``) the verdict of the exact dense route.
     """
-    from numerics.apps.diagnose import diagnose
+    from numerics.apps.diagnose import DiagnoseOptions, diagnose
     from numerics.apps.diagnose.data import FlatModel, as_dataset
+    from numerics.apps.diagnose.options import RunOptions
     from numerics.apps.diagnose.unlearn import gradient_difference
+    from numerics.core.inputs import UnlearningConfig
 
     t0 = time.perf_counter()
     e = make_entry(kind, **overrides)
     kw = dict(e["options"])
-    kw.update({"progress": False, "train": e["train"], "train_seed": e["seed"],
-               "test": e["test"], "output_map": e["output_map"]})
+    kw.update({"progress": False, "train_seed": e["seed"]})
     kw.update(diagnose_kw or {})
-    rep = diagnose(e["model"], e["loss"], e["retain"], e["forget"], **kw)
+    rep = diagnose(e["model"], e["loss"], e["retain"], e["forget"], DiagnoseOptions.from_flat(kw),
+                   test=e["test"], train=e["train"], output_map=e["output_map"])
     u, d = rep.unlearning or {}, rep.deletion or {}
     fd = d.get("function_distance", {})
     dis = d.get("disagreement", {})
@@ -336,18 +338,18 @@ def run_kind(kind: str, *, diagnose_kw: dict[str, Any] | None = None, exact: boo
     if pres:
         flat = FlatModel(copy.deepcopy(e["model"]))
         r_set, f_set = as_dataset(e["retain"], "retain"), as_dataset(e["forget"], "forget")
-        run = gradient_difference(flat, e["loss"], r_set, f_set, eta=eta_p, alpha=a_p,
-                                  batch_retain=kw["batch_retain"],
-                                  batch_forget=kw["batch_forget"],
-                                  steps=kw.get("unlearn_steps", 200), seed=0)
+        run = gradient_difference(
+            flat, e["loss"], r_set, f_set,
+            UnlearningConfig(a_p, kw["batch_retain"], kw["batch_forget"], "wor"), eta_p,
+            run=RunOptions(unlearn_steps=kw.get("unlearn_steps", 200), seed=0))
         row.update(alpha_presc=a_p, eta_presc=eta_p, eta_presc_rel=eta_p / rep.eta,
                    forget_loss_presc=run.record["forget_loss_after"],
                    escaped_presc=run.record["escaped"])
     if exact:
-        ex = diagnose(e["model"], e["loss"], e["retain"], e["forget"], eta=rep.eta,
-                      alpha=kw["alpha"], batch_retain=kw["batch_retain"],
-                      batch_forget=kw["batch_forget"], route="dense", prescribe=False,
-                      unlearn_steps=0, deletion=False, progress=False)
+        ex = diagnose(e["model"], e["loss"], e["retain"], e["forget"], DiagnoseOptions.from_flat(
+            {"eta": rep.eta, "alpha": kw["alpha"], "batch_retain": kw["batch_retain"],
+             "batch_forget": kw["batch_forget"], "route": "dense", "prescribe": False,
+             "unlearn_steps": 0, "deletion": False, "progress": False}))
         mc = ex.curvature.get("minimum_check", {})
         row.update(verdict_exact=ex.verdict_code,
                    lambda_min_rel_exact=ex.lambda_min_A / ex.region["lambda_max_retain_mean"],

@@ -131,11 +131,11 @@ def entry_memorised() -> dict[str, Any]:
 
 def run_case(case: str, seed: int = 0) -> dict[str, Any]:
     """``diagnose`` with unlearning and deletion check for one case; a flat row."""
-    from numerics.apps.diagnose import diagnose
+    from numerics.apps.diagnose import DiagnoseOptions, diagnose
 
     e = make_entry(case, seed)
-    kw = dict(e["options"], progress=False, train=e["train"], train_seed=e["seed"])
-    rep = diagnose(e["model"], e["loss"], e["retain"], e["forget"], **kw)
+    opts = DiagnoseOptions.from_flat(dict(e["options"], progress=False, train_seed=e["seed"]))
+    rep = diagnose(e["model"], e["loss"], e["retain"], e["forget"], opts, train=e["train"])
     u, d = rep.unlearning, rep.deletion
     fd = d["function_distance"]
     return {"report": rep, "row": {
