@@ -66,7 +66,7 @@ from numerics.core.inputs import (
 from numerics.curvature.coherence import Coherence, coherence, coherence_dense
 from numerics.curvature.hessians import out_of_span_fraction, reduce_to_active
 
-__all__ = ["DiagnoseReport", "DiagnoseOptions", "diagnose", "diagnose_curvature", "REPORT_KEYS",
+__all__ = ["DiagnoseReport", "diagnose", "diagnose_curvature", "REPORT_KEYS",
            "DEFAULT_BATCH"]
 
 #: Keys every JSON report carries.
