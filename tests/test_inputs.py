@@ -93,8 +93,8 @@ def test_project_and_rotate_match_dense_congruence(signed):
 
     Reference: the congruence applied to the dense Hessians in float64 (an identity).
     """
-    from numerics.apps.diagnose.signed import make_pool
     from numerics.core.instances import random_orthogonal
+    from numerics.core.pools import make_pool
     from numerics.verify.claims.policy import Kind, tolerance
 
     rng = np.random.default_rng(3)

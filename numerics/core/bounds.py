@@ -9,7 +9,10 @@ r"""Sufficient conditions computable from the data (SPEC §3.4), evaluated on an
 Here :math:`\tilde w=w^2a` with :math:`w\in\{1-\alpha,\alpha\}` and :math:`a` the diagonal
 coefficient of :math:`\mathcal C` (:func:`theory.moments.covariance_coefficients`): for all three
 sampling models the mean coefficient :math:`b\le0`, so
-:math:`\mathcal C(I)\preceq a\sum_iH_i^2\preceq a\sum_i\lambda_{\max}(H_i)H_i`.
+:math:`\mathcal C(I)\preceq a\sum_iH_i^2\preceq a\sum_i\lambda_{\max}(H_i)H_i`.  For signed
+(indefinite) curvature :math:`H_i=F_iS_iF_i^\top` the last step uses
+:math:`H_i^2\preceq\|F_i\|_2^2F_iF_i^\top` instead
+(:meth:`~numerics.core.pools.CurvaturePool.square_majorant`), which is the same for PSD pools.
 
 **Divergence (escape).**  For a unit :math:`v\in V`, with :math:`a_v=v^\top Av` and
 :math:`s_v=\langle vv^\top,\mathcal N(vv^\top)\rangle`,
@@ -27,7 +30,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from numerics.core.inputs import HessianPool
 from numerics.core.operator import SecondMomentOperator
 from theory.bounds import eta_conv_value, eta_div_value
 
@@ -45,30 +47,18 @@ class SufficientBounds:
     escapes_at_every_eta: bool
 
 
-def _top_directions(pool: HessianPool) -> np.ndarray:
-    r"""Top eigenvector of each :math:`H_i=F_iF_i^\\top` (the top left singular vector of F_i)."""
-    if pool.k == 1:
-        u = pool.factors[..., 0]
-    else:
-        gram = np.einsum("ndk,ndl->nkl", pool.factors, pool.factors)
-        _, vec = np.linalg.eigh(gram)
-        u = np.einsum("ndk,nk->nd", pool.factors, vec[:, :, -1])
-    norms = np.linalg.norm(u, axis=1, keepdims=True)
-    return (u / np.where(norms > 0, norms, 1.0)).T
-
-
 def candidate_directions(op: SecondMomentOperator) -> np.ndarray:
     """Unit columns: eigenvectors of :math:`A` and top eigenvectors of every :math:`H_i`."""
-    cols = [op.eig_A()[1], _top_directions(op.retain)]
+    cols = [op.eig_A()[1], op.retain.top_directions()]
     if op.forget is not None:
-        cols.append(_top_directions(op.forget))
+        cols.append(op.forget.top_directions())
     return np.concatenate(cols, axis=1)
 
 
 def quadratic_forms(op: SecondMomentOperator, V: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     r"""Vectorised :math:`a_v=v^\top Av` and :math:`s_v=\langle vv^\top,\mathcal N(vv^\top)\rangle`.
 
-    With :math:`h_{iv}=v^\top H_iv=\|F_i^\top v\|^2`:
+    With :math:`h_{iv}=v^\top H_iv` (:meth:`~numerics.core.pools.CurvaturePool.quadratic_forms`):
     :math:`\langle vv^\top,\mathcal C(vv^\top)\rangle=a\sum_ih_{iv}^2+b\,(v^\top\bar Hv)^2`.
     """
     a_v = np.einsum("rc,rs,sc->c", V, op.A, V)
@@ -77,7 +67,7 @@ def quadratic_forms(op: SecondMomentOperator, V: np.ndarray) -> tuple[np.ndarray
     if op.forget is not None and op.weight_forget != 0.0:
         terms.append((op.weight_forget, op.forget, op.coef_forget, op.mean_forget))
     for w, pool, (a, b), mean in terms:
-        h = (np.einsum("nrk,rc->nkc", pool.factors, V) ** 2).sum(axis=1)  # (n, c)
+        h = pool.quadratic_forms(V)  # (n, c), signs included
         hbar = np.einsum("rc,rs,sc->c", V, mean, V)
         s_v += w**2 * (a * (h**2).sum(axis=0) + b * hbar**2)
     return a_v, s_v
@@ -102,8 +92,7 @@ def sufficient_bounds(op: SecondMomentOperator, directions: np.ndarray | None = 
     if op.forget is not None and op.weight_forget != 0.0:
         terms.append((op.weight_forget, op.forget, op.coef_forget[0]))
     for w, pool, a in terms:
-        lam = pool.lambda_max()
-        F = pool.factors * np.sqrt(lam)[:, None, None]
+        F = pool.square_majorant()  # H_i^2 <= G_i G_i^T
         Fs = F.transpose(1, 0, 2).reshape(op.dim, -1)
         K += w**2 * a * (Fs @ Fs.T)
     inv_sqrt = evecs / np.sqrt(evals)

@@ -7,20 +7,23 @@ Per-sample curvature comes in two forms:
   case :math:`H_i=u_iu_i^\top` of SPEC §5.3).
 
 Both are validated (finite, symmetric, PSD where required, shapes consistent) and turned into a
-:class:`HessianPool`, stored in float64.  Errors are :class:`InputError` with a message that names
+:class:`~numerics.core.pools.HessianPool`, stored in float64 (signed, indefinite curvature is a
+:class:`~numerics.core.pools.SignedPool`).  Errors are :class:`InputError` with a message that names
 the offending array, sample and value.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
+from numerics.core.pools import CurvaturePool, HessianPool
 from theory.moments import SAMPLING_MODELS
 
 __all__ = [
     "InputError",
+    "CurvaturePool",
     "HessianPool",
     "UnlearningConfig",
     "as_pool",
@@ -84,83 +87,6 @@ def _finite(arr: np.ndarray, name: str) -> None:
         raise InputError(f"{name} contains NaN or inf (first at index {idx})")
 
 
-@dataclass(frozen=True)
-class HessianPool:
-    r"""Per-sample curvature of one set, as PSD factors :math:`H_i=F_iF_i^\top`.
-
-    Attributes
-    ----------
-    factors:
-        float64 array ``(n, d, k)``; columns of zeros are allowed (padding of lower ranks).
-    name:
-        Label used in error messages (``retain``, ``forget``).
-    """
-
-    factors: np.ndarray
-    name: str = "hessians"
-    _dense: np.ndarray | None = field(default=None, repr=False, compare=False)
-
-    @property
-    def n(self) -> int:
-        """Number of samples."""
-        return int(self.factors.shape[0])
-
-    @property
-    def d(self) -> int:
-        """Ambient dimension."""
-        return int(self.factors.shape[1])
-
-    @property
-    def k(self) -> int:
-        """Columns per factor (maximum per-sample rank)."""
-        return int(self.factors.shape[2])
-
-    def dense(self) -> np.ndarray:
-        r"""Dense Hessians :math:`H_i=F_iF_i^\top`, shape ``(n, d, d)``."""
-        if self._dense is not None:
-            return self._dense
-        return np.einsum("nik,njk->nij", self.factors, self.factors)
-
-    def mean(self) -> np.ndarray:
-        r""":math:`\bar H=\frac1n\sum_iH_i`."""
-        f = self.factors.reshape(self.n, self.d, self.k).transpose(1, 0, 2).reshape(self.d, -1)
-        return (f @ f.T) / self.n
-
-    def lambda_max(self) -> np.ndarray:
-        r"""Per-sample :math:`\lambda_{\max}(H_i)=\|F_i\|_2^2`, shape ``(n,)``."""
-        if self.k == 1:
-            return np.einsum("nd,nd->n", self.factors[..., 0], self.factors[..., 0])
-        gram = np.einsum("ndk,ndl->nkl", self.factors, self.factors)  # k x k, same spectrum
-        return np.linalg.eigvalsh(gram)[:, -1].clip(min=0.0)
-
-    def _with_factors(self, factors: np.ndarray) -> HessianPool:
-        """The same samples with new factors (subclasses keep their extra data)."""
-        return HessianPool(factors, self.name)
-
-    def project(self, basis: np.ndarray) -> HessianPool:
-        r"""Pool expressed in an orthonormal basis :math:`Q` (``d x r``): :math:`F_i\mapsto Q^\top F_i`."""
-        return self._with_factors(left_multiply(basis.T, self.factors))
-
-    def rotate(self, rotation: np.ndarray) -> HessianPool:
-        r"""Pool :math:`\{RH_iR^\top\}` for an orthogonal ``d x d`` matrix :math:`R`."""
-        return self._with_factors(left_multiply(rotation, self.factors))
-
-    def subset(self, index: np.ndarray | list[int]) -> HessianPool:
-        """Pool of the samples at ``index``."""
-        return HessianPool(self.factors[np.asarray(index)], self.name)
-
-
-def left_multiply(left: np.ndarray, factors: np.ndarray) -> np.ndarray:
-    r"""``(n, e, k)`` array of :math:`L F_i` for ``left`` ``(e, d)``, ``factors`` ``(n, d, k)``.
-
-    One matrix product :math:`L[F_1,\dots,F_n]` on the side-by-side factors (BLAS), not an
-    ``einsum`` (which does not reach BLAS for this contraction and was ~10x slower).
-    """
-    n, d, k = factors.shape
-    side = factors.transpose(1, 0, 2).reshape(d, n * k)
-    return np.ascontiguousarray((left @ side).reshape(-1, n, k).transpose(1, 0, 2))
-
-
 def _factors_from_dense(h: np.ndarray, name: str, psd_rtol: float) -> np.ndarray:
     r"""Batched eigen-decomposition :math:`H_i=V\\Lambda V^\\top\\mapsto F_i=V\\Lambda^{1/2}`."""
     evals, evecs = np.linalg.eigh(h)
@@ -185,13 +111,16 @@ def _factors_from_dense(h: np.ndarray, name: str, psd_rtol: float) -> np.ndarray
 
 
 def as_pool(
-    data: np.ndarray | HessianPool,
+    data: np.ndarray | CurvaturePool,
     name: str = "hessians",
     *,
     factors: bool | None = None,
     psd_rtol: float = PSD_RTOL,
-) -> HessianPool:
-    r"""Validate per-sample curvature and return a float64 :class:`HessianPool`.
+) -> CurvaturePool:
+    r"""Validate per-sample curvature and return a float64 pool.
+
+    A :class:`~numerics.core.pools.CurvaturePool` (PSD or signed) is returned as it is; arrays
+    become a :class:`~numerics.core.pools.HessianPool` (PSD).
 
     Parameters
     ----------
@@ -207,7 +136,7 @@ def as_pool(
     psd_rtol:
         Eigenvalues below :math:`-\mathrm{rtol}\cdot\max|\lambda|` are reported as non-PSD.
     """
-    if isinstance(data, HessianPool):
+    if isinstance(data, CurvaturePool):
         return data
     try:
         arr = np.asarray(data, dtype=np.float64)
@@ -243,7 +172,7 @@ def as_pool(
             f"{name} Hessian of sample {i} is not symmetric: max |H - H^T| = {asym[i]:.3g}"
         )
     sym = 0.5 * (arr + arr.transpose(0, 2, 1))
-    return HessianPool(_factors_from_dense(sym, name, psd_rtol), name, _dense=sym)
+    return HessianPool(_factors_from_dense(sym, name, psd_rtol), name, dense_cache=sym)
 
 
 @dataclass(frozen=True)

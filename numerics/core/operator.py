@@ -24,16 +24,29 @@ of dimension :math:`r\le\min(d,\sum_i\operatorname{rank}H_i)`.  Two paths:
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg as sla
-from scipy.sparse.linalg import LinearOperator, eigsh
+from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh, lobpcg
 
-from numerics.core.inputs import HessianPool, InputError, UnlearningConfig, as_pool, check_eta
+from numerics.core.inputs import InputError, UnlearningConfig, as_pool, check_eta
+from numerics.core.pools import CurvaturePool
 from theory.moments import covariance_coefficients
 
-__all__ = ["SecondMomentOperator", "MeanEscape", "active_basis", "DENSE_MAX_DIM"]
+__all__ = [
+    "SecondMomentOperator",
+    "MeanEscape",
+    "LanczosOptions",
+    "TopEigen",
+    "BisectOptions",
+    "active_basis",
+    "bisect",
+    "negative_curvature",
+    "DENSE_MAX_DIM",
+]
 
 #: Largest active dimension for which ``method="auto"`` uses the dense Kronecker path.
 DENSE_MAX_DIM = 20
@@ -41,7 +54,7 @@ DENSE_MAX_DIM = 20
 RANK_RTOL = 1e-10
 
 
-def active_basis(*pools: HessianPool, rtol: float = RANK_RTOL) -> np.ndarray:
+def active_basis(*pools: CurvaturePool, rtol: float = RANK_RTOL) -> np.ndarray:
     r"""Orthonormal basis :math:`Q` (``d x r``) of :math:`V=\sum_i\operatorname{range}(H_i)`.
 
     Computed from the thin SVD of the stacked factors (singular values below
@@ -52,6 +65,99 @@ def active_basis(*pools: HessianPool, rtol: float = RANK_RTOL) -> np.ndarray:
     u, s, _ = np.linalg.svd(stacked, full_matrices=False)  # O(d N min(d, N)), no d x d Gram
     keep = s > rtol * max(s[0], np.finfo(float).tiny) if s.size else np.zeros(0, bool)
     return u[:, keep]
+
+
+@dataclass(frozen=True)
+class LanczosOptions:
+    r"""Options of the one matrix-free eigen-solver (:meth:`SecondMomentOperator.top_eigen`).
+
+    Attributes
+    ----------
+    tol:
+        ARPACK relative tolerance.
+    which:
+        ``LM`` (largest magnitude) or ``LA`` (largest algebraic; for a positive map both give
+        :math:`\rho`).
+    maxiter:
+        ARPACK restarts (``None``: its default, ``10 r^2``).
+    start:
+        Warm start, a vector of length ``r^2`` (ignored when its length differs); ``None``: the
+        deterministic :meth:`SecondMomentOperator.start_vector`.
+    strict:
+        Raise :class:`scipy.sparse.linalg.ArpackNoConvergence` when ARPACK stops early; otherwise
+        return the best available value flagged as not converged.
+    vectors:
+        Also compute the eigenvector (needed for warm starts and :meth:`perron_matrix`).
+    """
+
+    tol: float = 1e-13
+    which: str = "LM"
+    maxiter: int | None = None
+    start: np.ndarray | None = None
+    strict: bool = True
+    vectors: bool = True
+
+
+@dataclass(frozen=True)
+class TopEigen:
+    """An extreme eigenpair found by Lanczos: value, eigenvector (``r^2``, or ``None``), converged."""
+
+    value: float
+    vector: np.ndarray | None
+    converged: bool
+
+
+@dataclass(frozen=True)
+class BisectOptions:
+    """Bisection effort: at most ``iterations`` halvings, stop when ``hi - lo <= rtol * hi``."""
+
+    iterations: int = 200
+    rtol: float = 0.0
+
+
+def bisect(inside: Callable[[float], bool], lo: float, hi: float,
+           options: BisectOptions | None = None) -> float:
+    r"""Boundary of an interval :math:`\{x:\ \mathrm{inside}(x)\}=[lo, x^\star)` by bisection.
+
+    Parameters
+    ----------
+    inside:
+        Predicate, true below the boundary and false above it.
+    lo, hi:
+        A bracket: ``inside(lo)`` true, ``inside(hi)`` false (not re-evaluated).
+    options:
+        :class:`BisectOptions` (default: 200 halvings).
+
+    Returns
+    -------
+    float
+        The midpoint of the final bracket.
+
+    Example
+    -------
+    >>> round(bisect(lambda x: x * x < 2.0, 0.0, 2.0, BisectOptions(60)), 12)
+    1.414213562373
+    """
+    opt = options or BisectOptions()
+    for _ in range(opt.iterations):
+        mid = 0.5 * (lo + hi)
+        if inside(mid):
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo <= opt.rtol * hi:
+            break
+    return 0.5 * (lo + hi)
+
+
+def negative_curvature(evals: np.ndarray, rtol: float = 1e-10) -> bool:
+    r"""Strict mean-escape test :math:`\lambda_{\min}<-\mathrm{rtol}\cdot\max|\lambda|` on ascending ``evals``.
+
+    The first branch of :meth:`SecondMomentOperator.mean_escape` (SPEC §2.3(c)); the marginal case
+    :math:`\lambda_{\min}\approx0` needs the noise and is decided there.
+    """
+    scale = max(abs(float(evals[0])), abs(float(evals[-1])), np.finfo(float).tiny)
+    return bool(evals[0] < -rtol * scale)
 
 
 @dataclass(frozen=True)
@@ -93,8 +199,8 @@ class SecondMomentOperator:
 
     def __init__(
         self,
-        retain: np.ndarray | HessianPool,
-        forget: np.ndarray | HessianPool | None = None,
+        retain: np.ndarray | CurvaturePool,
+        forget: np.ndarray | CurvaturePool | None = None,
         config: UnlearningConfig | None = None,
         *,
         reduce: bool = True,
@@ -138,6 +244,8 @@ class SecondMomentOperator:
         A = self.weight_retain * self.mean_retain - self.weight_forget * self.mean_forget
         self.A = 0.5 * (A + A.T)
         self._eigA: tuple[np.ndarray, np.ndarray] | None = None
+        #: The last matrix-free eigen-solve (:meth:`top_eigen`); its vector can warm-start the next.
+        self.last_lanczos: TopEigen | None = None
 
     # ------------------------------------------------------------------ basic pieces
     @property
@@ -151,39 +259,12 @@ class SecondMomentOperator:
             self._eigA = np.linalg.eigh(self.A)
         return self._eigA
 
-    @staticmethod
-    def _sandwich(factors: np.ndarray, scaled: np.ndarray, M: np.ndarray) -> np.ndarray:
-        r""":math:`\sum_i\tilde F_i(F_i^\top MF_i)\tilde F_i^\top` with two large matrix products.
-
-        ``scaled`` is :math:`\tilde F_i=F_i` for PSD pools and :math:`F_iS_i` for signed ones
-        (:mod:`numerics.apps.diagnose.signed`).  With the stacked :math:`F=[F_1^\top;\dots;F_n^\top]`
-        (``n k x r``): :math:`G=FM`, the per-sample :math:`k\times k` blocks
-        :math:`C_i=F_i^\top MF_i` from :math:`G`, then :math:`\sum_i\tilde F_iC_i\tilde F_i^\top=
-        \tilde F^\top Y` with :math:`Y_i=C_i\tilde F_i^\top`; :math:`O(nkr(r+k))`.
-        """
-        n, r, k = factors.shape
-        Ft = factors.transpose(0, 2, 1)  # (n, k, r)
-        F2 = Ft.reshape(n * k, r)
-        S2 = F2 if scaled is factors else scaled.transpose(0, 2, 1).reshape(n * k, r)
-        G = (F2 @ M).reshape(n, k, r)
-        if k == 1:
-            h = np.einsum("nr,nr->n", G[:, 0, :], Ft[:, 0, :])  # u_i^T M u_i
-            return S2.T @ (h[:, None] * S2)
-        C = G @ factors  # F_i^T M F_i (n, k, k), any (non-symmetric) M; batched GEMM
-        Y = (C @ S2.reshape(n, k, r)).reshape(n * k, r)  # batched matmul: ~2x faster than einsum
-        return S2.T @ Y
-
-    @staticmethod
-    def _sum_hmh(pool: HessianPool, M: np.ndarray) -> np.ndarray:
-        r""":math:`\sum_iH_iMH_i=\sum_iF_i(F_i^\top MF_i)F_i^\top` (:meth:`_sandwich`)."""
-        return SecondMomentOperator._sandwich(pool.factors, pool.factors, M)
-
-    def _cov(self, pool: HessianPool | None, coef: tuple[float, float], mean: np.ndarray,
+    def _cov(self, pool: CurvaturePool | None, coef: tuple[float, float], mean: np.ndarray,
              M: np.ndarray) -> np.ndarray:
         if pool is None:
             return np.zeros_like(M)
         a, b = coef
-        out = a * self._sum_hmh(pool, M) if a != 0.0 else np.zeros_like(M)
+        out = a * pool.sum_sandwich(M) if a != 0.0 else np.zeros_like(M)
         if b != 0.0:
             out = out + b * (mean @ M @ mean)
         return out
@@ -197,10 +278,6 @@ class SecondMomentOperator:
             )
         return out
 
-    def apply_L(self, M: np.ndarray) -> np.ndarray:
-        r""":math:`\mathcal L(M)=AM+MA`."""
-        return self.A @ M + M @ self.A
-
     def apply_Q(self, M: np.ndarray) -> np.ndarray:
         r""":math:`\mathcal Q(M)=AMA+\mathcal N(M)`."""
         return self.A @ M @ self.A + self.noise(M)
@@ -211,12 +288,6 @@ class SecondMomentOperator:
         return P @ M @ P + eta**2 * self.noise(M)
 
     # ------------------------------------------------------------------ dense Kronecker path
-    def _kron_sum(self, pool: HessianPool) -> np.ndarray:
-        r""":math:`\sum_iH_i\otimes H_i=WW^\top`, :math:`W=[F_i\otimes F_i]_i` (``r^2 x n k^2``)."""
-        F = pool.factors
-        W = np.einsum("nak,nbl->abnkl", F, F).reshape(self.dim**2, -1)
-        return W @ W.T
-
     def dense_L(self) -> np.ndarray:
         r""":math:`\mathcal L=A\otimes I+I\otimes A` as an ``r^2 x r^2`` matrix."""
         eye = np.eye(self.dim)
@@ -230,7 +301,7 @@ class SecondMomentOperator:
             terms.append((self.weight_forget, self.forget, self.coef_forget, self.mean_forget))
         for w, pool, (a, b), mean in terms:
             if a != 0.0:
-                out += w**2 * a * self._kron_sum(pool)
+                out += w**2 * a * pool.kron_sum()
             if b != 0.0:
                 out += w**2 * b * np.kron(mean, mean)
         return out
@@ -246,21 +317,91 @@ class SecondMomentOperator:
         return 0.5 * (T + T.T)
 
     # ------------------------------------------------------------------ matrix-free path
-    def _linear_operator(self, fn) -> LinearOperator:
+    def linear_operator(self, fn: Callable[[np.ndarray], np.ndarray]) -> LinearOperator:
+        r"""A map on ``r x r`` matrices as a :class:`~scipy.sparse.linalg.LinearOperator` on vectors.
+
+        Column-major :math:`\operatorname{vec}`, the Kronecker convention
+        :math:`\operatorname{vec}(XMY)=(Y^\top\otimes X)\operatorname{vec}M` of :meth:`dense_T`.
+
+        Parameters
+        ----------
+        fn:
+            ``(r, r) -> (r, r)`` map, e.g. ``lambda M: op.apply(M, eta)``.
+
+        Returns
+        -------
+        scipy.sparse.linalg.LinearOperator
+            ``r^2 x r^2``, float64.
+        """
         r = self.dim
 
         def matvec(x: np.ndarray) -> np.ndarray:
-            # column-major vec, to match the Kronecker convention vec(XMY) = (Y^T kron X) vec M
             M = x.reshape(r, r, order="F")
             return fn(M).reshape(-1, order="F")
 
         return LinearOperator((r * r, r * r), matvec=matvec, dtype=np.float64)
 
-    def _v0(self) -> np.ndarray:
-        """Deterministic symmetric start vector for Lanczos (reproducible results)."""
+    def start_vector(self) -> np.ndarray:
+        """Deterministic symmetric start vector for Lanczos (reproducible results), length ``r^2``."""
         rng = np.random.default_rng(0)
         G = rng.standard_normal((self.dim, self.dim))
         return (np.eye(self.dim) + 0.1 * (G @ G.T) / self.dim).reshape(-1, order="F")
+
+    def top_eigen(self, fn: Callable[[np.ndarray], np.ndarray],
+                  solver: LanczosOptions | None = None) -> TopEigen:
+        r"""The extreme eigenpair of a symmetric map on ``r x r`` matrices by Lanczos (``eigsh``).
+
+        The one matrix-free eigen-solver of the project: :meth:`rho`, :meth:`eta_star_ms` and
+        :meth:`perron_matrix` use it, and so does :class:`numerics.apps.diagnose.criterion.Criterion`
+        (with its own tolerance, effort and warm starts).  The result is also kept in
+        :attr:`last_lanczos`.  When ARPACK stops before ``solver.tol`` and ``solver.strict`` is
+        False, the best converged Ritz pair is returned (or, with none, the best Rayleigh-Ritz
+        pair of a short LOBPCG run), flagged ``converged=False``.
+
+        Parameters
+        ----------
+        fn:
+            Symmetric ``(r, r) -> (r, r)`` map.
+        solver:
+            :class:`LanczosOptions` (default: tolerance ``1e-13``, largest magnitude, strict).
+
+        Returns
+        -------
+        TopEigen
+        """
+        opt = solver or LanczosOptions()
+        lin = self.linear_operator(fn)
+        r = self.dim
+        if r == 1:
+            one = np.ones(1)
+            res = TopEigen(float(lin.matvec(one)[0]), one, True)
+            self.last_lanczos = res
+            return res
+        warm = opt.start is not None and opt.start.shape[0] == r * r
+        v0 = opt.start if warm else self.start_vector()
+        try:
+            out = eigsh(lin, k=1, which=opt.which, v0=v0, tol=opt.tol, maxiter=opt.maxiter,
+                        return_eigenvectors=opt.vectors)
+            val, vec = out if opt.vectors else (out, None)
+            converged = True
+        except ArpackNoConvergence as exc:
+            if opt.strict:
+                raise
+            converged = False
+            if exc.eigenvalues.size:
+                val, vec = exc.eigenvalues, exc.eigenvectors
+            else:  # no Ritz value converged: the best Rayleigh-Ritz value of a short LOBPCG run
+                rng = np.random.default_rng(0)
+                X = np.column_stack([v0, rng.standard_normal((r * r, 3))])
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    val, vec = lobpcg(lin, X, largest=True, maxiter=2 * (opt.maxiter or 1000),
+                                      tol=opt.tol)
+                j = int(np.argmax(val))
+                val, vec = val[j:j + 1], vec[:, j:j + 1]
+        res = TopEigen(float(val[0]), vec[:, 0] if vec is not None else None, converged)
+        self.last_lanczos = res
+        return res
 
     def _resolve(self, method: str) -> str:
         if method not in ("auto", "dense", "lanczos"):
@@ -270,20 +411,30 @@ class SecondMomentOperator:
         return method
 
     # ------------------------------------------------------------------ quantities
-    def rho(self, eta: float, method: str = "auto") -> float:
+    def rho(self, eta: float, method: str = "auto", solver: LanczosOptions | None = None) -> float:
         r"""Spectral radius :math:`\rho(\mathcal T(\eta)|_V)` (mean-square growth factor per step).
 
         :math:`\mathbb E\|\delta_t\|^2\to0` iff :math:`\rho<1` (SPEC §2.3(a)).
+
+        Parameters
+        ----------
+        eta:
+            Step size.
+        method:
+            ``auto`` (dense up to :data:`DENSE_MAX_DIM`), ``dense`` or ``lanczos``.
+        solver:
+            Lanczos options (default :class:`LanczosOptions` without eigenvectors).
+
+        Returns
+        -------
+        float
         """
         eta = check_eta(eta)
         if self._resolve(method) == "dense":
             ev = np.linalg.eigvalsh(self.dense_T(eta))
             return float(max(abs(ev[0]), abs(ev[-1])))
-        op = self._linear_operator(lambda M: self.apply(M, eta))
-        if self.dim == 1:
-            return float(abs(op.matvec(np.ones(1))[0]))
-        val = eigsh(op, k=1, which="LM", v0=self._v0(), tol=1e-13, return_eigenvectors=False)
-        return float(abs(val[0]))
+        opt = solver or LanczosOptions(vectors=False)
+        return abs(self.top_eigen(lambda M: self.apply(M, eta), opt).value)
 
     def perron_matrix(self, eta: float) -> np.ndarray:
         r"""PSD eigenvector :math:`M^\star` of :math:`\mathcal T(\eta)` for :math:`\rho` (trace 1)."""
@@ -293,9 +444,7 @@ class SecondMomentOperator:
             j = int(np.argmax(np.abs(ev)))
             x = vec[:, j]
         else:
-            op = self._linear_operator(lambda M: self.apply(M, eta))
-            _, vec = eigsh(op, k=1, which="LM", v0=self._v0(), tol=1e-13)
-            x = vec[:, 0]
+            x = self.top_eigen(lambda M: self.apply(M, eta)).vector
         M = x.reshape(self.dim, self.dim, order="F")
         M = 0.5 * (M + M.T)
         if np.trace(M) < 0:
@@ -308,7 +457,7 @@ class SecondMomentOperator:
         lam_min, lam_max = float(evals[0]), float(evals[-1])
         scale = max(abs(lam_min), abs(lam_max), np.finfo(float).tiny)
         v = evecs[:, 0]
-        if lam_min < -rtol * scale:
+        if negative_curvature(evals, rtol):
             escapes = True
         elif lam_min <= rtol * scale:
             vv = np.outer(v, v)
@@ -317,54 +466,73 @@ class SecondMomentOperator:
             escapes = False
         return MeanEscape(lam_min, lam_max, self.basis @ v, escapes)
 
-    def eta_star_ms(self, method: str = "auto") -> float:
+    def has_stable_step(self) -> bool:
+        r"""True when some :math:`\eta>0` is mean-square stable.
+
+        That is: no mean escape and :math:`A\succ0` on :math:`V` (then the stable set is
+        :math:`(0,\eta^\star_{ms})`, SPEC §2.3(d)).
+        """
+        return not self.mean_escape().escapes_at_every_eta and self.eig_A()[0][0] > 0
+
+    def scaled_q(self, Y: np.ndarray) -> np.ndarray:
+        r""":math:`\mathcal L^{-1/2}\mathcal Q\mathcal L^{-1/2}(Y)` in the eigenbasis of :math:`A`.
+
+        Needs :math:`A\succ0` on :math:`V`.  There :math:`\mathcal L` acts as
+        :math:`X_{ij}\mapsto(a_i+a_j)X_{ij}`; the top eigenvalue of this symmetric map is
+        :math:`\mu_{\max}(\mathcal Q,\mathcal L)=1/\eta^\star_{ms}`.
+
+        Parameters
+        ----------
+        Y:
+            ``(r, r)`` matrix in the eigenbasis of :math:`A`.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(r, r)``.
+        """
+        evals, P = self.eig_A()
+        inv_sqrt = 1.0 / np.sqrt(evals[:, None] + evals[None, :])
+        X = P @ (inv_sqrt * Y) @ P.T  # back to the working basis
+        return inv_sqrt * (P.T @ self.apply_Q(X) @ P)
+
+    def eta_star_ms(self, method: str = "auto", solver: LanczosOptions | None = None) -> float:
         r"""Exact mean-square threshold :math:`\eta^\star_{ms}=1/\mu_{\max}`, :math:`\mathcal Qx=\mu\mathcal Lx`.
 
         The stable set is exactly :math:`(0,\eta^\star)` when :math:`A\succ0` on :math:`V`
         (SPEC §2.3(d)).  Returns ``0.0`` when the mean escapes (no step size is stable).
 
-        The matrix-free path uses the symmetric operator
-        :math:`\mathcal L^{-1/2}\mathcal Q\mathcal L^{-1/2}`, exact in the eigenbasis of
-        :math:`A` where :math:`\mathcal L` acts as :math:`X_{ij}\mapsto(a_i+a_j)X_{ij}`.
+        The matrix-free path takes the top eigenvalue of the symmetric :meth:`scaled_q`
+        (``which="LA"``).
+
+        Parameters
+        ----------
+        method:
+            ``auto``, ``dense`` (``scipy.linalg.eigh(Q, L)``) or ``lanczos``.
+        solver:
+            Lanczos options (default: tolerance ``1e-13``, strict).
+
+        Returns
+        -------
+        float
         """
-        esc = self.mean_escape()
-        evals, evecs = self.eig_A()
-        if esc.escapes_at_every_eta or evals[0] <= 0:
+        if not self.has_stable_step():
             return 0.0
         if self._resolve(method) == "dense":
             mu = sla.eigh(self.dense_Q(), self.dense_L(), eigvals_only=True)
             return float(1.0 / mu[-1])
-        P = evecs
-        inv_sqrt = 1.0 / np.sqrt(evals[:, None] + evals[None, :])
-
-        def scaled_q(Y: np.ndarray) -> np.ndarray:
-            X = P @ (inv_sqrt * Y) @ P.T  # back to the working basis
-            return inv_sqrt * (P.T @ self.apply_Q(X) @ P)
-
-        op = self._linear_operator(scaled_q)
-        if self.dim == 1:
-            return float(1.0 / op.matvec(np.ones(1))[0])
-        mu = eigsh(op, k=1, which="LA", v0=self._v0(), tol=1e-13, return_eigenvectors=False)
-        return float(1.0 / mu[0])
+        opt = solver or LanczosOptions(which="LA", vectors=False)
+        return float(1.0 / self.top_eigen(self.scaled_q, opt).value)
 
     def eta_star_bisect(self, hi: float | None = None, rtol: float = 1e-13,
                         method: str = "auto") -> float:
         r"""Cross-check of :math:`\eta^\star_{ms}` by bisection on :math:`\rho(\mathcal T(\eta))=1`."""
         if self.mean_escape().escapes_at_every_eta:
             return 0.0
-        lo = 0.0
         hi = hi if hi is not None else 2.0 / self.eig_A()[0][-1]
         while self.rho(hi, method) < 1.0:  # the mean alone bounds eta* by 2/lambda_max(A)
             hi *= 2.0
-        for _ in range(200):
-            mid = 0.5 * (lo + hi)
-            if self.rho(mid, method) < 1.0:
-                lo = mid
-            else:
-                hi = mid
-            if hi - lo <= rtol * hi:
-                break
-        return 0.5 * (lo + hi)
+        return bisect(lambda eta: self.rho(eta, method) < 1.0, 0.0, hi, BisectOptions(200, rtol))
 
     def mean_square_stable(self, eta: float, method: str = "auto") -> bool:
         r"""True when :math:`\rho(\mathcal T(\eta))<1`."""

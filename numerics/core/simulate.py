@@ -21,8 +21,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from numerics.core.inputs import HessianPool, InputError, check_eta
+from numerics.core.inputs import InputError, check_eta
 from numerics.core.operator import SecondMomentOperator
+from numerics.core.pools import CurvaturePool
 
 __all__ = [
     "sample_weights",
@@ -73,44 +74,35 @@ def sample_weights(rng: np.random.Generator, sampling: str, n: int, batch: int,
 
 
 class _Stepper:
-    r"""Applies :math:`\\delta\\mapsto(I-\\eta\\hat A)\\delta` to ``R`` trajectories at once."""
+    r"""Applies :math:`\\delta\\mapsto(I-\\eta\\hat A)\\delta` to ``R`` trajectories at once.
+
+    Every batch goes through the pool protocol (``weighted_apply`` and ``weighted_sum`` of
+    :class:`~numerics.core.pools.CurvaturePool`), so signed (indefinite) curvature keeps its signs.
+    """
 
     def __init__(self, op: SecondMomentOperator, eta: float, rng: np.random.Generator) -> None:
         cfg = op.config
         self.eta, self.rng, self.sampling = eta, rng, cfg.sampling
-        self.parts: list[tuple[float, np.ndarray, int, int]] = []
-
-        def add(pool: HessianPool | None, weight: float, batch: int) -> None:
-            if pool is None or weight == 0.0:
-                return
-            F = pool.factors  # (n, r, k) -> (n*k, r)
-            F2 = F.transpose(0, 2, 1).reshape(pool.n * pool.k, op.dim)
-            self.parts.append((weight, F2, pool.n, batch))
-
-        add(op.retain, op.weight_retain, cfg.batch_retain)
-        add(op.forget, -op.weight_forget, cfg.batch_forget)  # ascent: minus sign in A
+        self.parts: list[tuple[float, CurvaturePool, int]] = []
+        for pool, weight, batch in ((op.retain, op.weight_retain, cfg.batch_retain),
+                                    (op.forget, -op.weight_forget, cfg.batch_forget)):
+            if pool is not None and weight != 0.0:  # ascent on the forget set: minus sign in A
+                self.parts.append((weight, pool, batch))
 
     def step(self, delta: np.ndarray) -> np.ndarray:
         R = delta.shape[0]
         update = np.zeros_like(delta)
-        for weight, F2, n, batch in self.parts:
-            omega = sample_weights(self.rng, self.sampling, n, batch, R)  # (R, n)
-            k = F2.shape[0] // n
-            proj = delta @ F2.T  # (R, n*k)
-            if k > 1:
-                omega = np.repeat(omega, k, axis=1)
-            update += weight * ((omega * proj) @ F2)
+        for weight, pool, batch in self.parts:
+            omega = sample_weights(self.rng, self.sampling, pool.n, batch, R)  # (R, n)
+            update += weight * pool.weighted_apply(delta, omega)
         return delta - self.eta * update
 
     def matrix(self, count: int) -> np.ndarray:
         r"""``count`` sampled matrices :math:`\\hat A` (``count x r x r``)."""
         out = None
-        for weight, F2, n, batch in self.parts:
-            omega = sample_weights(self.rng, self.sampling, n, batch, count)
-            k = F2.shape[0] // n
-            if k > 1:
-                omega = np.repeat(omega, k, axis=1)
-            term = weight * np.einsum("cn,na,nb->cab", omega, F2, F2, optimize=True)
+        for weight, pool, batch in self.parts:
+            omega = sample_weights(self.rng, self.sampling, pool.n, batch, count)
+            term = weight * pool.weighted_sum(omega)
             out = term if out is None else out + term
         return out
 

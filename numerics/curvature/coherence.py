@@ -33,7 +33,8 @@ import numpy as np
 import scipy.linalg as sla
 import torch
 
-from numerics.core.inputs import HessianPool, InputError
+from numerics.core.inputs import InputError
+from numerics.core.pools import CurvaturePool
 
 __all__ = [
     "Coherence",
@@ -52,12 +53,15 @@ __all__ = [
     "cosine_matrix",
 ]
 
-FactorsLike = np.ndarray | torch.Tensor | HessianPool
+FactorsLike = np.ndarray | torch.Tensor | CurvaturePool
 
 
 def _factors(x: FactorsLike, name: str) -> np.ndarray | torch.Tensor:
     """``(n, P, k)`` factors as numpy (host) or torch (kept on its device), validated."""
-    if isinstance(x, HessianPool):
+    if isinstance(x, CurvaturePool):
+        if not x.psd:  # the factor route computes traces of F F^T: the signs would be lost
+            raise InputError(f"{name}: the factor route of coherence needs PSD curvature; for "
+                             "signed curvature use coherence_dense(pool.dense())")
         x = x.factors
     if isinstance(x, torch.Tensor):
         t = x.detach()
@@ -245,7 +249,7 @@ def coherence(retain: FactorsLike, forget: FactorsLike | None = None, *,
     ----------
     retain, forget:
         Factors ``(n, P, k)`` or rank-one vectors ``(n, P)`` (numpy, torch on any device, or a
-        :class:`~numerics.core.inputs.HessianPool`).
+        :class:`~numerics.core.pools.HessianPool`).
     keep_matrices:
         Keep the joint coherence matrix in the result.
     """

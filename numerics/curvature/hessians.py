@@ -40,7 +40,8 @@ import numpy as np
 import torch
 from torch.func import functional_call, grad, hessian, jacrev, vmap
 
-from numerics.core.inputs import HessianPool, InputError, as_pool, left_multiply
+from numerics.core.inputs import InputError, as_pool
+from numerics.core.pools import CurvaturePool, HessianPool, left_multiply
 
 __all__ = [
     "ModelFn",
@@ -259,9 +260,9 @@ def ggn_residual(model_fn: ModelFn, loss_fn: LossFn, params: torch.Tensor, input
 
 
 # ----------------------------------------------------------------------------- active subspace
-def _as_factor_tensor(x: torch.Tensor | np.ndarray | HessianPool, name: str) -> torch.Tensor:
-    """``(n, P, k)`` tensor from factors, rank-one vectors ``(n, P)`` or a :class:`HessianPool`."""
-    if isinstance(x, HessianPool):
+def _as_factor_tensor(x: torch.Tensor | np.ndarray | CurvaturePool, name: str) -> torch.Tensor:
+    """``(n, P, k)`` tensor from factors, rank-one vectors ``(n, P)`` or a pool (its span factors)."""
+    if isinstance(x, CurvaturePool):
         x = x.factors
     t = torch.as_tensor(x)
     if not t.is_floating_point():
@@ -299,7 +300,7 @@ class ReducedFactors:
     basis: torch.Tensor | None = None
 
 
-def reduce_to_active(*factor_sets: torch.Tensor | np.ndarray | HessianPool,
+def reduce_to_active(*factor_sets: torch.Tensor | np.ndarray | CurvaturePool,
                      rtol: float = RANK_RTOL, keep_basis: bool = False) -> ReducedFactors:
     r"""Coordinates of every factor column in an orthonormal basis of :math:`V`.
 
@@ -366,6 +367,6 @@ def out_of_span_fraction(retain: np.ndarray, forget: np.ndarray,
 
 
 def to_pool(factors: torch.Tensor | np.ndarray, name: str) -> HessianPool:
-    """A validated float64 :class:`~numerics.core.inputs.HessianPool` from factors ``(n, P[, k])``."""
+    """A validated float64 :class:`~numerics.core.pools.HessianPool` from factors ``(n, P[, k])``."""
     arr = factors.detach().cpu().numpy() if isinstance(factors, torch.Tensor) else factors
     return as_pool(np.asarray(arr, dtype=np.float64), name, factors=True)

@@ -6,8 +6,9 @@ import torch
 
 from numerics.apps.diagnose.data import FlatModel, as_dataset
 from numerics.apps.diagnose.route import choose_route, compute_curvature, dense_hessians
-from numerics.apps.diagnose.signed import SignedOperator, SignedPool, make_pool, signed_factors
 from numerics.core.inputs import InputError, UnlearningConfig
+from numerics.core.operator import SecondMomentOperator
+from numerics.core.pools import SignedPool, make_pool, signed_factors
 
 
 def _indefinite(rng, n, d):
@@ -40,7 +41,7 @@ def test_signed_operator_matches_expectation_formula(sampling):
     d, n_r, n_f = 3, 4, 2
     hr, hf = _indefinite(rng, n_r, d), 0.3 * _indefinite(rng, n_f, d)
     cfg = UnlearningConfig(0.2, 2, 1, sampling)
-    op = SignedOperator(_pool(hr, "retain"), _pool(hf, "forget"), cfg, reduce=False)
+    op = SecondMomentOperator(_pool(hr, "retain"), _pool(hf, "forget"), cfg, reduce=False)
     M = rng.standard_normal((d, d))
     M = M + M.T
     eta = 0.1

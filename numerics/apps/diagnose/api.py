@@ -53,16 +53,15 @@ from numerics.apps.diagnose.options import (
 )
 from numerics.apps.diagnose.prescribe import REPORT_TOL, prescribe
 from numerics.apps.diagnose.route import compute_curvature
-from numerics.apps.diagnose.signed import make_pool
 from numerics.apps.diagnose.unlearn import gradient_difference
 from numerics.core.device import resolve_device, resolve_dtype, thread_limit
 from numerics.core.inputs import (
-    HessianPool,
     InputError,
     UnlearningConfig,
     check_batch,
     check_eta,
 )
+from numerics.core.pools import CurvaturePool, make_pool
 from numerics.curvature.coherence import Coherence, coherence, coherence_dense
 from numerics.curvature.hessians import out_of_span_fraction, reduce_to_active
 
@@ -173,9 +172,7 @@ def _witness_summary(crit: Criterion, esc_witness: np.ndarray, top: int = 5) -> 
     r"""Which samples carry the witness direction :math:`v`: shares of :math:`v^\top H_iv`."""
     out: dict[str, Any] = {}
     for name, pool in (("retain", crit.retain), ("forget", crit.forget)):
-        proj = np.einsum("r,nrk->nk", esc_witness, pool.factors) ** 2
-        signs = getattr(pool, "signs", None)
-        q = (proj * signs).sum(axis=1) if signs is not None else proj.sum(axis=1)
+        q = pool.quadratic_forms(esc_witness[:, None])[:, 0]  # v^T H_i v, signs included
         total = float(np.abs(q).sum()) or 1.0
         order = np.argsort(-np.abs(q))[:top]
         out[f"{name}_curvature_along_witness"] = float(q.sum() / pool.n)
@@ -226,11 +223,8 @@ def _coherence_signed_safe(fr, ff, sr, sf) -> Coherence:
     """Coherence from factors; from dense Hessians when signed (the trace needs the signs)."""
     if sr is None and sf is None:
         return coherence(fr, ff, keep_matrices=True)
-    def dense(f, s):
-        f = np.asarray(f)
-        s = np.ones(f.shape[::2]) if s is None else s
-        return np.einsum("nik,njk->nij", f * s[:, None, :], f)
-    return coherence_dense(dense(fr, sr), dense(ff, sf), keep_matrices=True)
+    return coherence_dense(make_pool(fr, sr, "retain").dense(), make_pool(ff, sf, "forget").dense(),
+                           keep_matrices=True)
 
 
 def _report(crit: Criterion, res: dict[str, Any], coh: Coherence, route: str,
@@ -278,7 +272,7 @@ def diagnose_curvature(retain: Any, forget: Any, options: DiagnoseOptions | None
     ----------
     retain, forget:
         Factors ``(n, d, k)`` / rank-one ``(n, d)`` (numpy or torch) or
-        :class:`~numerics.core.inputs.HessianPool`; with ``*_signs`` ``(n, k)`` the Hessians are
+        :class:`~numerics.core.pools.CurvaturePool`; with ``*_signs`` ``(n, k)`` the Hessians are
         :math:`F_iS_iF_i^\top` (indefinite allowed).
     options:
         Its ``unlearning`` group (step size or ``eta_rel`` in units of
@@ -286,7 +280,7 @@ def diagnose_curvature(retain: Any, forget: Any, options: DiagnoseOptions | None
         ``min(32, n)``, sampling) and ``prescription`` group (prescriptions; grid of
         :math:`[0,\alpha_c)` for :math:`\eta^\star(\alpha)`) are used.
     retain_signs, forget_signs:
-        Optional signs ``(n, k)`` of the factor columns (see :mod:`numerics.apps.diagnose.signed`).
+        Optional signs ``(n, k)`` of the factor columns (see :class:`numerics.core.pools.SignedPool`).
 
     Returns
     -------
@@ -311,7 +305,7 @@ def diagnose_curvature(retain: Any, forget: Any, options: DiagnoseOptions | None
     t0 = time.perf_counter()
 
     def factors(x: Any, name: str) -> np.ndarray:
-        if isinstance(x, HessianPool):
+        if isinstance(x, CurvaturePool):
             return x.factors
         arr = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
         arr = np.asarray(arr, dtype=np.float64)
@@ -325,9 +319,9 @@ def diagnose_curvature(retain: Any, forget: Any, options: DiagnoseOptions | None
         return arr
 
     fr, ff = factors(retain, "retain"), factors(forget, "forget")
-    if isinstance(retain, HessianPool) and getattr(retain, "signs", None) is not None:
+    if isinstance(retain, CurvaturePool) and retain.signs is not None:
         retain_signs = retain.signs
-    if isinstance(forget, HessianPool) and getattr(forget, "signs", None) is not None:
+    if isinstance(forget, CurvaturePool) and forget.signs is not None:
         forget_signs = forget.signs
     red, n_flat = _reduce(fr, ff)
     pr = make_pool(red.factors[0], retain_signs, "retain")

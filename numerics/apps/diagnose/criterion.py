@@ -30,16 +30,22 @@ re-checked at the operator's own tolerance (:mod:`numerics.apps.diagnose.prescri
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg as sla
-from scipy.sparse.linalg import ArpackNoConvergence, eigsh, lobpcg
 
-from numerics.apps.diagnose.signed import make_operator
-from numerics.core.inputs import HessianPool, InputError, UnlearningConfig
-from numerics.core.operator import DENSE_MAX_DIM, MeanEscape, SecondMomentOperator
+from numerics.core.inputs import InputError, UnlearningConfig
+from numerics.core.operator import (
+    DENSE_MAX_DIM,
+    BisectOptions,
+    LanczosOptions,
+    MeanEscape,
+    SecondMomentOperator,
+    bisect,
+    negative_curvature,
+)
+from numerics.core.pools import CurvaturePool
 
 __all__ = ["Criterion", "Point", "LANCZOS_TOL"]
 
@@ -118,14 +124,14 @@ class Criterion:
         ``wor``, ``bernoulli`` or ``wr``.
     """
 
-    def __init__(self, retain: HessianPool, forget: HessianPool, sampling: str) -> None:
+    def __init__(self, retain: CurvaturePool, forget: CurvaturePool, sampling: str) -> None:
         if retain.d != forget.d:
             raise InputError("retain and forget curvature must share one basis")
         self.retain = retain
         self.forget = forget
         self.sampling = sampling
         self._ops: dict[tuple, SecondMomentOperator] = {}
-        self._v0: dict[str, np.ndarray] = {}
+        self._warm: dict[str, np.ndarray] = {}
         self.mean_retain = retain.mean()
         self.mean_forget = forget.mean()
         #: False when the last Lanczos run stopped before its tolerance (value still reported).
@@ -156,10 +162,10 @@ class Criterion:
                 self._ops.clear()
             if alpha == 0.0:
                 cfg = UnlearningConfig(0.0, batch_retain, 1, self.sampling)
-                op = make_operator(self.retain, None, cfg, reduce=True)
+                op = SecondMomentOperator(self.retain, None, cfg, reduce=True)
             else:
                 cfg = UnlearningConfig(alpha, batch_retain, batch_forget, self.sampling)
-                op = make_operator(self.retain, self.forget, cfg, reduce=False)
+                op = SecondMomentOperator(self.retain, self.forget, cfg, reduce=False)
             self._ops[key] = op
         return op
 
@@ -173,32 +179,16 @@ class Criterion:
         return self.operator(alpha, batch_retain, batch_forget).mean_escape()
 
     # ------------------------------------------------------------------ eigen-solvers
-    def _eigsh_top(self, op, fn, which: str, tag: str, tol: float,
-                   maxiter: int | None = None) -> float:
-        r = op.dim
-        lin = op._linear_operator(fn)
-        v0 = self._v0.get(f"{tag}{r}")
-        if v0 is None or v0.shape[0] != r * r:
-            v0 = op._v0()
-        try:
-            val, vec = eigsh(lin, k=1, which=which, v0=v0, tol=tol,
-                             maxiter=maxiter or MAXITER)
-            self.converged = True
-        except ArpackNoConvergence as exc:
-            self.converged = False
-            if exc.eigenvalues.size:
-                val, vec = exc.eigenvalues, exc.eigenvectors
-            else:  # no Ritz value converged: the best Rayleigh-Ritz value of a short LOBPCG run
-                rng = np.random.default_rng(0)
-                X = np.column_stack([v0, rng.standard_normal((r * r, 3))])
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    val, vec = lobpcg(lin, X, largest=True, maxiter=2 * (maxiter or MAXITER),
-                                      tol=tol)
-                j = int(np.argmax(val))
-                val, vec = val[j:j + 1], vec[:, j:j + 1]
-        self._v0[f"{tag}{r}"] = vec[:, 0]
-        return float(val[0])
+    def _solver(self, tag: str, r: int, tol: float, maxiter: int, which: str) -> LanczosOptions:
+        """Search options: loose tolerance, bounded effort, warm start from the last vector."""
+        return LanczosOptions(tol=tol, which=which, maxiter=maxiter,
+                              start=self._warm.get(f"{tag}{r}"), strict=False)
+
+    def _remember(self, tag: str, op: SecondMomentOperator) -> None:
+        """Keep the last Lanczos vector (warm start) and its convergence flag."""
+        res = op.last_lanczos
+        self.converged = res.converged
+        self._warm[f"{tag}{op.dim}"] = res.vector
 
     def rho(self, eta: float, alpha: float, batch_retain: int, batch_forget: int,
             tol: float = LANCZOS_TOL) -> float:
@@ -211,30 +201,23 @@ class Criterion:
         """
         op = self.operator(alpha, batch_retain, batch_forget)
         self.converged = True
-        if op.dim <= DENSE_MAX_DIM or op.dim == 1:
-            return op.rho(eta, "dense" if op.dim <= DENSE_MAX_DIM else "lanczos")
-        return abs(self._eigsh_top(op, lambda M: op.apply(M, eta), "LA", "T", tol,
-                                   RHO_MAXITER))
+        if op.dim <= DENSE_MAX_DIM:
+            return op.rho(eta, "dense")
+        value = op.rho(eta, "lanczos", self._solver("T", op.dim, tol, RHO_MAXITER, "LA"))
+        self._remember("T", op)
+        return value
 
     def eta_star(self, alpha: float, batch_retain: int, batch_forget: int,
                  tol: float = LANCZOS_TOL) -> float | None:
         r""":math:`\eta^\star_{ms}`; ``None`` when the mean escapes (no stable step size)."""
         op = self.operator(alpha, batch_retain, batch_forget)
-        esc = op.mean_escape()
-        evals, evecs = op.eig_A()
-        if esc.escapes_at_every_eta or evals[0] <= 0:
+        if not op.has_stable_step():
             return None
-        if op.dim <= DENSE_MAX_DIM or op.dim == 1:
-            return op.eta_star_ms("dense" if op.dim <= DENSE_MAX_DIM else "lanczos")
-        P = evecs
-        inv_sqrt = 1.0 / np.sqrt(evals[:, None] + evals[None, :])
-
-        def scaled_q(Y: np.ndarray) -> np.ndarray:
-            X = P @ (inv_sqrt * Y) @ P.T
-            return inv_sqrt * (P.T @ op.apply_Q(X) @ P)
-
-        mu = self._eigsh_top(op, scaled_q, "LA", "Q", tol)
-        return 1.0 / mu
+        if op.dim <= DENSE_MAX_DIM:
+            return op.eta_star_ms("dense")
+        value = op.eta_star_ms("lanczos", self._solver("Q", op.dim, tol, MAXITER, "LA"))
+        self._remember("Q", op)
+        return value
 
     def stable_at(self, eta: float, alpha: float, batch_retain: int, batch_forget: int,
                   tol: float = LANCZOS_TOL) -> bool:
@@ -272,9 +255,7 @@ class Criterion:
         """
         if alpha == 0.0:
             return self.mean_escape(0.0).escapes_at_every_eta
-        ev = np.linalg.eigvalsh(self.A(alpha))
-        scale = max(abs(ev[0]), abs(ev[-1]), np.finfo(float).tiny)
-        return bool(ev[0] < -rtol * scale)
+        return negative_curvature(np.linalg.eigvalsh(self.A(alpha)), rtol)
 
     def alpha_c(self) -> tuple[float, str]:
         r"""Critical mixing :math:`\alpha_c` and how it was computed (``geneig`` or ``bisection``).
@@ -304,11 +285,5 @@ class Criterion:
                 return nu, "geneig"
         if self.escapes_mean(10 * ALPHA_ZERO):
             return 0.0, "bisection"
-        lo, hi = 0.0, 1.0
-        for _ in range(60):
-            mid = 0.5 * (lo + hi)
-            if self.escapes_mean(mid):
-                hi = mid
-            else:
-                lo = mid
-        return 0.5 * (lo + hi), "bisection"
+        edge = bisect(lambda a: not self.escapes_mean(a), 0.0, 1.0, BisectOptions(iterations=60))
+        return edge, "bisection"

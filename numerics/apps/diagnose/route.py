@@ -14,7 +14,7 @@ Routes, chosen by :func:`choose_route` (``route="auto"``):
     the exact :math:`P\times P` Hessians, ``vmap(hessian(...))`` in chunks, when
     :math:`P\le` :data:`DENSE_MAX_P` and the :math:`nP^2` floats fit the memory budget.  Each is
     eigen-decomposed; an indefinite Hessian is kept exactly as signed factors
-    (:mod:`numerics.apps.diagnose.signed`).  Omits nothing.
+    (:class:`numerics.core.pools.SignedPool`).  Omits nothing.
 ``ggn`` / ``ggn-rank-one``
     PSD factors :math:`F_i=J_i^\top R_i`, :math:`R_iR_i^\top=\Lambda_i`, memory :math:`O(nPC)`
     (rank one for a scalar output: :math:`u_i=\sqrt{\ell''_i}\,g_i`, SPEC §5.3).  Omits the second
@@ -40,8 +40,8 @@ from torch.func import hessian, jacrev, vmap
 from tqdm.auto import tqdm
 
 from numerics.apps.diagnose.data import DataSet, FlatModel
-from numerics.apps.diagnose.signed import signed_factors
 from numerics.core.inputs import InputError
+from numerics.core.pools import signed_factors
 from numerics.curvature.coherence import Coherence, coherence, coherence_dense
 
 __all__ = ["ROUTES", "DENSE_MAX_P", "DEFAULT_BUDGET_GB", "GGN_OMITS", "Curvature",
