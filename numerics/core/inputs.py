@@ -23,8 +23,6 @@ from theory.moments import SAMPLING_MODELS
 
 __all__ = [
     "InputError",
-    "CurvaturePool",
-    "HessianPool",
     "UnlearningConfig",
     "as_pool",
     "check_alpha",
