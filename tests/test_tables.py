@@ -10,6 +10,7 @@ import pytest
 
 from numerics.cli import main
 from numerics.core.manifest import git_revision, read_manifest, record_outputs, versions
+from numerics.verify.claims.policy import Kind, tolerance
 from numerics.verify.tables import base
 from numerics.verify.tables.base import BuildContext, Column, Table, TableSpec, table_registry
 from numerics.verify.tables.render import FORMATS, render
@@ -74,7 +75,7 @@ def test_heatmap_agreement_small_grid(monkeypatch):
     assert table.config["sigma grid"] == [5, 10]
     for r in table.rows:
         assert r["ms_below_as"]
-        assert r["rate_as"] >= 0.9
+        assert r["rate_as"] >= tolerance(Kind.AGREEMENT).value  # the C6 pass rule
         assert r["gap_cells"] >= 1  # the quick grid shows the ms / a.s. gap
         assert r["agree_as"] >= r["agree_ms"]
 

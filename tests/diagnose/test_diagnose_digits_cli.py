@@ -30,16 +30,23 @@ def test_digits_diagnose_small(kind):
     assert set(REPORT_KEYS) <= set(d)
     assert rep.curvature_route == "ggn" and rep.curvature["ggn_residual"]["measured"]
     assert rep.n_retain_block == 37 and rep.coherence_matrix.shape == (40, 40)
-    assert rep.verdict_code in ("escapes_at_every_eta", "escapes_above", "resists_below")
-    assert 0.0 <= rep.alpha_c <= 1.0
+    # The forget samples curve directions the retain set does not (their out-of-span part is
+    # positive), so SPEC §2.3(c) predicts lambda_min(A|V) < 0 at alpha = 0.1: escape at every
+    # step size.  Two routes independent of the eigenvalue of A confirm it: rho(T(eta)) > 1 by
+    # Lanczos on T at the configured eta, and the critical mixing alpha_c (generalised
+    # eigenproblem / bisection over alpha) lies below the configured alpha.
+    assert rep.out_of_span_forget > 0
+    assert rep.verdict_code == "escapes_at_every_eta" and rep.lambda_min_A < 0
+    assert rep.rho > 1.0
+    assert rep.alpha_c < opts["alpha"]
     for p in rep.prescriptions:
         if p["value"] is not None:
             assert p["check"]["flips"], p["text"]
     u, dl = rep.unlearning, rep.deletion
-    assert u["steps_taken"] == 30 and isinstance(u["escaped"], bool)
+    assert u["steps_taken"] == 30
     assert set(dl["function_distance"]["original-retrained"]) == {"retain", "forget", "test"}
     assert dl["parameter_distance"]["original-retrained"] > 0
-    assert isinstance(rep.standards, str) and rep.standards
+    assert rep.standards
 
 
 def test_digits_entry_kinds_are_disjoint_and_sized():

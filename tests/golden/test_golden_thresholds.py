@@ -81,3 +81,15 @@ def test_new_and_removed_thresholds_fail(thresholds_copy):
     gt.update(thresholds_copy, names=["lyapunov"])
     assert not gt.check(thresholds_copy, names=["lyapunov"]).failed
     assert not (thresholds_copy / "lyapunov.gone.eta_star_as.json").exists()
+
+
+def test_a_nan_threshold_is_a_change(monkeypatch, thresholds_copy):
+    """NaN at one point (not the first) must not vanish in the maximum over the points."""
+    name = "lyapunov.sigma_family.eta_star_as.wor"
+    t = gt.THRESHOLDS[name]
+    second = dict(t.points[1])
+    nan_at_second = dataclasses.replace(
+        t, compute=lambda **p: float("nan") if p == second else t.compute(**p))
+    monkeypatch.setitem(gt.THRESHOLDS, name, nan_at_second)
+    (e,) = gt.check(thresholds_copy, names=[name]).entries
+    assert e.status == "changed" and e.failed

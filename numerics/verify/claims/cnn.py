@@ -148,7 +148,7 @@ def _check_c7(scale: str) -> CheckOutcome:
     evidence["error_meaning"] = ("Spearman(SNR, sigma_joint) over the SNR levels (seed means), "
                                  "replaced by -1 if a side condition fails; worst activation")
     scores = [float(c.observed) for c in comparisons]
-    worst = min(scores) if all(all_conditions.values()) else -1.0
+    worst = float(np.min(scores)) if all(all_conditions.values()) else -1.0
     return CheckOutcome(comparisons, evidence, all_conditions, display=(1.0, worst))
 
 
