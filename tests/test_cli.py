@@ -45,7 +45,7 @@ def test_radius_json_matches_threshold(npz, capsys):
     (["--eta", "-1"], "eta must be finite and > 0"),
 ])
 def test_bad_input_is_one_line(npz, capsys, extra, msg):
-    args = ["radius", "--hessians", str(npz), "--eta", "0.1", *extra]
+    args = ["radius", "--hessians", str(npz), "--eta", "0.1", "--alpha", "0.1", *extra]
     rc = main(args)
     err = capsys.readouterr().err
     assert rc == 2

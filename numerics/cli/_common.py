@@ -10,7 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from numerics.core.inputs import InputError, UnlearningConfig
+from numerics.core.inputs import InputError, UnlearningConfig, check_alpha
+from numerics.core.npz import read_arrays
 from numerics.core.operator import SecondMomentOperator
 from numerics.core.serialise import jsonable
 
@@ -23,7 +24,9 @@ def add_operator_arguments(parser: argparse.ArgumentParser, *, eta: bool = True)
                              "as Hessians unless --factors)")
     if eta:
         parser.add_argument("--eta", type=float, required=True, help="step size")
-    parser.add_argument("--alpha", type=float, default=0.0, help="mixing weight in [0, 1]")
+    parser.add_argument("--alpha", type=float, default=None,
+                        help="mixing weight in [0, 1]; required when the file has a forget set "
+                             "(0 ignores it), and only 0 without one")
     parser.add_argument("--batch-retain", type=int, default=1, metavar="BR")
     parser.add_argument("--batch-forget", type=int, default=1, metavar="BF")
     parser.add_argument("--sampling", default="wor", help="wor (default), bernoulli or wr")
@@ -36,15 +39,15 @@ def add_operator_arguments(parser: argparse.ArgumentParser, *, eta: bool = True)
 def load_operator(args: argparse.Namespace) -> SecondMomentOperator:
     """Build the operator from ``--hessians`` and the hyper-parameter options."""
     path = Path(args.hessians)
-    if not path.is_file():
-        raise InputError(f"Hessian file {path} does not exist")
-    try:
-        data = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise InputError(f"cannot read {path} as an npz file: {exc}") from None
-    if "retain" not in data.files:
-        raise InputError(f"{path} has no array named 'retain' (found: {', '.join(data.files)})")
-    forget = data["forget"] if "forget" in data.files else None
+    data = read_arrays(path)
+    forget = data.get("forget")
+    alpha = None if args.alpha is None else check_alpha(args.alpha)
+    if forget is None and alpha not in (None, 0.0):
+        raise InputError(f"alpha = {args.alpha:g} > 0 but there is no forget set in {path} "
+                         "(an array named 'forget')")
+    if forget is not None and args.alpha is None:
+        raise InputError(f"{path} has a forget set: give --alpha (the weight of its ascent; "
+                         "--alpha 0 ignores it)")
     from numerics.core.inputs import as_pool
 
     def kind(arr: np.ndarray) -> bool | None:
@@ -56,7 +59,7 @@ def load_operator(args: argparse.Namespace) -> SecondMomentOperator:
     retain_pool = as_pool(data["retain"], "retain", factors=kind(data["retain"]))
     forget_pool = (as_pool(forget, "forget", factors=kind(forget)) if forget is not None
                    else None)
-    cfg = UnlearningConfig(args.alpha, args.batch_retain, args.batch_forget, args.sampling)
+    cfg = UnlearningConfig(alpha or 0.0, args.batch_retain, args.batch_forget, args.sampling)
     return SecondMomentOperator(retain_pool, forget_pool, cfg)
 
 

@@ -136,6 +136,9 @@ def as_pool(
     """
     if isinstance(data, CurvaturePool):
         return data
+    if np.iscomplexobj(data):
+        raise InputError(f"{name} is complex; Hessians are real (the imaginary part would be "
+                         "lost): pass the real part explicitly if that is what you mean")
     try:
         arr = np.asarray(data, dtype=np.float64)
     except (TypeError, ValueError) as exc:

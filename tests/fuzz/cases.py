@@ -1,0 +1,325 @@
+"""The fuzz suite's case list: every input tried, what it must get, and which message.
+
+This module is data.  ``tests/fuzz/test_cases.py`` runs every case and the documentation build
+turns the list into the table of ``docs/generated/inputs.rst`` (:func:`table_rows`).
+
+A case is either a command line (``argv``, run through :func:`numerics.cli.main`; ``{file:NAME}``
+names an input of :data:`inputs.FILES` and ``{tmp}`` a scratch directory) or a call of the Python
+API (``api``: a function of the scratch directory).  Its expected outcome is
+
+* ``refused`` -- the project's ``InputError`` (CLI: exit status 2 and one line on stderr) or, for
+  the API, a ``TypeError`` naming the argument; ``message`` is a fragment of that line;
+* ``accepted`` -- exit status 0 (CLI) or a return value (API); ``message`` says what the answer
+  is, and every verdict it prints is checked against its own fields
+  (:func:`verdict_problems`) and, where a case names one, against an independent route.
+
+``pending`` marks a case the code does not yet meet (run as a strict expected failure, so the
+mark must go when the code is fixed).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Case", "CASES", "verdict_problems", "table_rows", "inputs"]
+
+
+def inputs() -> Any:
+    """The sibling module ``inputs`` (loaded by path: the tests are not a package)."""
+    import importlib.util
+    import sys
+
+    name = "unlearnstab_fuzz_inputs"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("inputs.py"))
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[name] = mod
+        spec.loader.exec_module(mod)
+    return sys.modules[name]
+
+
+@dataclass(frozen=True)
+class Case:
+    """One input and what it must get."""
+
+    id: str
+    group: str
+    expect: str  # "refused" | "accepted"
+    message: str
+    argv: tuple[str, ...] | None = None
+    api: Callable[[Path], Any] | None = None
+    pending: str | None = None
+    slow: bool = False
+
+    @property
+    def target(self) -> str:
+        """``unlearnstab <command>`` or ``API``."""
+        return f"unlearnstab {self.argv[0]}" if self.argv else "Python API"
+
+    def shown(self) -> str:
+        """The input as the documentation prints it."""
+        if self.argv:
+            return "unlearnstab " + " ".join(self.argv)
+        return self.message if self.expect == "accepted" else self.id
+
+
+def cli(cid: str, group: str, expect: str, message: str, *argv: str, pending: str | None = None,
+        slow: bool = False) -> Case:
+    """A command-line case."""
+    return Case(cid, group, expect, message, argv=tuple(argv), pending=pending, slow=slow)
+
+
+# ------------------------------------------------------------------------------ API callables
+def _op(alpha: Any = 0.1, br: Any = 2, bf: Any = 1, sampling: Any = "wor", forget: bool = True):
+    from numerics.core.inputs import UnlearningConfig
+    from numerics.core.operator import SecondMomentOperator
+
+    hessians = inputs().hessians
+    f = hessians(3, 4, 1, 1, 0.2) if forget else None
+    return SecondMomentOperator(hessians(8, 4, 2, 0), f,
+                                UnlearningConfig(alpha, br, bf, sampling))
+
+
+def _api_op(**kw: Any) -> Callable[[Path], Any]:
+    return lambda _tmp: _op(**kw)
+
+
+def _api_rho(eta: Any) -> Callable[[Path], Any]:
+    return lambda _tmp: _op().rho(eta)
+
+
+def _api_config_dict(_tmp: Path) -> Any:
+    from numerics.core.operator import SecondMomentOperator
+
+    return SecondMomentOperator(inputs().hessians(8, 4, 2, 0), None, {"alpha": 0.0})
+
+
+def _api_pool(data: Any, **kw: Any) -> Callable[[Path], Any]:
+    def call(_tmp: Path) -> Any:
+        from numerics.core.inputs import as_pool
+
+        return as_pool(data() if callable(data) else data, "retain", **kw)
+    return call
+
+
+def _complex_hessians() -> Any:
+    return inputs().hessians(4, 3, 1, 0) + 1e-3j
+
+
+def _api_curvature(**kw: Any) -> Callable[[Path], Any]:
+    def call(_tmp: Path) -> Any:
+        import numpy as np
+
+        from numerics.apps.diagnose import diagnose_curvature
+
+        rng = np.random.default_rng(0)
+        kw.setdefault("prescribe", False)
+        return diagnose_curvature(rng.standard_normal((6, 3, 1)),
+                                  0.3 * rng.standard_normal((3, 3, 1)), **kw)
+    return call
+
+
+def _api_diagnose(**kw: Any) -> Callable[[Path], Any]:
+    def call(tmp: Path) -> Any:
+        import importlib.util
+
+        from numerics.apps.diagnose import diagnose
+
+        spec = importlib.util.spec_from_file_location("fuzz_entry", inputs().build("entry", tmp))
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        e = mod.good()
+        kw.setdefault("progress", False)
+        kw.setdefault("prescribe", False)
+        kw.setdefault("deletion", False)
+        kw.setdefault("unlearn_steps", 0)
+        return diagnose(e["model"], e["loss"], e["retain"], e["forget"], **kw)
+    return call
+
+
+# ------------------------------------------------------------------------------------ cases
+G = "{file:good}"
+DIAG = ("diagnose", "--entry", "{file:entry}:good", "--no-progress", "--no-deletion",
+        "--no-prescribe", "--unlearn-steps", "0")
+FRONT = ("frontier", "--n", "4", "--sigma", "1,2", "--batch", "1,2", "--eta", "0.2", "--quiet")
+TRAJ = (*FRONT, "--notion", "trajectory")
+GOLD = ("golden", "--quiet", "--name", "moments.wor")
+CNN = ("cnn", "--snr", "1", "--quiet", "--json")
+OPS = ("radius", "threshold")
+
+PENDING = "not yet refused"
+
+CASES: tuple[Case, ...] = (
+    # ---- good inputs: correct answers checked against an independent route
+    cli("radius-good", "answer", "accepted", "rho(T) at eta, checked by batch enumeration",
+        "radius", "--hessians", G, "--eta", "0.3", "--alpha", "0.1", "--batch-retain", "3",
+        "--batch-forget", "2", "--json"),
+    cli("threshold-good", "answer", "accepted", "eta*_ms, checked: rho(T(eta*)) = 1 by enumeration",
+        "threshold", "--hessians", G, "--alpha", "0.1", "--batch-retain", "3",
+        "--batch-forget", "2", "--json"),
+    cli("radius-escapes-every", "answer", "accepted", "escapes at every step size",
+        "radius", "--hessians", "{file:strong_forget}", "--eta", "0.1", "--alpha", "0.5",
+        "--json"),
+    cli("radius-neutral", "verdict", "accepted", "neutral direction: rho = 1, verdict agrees",
+        "radius", "--hessians", "{file:neutral}", "--eta", "0.1", "--alpha", "0", "--json",
+        pending="verdict contradicts rho and eta*_ms"),
+    cli("threshold-neutral", "verdict", "accepted", "neutral direction: no stable step size",
+        "threshold", "--hessians", "{file:neutral}", "--alpha", "0", "--json",
+        pending="verdict says 'resists below eta = 0'"),
+    cli("diagnose-good", "answer", "accepted", "diagnose report, verdict agrees with its fields",
+        *DIAG, "--eta-rel", "0.5", "--json"),
+    # ---- silent wrong answers
+    *(cli(f"{c}-misspelled-key", "silent", "refused", "unknown array 'Forget'",
+          c, "--hessians", "{file:misspelled}", "--alpha", "0.5", "--eta", "0.1")
+      for c in OPS),
+    cli("radius-unknown-key", "silent", "refused", "unknown array 'notes'",
+        "radius", "--hessians", "{file:extra_key}", "--alpha", "0.1", "--eta", "0.1"),
+    cli("radius-alpha-no-forget", "silent", "refused", "alpha = 0.5 > 0 but there is no forget set",
+        "radius", "--hessians", "{file:retain_only}", "--alpha", "0.5", "--eta", "0.1"),
+    *(cli(f"{c}-forget-without-alpha", "silent", "refused", "has a forget set: give --alpha",
+          c, "--hessians", G, "--eta", "0.1") for c in OPS),
+    Case("api-alpha-no-forget", "silent", "refused", "no forget set",
+         api=_api_op(alpha=0.5, forget=False), pending=PENDING),
+    Case("api-batch-2.9", "silent", "refused", "batch size must be an integer",
+         api=_api_curvature(batch_retain=2.9), pending="read as 2"),
+    Case("api-steps-1.5", "silent", "refused", "unlearn_steps must be an integer",
+         api=_api_diagnose(unlearn_steps=1.5, eta_rel=0.5), pending=PENDING),
+    cli("radius-complex", "silent", "refused", "complex", "radius", "--hessians",
+        "{file:complex}", "--eta", "0.1"),
+    Case("api-pool-complex", "silent", "refused", "complex", api=_api_pool(_complex_hessians)),
+    *(cli(f"frontier-{flag[2:]}-{v}", "silent", "refused", f"{flag} must be",
+          *TRAJ, flag, v, pending=PENDING)
+      for flag, v in (("--horizon", "0"), ("--repetitions", "0"))),
+    *(cli(f"frontier-c-{v}", "silent", "refused", "--c must be finite and > 0",
+          *FRONT, "--c", v, pending=PENDING) for v in ("0", "-1", "nan")),
+    cli("golden-name-typo", "silent", "refused", "no expression or threshold named",
+        *GOLD[:2], "--name", "momnets.wor", pending="checks nothing and says PASS"),
+    cli("golden-dir-missing", "silent", "refused", "does not exist",
+        *GOLD, "--dir", "{tmp}/missing", pending="reports every entry new"),
+    *(cli(f"diagnose-{flag[2:]}-{v}", "silent", "refused", f"{flag[2:].replace('-', '_')}",
+          *DIAG[:-2], flag, v, pending=PENDING)
+      for flag, v in (("--unlearn-steps", "-5"), ("--init-noise", "nan"),
+                      ("--init-noise", "-1"), ("--grid", "0"))),
+    # ---- tracebacks where a one-line error belongs
+    *(cli(f"radius-npz-{name}", "npz", "refused", "cannot read",
+          "radius", "--hessians", f"{{file:{name}}}", "--eta", "0.1")
+      for name in ("zero_bytes", "truncated", "non_array_member", "plain_npy")),
+    cli("radius-npz-object", "npz", "refused", "cannot read", "radius", "--hessians",
+        "{file:object_array}", "--eta", "0.1"),
+    cli("radius-npz-huge-header", "resource", "refused", "GiB", "radius", "--hessians",
+        "{file:huge_header}", "--eta", "0.1"),
+    *(cli(f"radius-eta-{v}", "traceback", "refused", "eta", "radius", "--hessians", G, "--alpha",
+          "0.1", "--eta", v, pending="OverflowError") for v in ("1e154", "1e300")),
+    cli("radius-eta-nan", "option", "refused", "eta must be finite", "radius", "--hessians", G,
+        "--alpha", "0.1", "--eta", "nan"),
+    cli("radius-eta-text", "option", "refused", "invalid float value", "radius", "--hessians", G,
+        "--alpha", "0.1", "--eta", "fast"),
+    cli("diagnose-seed-negative", "traceback", "refused", "seed", *DIAG, "--seed", "-1",
+        pending="ValueError from numpy"),
+    cli("diagnose-entry-string-seed", "traceback", "refused", "seed",
+        "diagnose", "--entry", "{file:entry}:string_seed", "--no-progress", "--eta-rel", "0.5",
+        "--unlearn-steps", "0", "--no-prescribe", pending="TypeError"),
+    cli("diagnose-dataset-raises", "traceback", "refused", "forget",
+        "diagnose", "--entry", "{file:entry}:raising_dataset", "--no-progress",
+        pending="RuntimeError from the dataset"),
+    cli("diagnose-entry-missing", "option", "refused", "", "diagnose", "--entry",
+        "{tmp}/nope.py:good"),
+    cli("frontier-plot-missing-dir", "traceback", "refused", "--plot",
+        *FRONT, "--plot", "{tmp}/no/such/dir/map.png", pending="FileNotFoundError"),
+    cli("frontier-plot-extension", "traceback", "refused", "--plot",
+        *FRONT, "--plot", "{tmp}/map.xyz", pending="ValueError from matplotlib"),
+    cli("cnn-scheduler-notaurl", "traceback", "refused", "scheduler", *CNN,
+        "--scheduler", "notaurl", pending="traceback"),
+    cli("golden-update-dir-file", "traceback", "refused", "not a directory",
+        *GOLD, "--update", "--dir", "{file:text_file}", "--thresholds-dir", "{tmp}/thr",
+        pending="NotADirectoryError"),
+    # ---- the Python API on bad values (InputError, or TypeError naming the argument)
+    Case("api-alpha-none", "api", "refused", "alpha", api=_api_op(alpha=None),
+         pending="TypeError from float()"),
+    Case("api-alpha-list", "api", "refused", "alpha", api=_api_op(alpha=[0.1]),
+         pending="TypeError from float()"),
+    Case("api-alpha-1.5", "api", "refused", "alpha must lie in [0, 1]", api=_api_op(alpha=1.5)),
+    Case("api-batch-nan", "api", "refused", "batch", api=_api_op(br=float("nan")),
+         pending="ValueError from int()"),
+    Case("api-batch-inf", "api", "refused", "batch", api=_api_op(br=float("inf")),
+         pending="OverflowError from int()"),
+    Case("api-batch-none", "api", "refused", "batch", api=_api_op(br=None),
+         pending="TypeError from int()"),
+    Case("api-sampling-none", "api", "refused", "sampling", api=_api_op(sampling=None)),
+    Case("api-config-dict", "api", "refused", "config", api=_api_config_dict,
+         pending="AttributeError"),
+    Case("api-rho-none", "api", "refused", "eta", api=_api_rho(None), pending="TypeError"),
+    Case("api-rho-array", "api", "refused", "eta", api=_api_rho([0.1, 0.2]),
+         pending="TypeError"),
+    Case("api-rho-1e300", "api", "refused", "eta", api=_api_rho(1e300),
+         pending="OverflowError"),
+    Case("api-rho-string", "api", "refused", "eta", api=_api_rho("0.1"), pending="accepted"),
+    Case("api-pool-text", "api", "refused", "not a numeric array", api=_api_pool("abc")),
+    Case("api-pool-4d", "api", "refused", "must have shape", api=_api_pool([[[[1.0]]]])),
+)
+
+
+# --------------------------------------------------------------------------- verdict checker
+_NUM = r"([-+]?(?:\d+\.?\d*(?:e[-+]?\d+)?|inf|nan))"
+
+
+def verdict_problems(rec: dict[str, Any]) -> list[str]:
+    r"""Contradictions between a report's verdict sentence and its fields (empty: consistent).
+
+    The rules (SPEC §2.3): ``escapes_at_every_eta`` <=> "escapes at every step size";
+    otherwise a positive :math:`\eta^\star_{ms}` printed as in the sentence, "resists" at
+    :math:`\eta` <=> :math:`\rho<1` <=> :math:`\eta<\eta^\star` (up to the last digits), and no
+    threshold (0 or ``None``) only with a "neutral"/"no step size" sentence.
+    """
+    out: list[str] = []
+    verdict = str(rec.get("verdict", ""))
+    every = rec.get("escapes_at_every_eta")
+    es, rho, eta = rec.get("eta_star_ms"), rec.get("rho"), rec.get("eta")
+    if every:
+        if not verdict.startswith("escapes at every step size"):
+            out.append(f"escapes_at_every_eta but the verdict is {verdict!r}")
+        return out
+    if verdict.startswith("escapes at every"):
+        out.append("verdict escapes at every step size but escapes_at_every_eta is false")
+    if es is None or es == 0:
+        if "neutral" not in verdict:
+            out.append(f"no mean-square threshold (eta_star_ms = {es}) but the verdict is "
+                       f"{verdict!r}")
+        if rho is not None and rho < 1.0 - 1e-12:
+            out.append(f"no stable step size but rho = {rho} < 1")
+        return out
+    if not (isinstance(es, float | int) and math.isfinite(es) and es > 0):
+        out.append(f"eta_star_ms = {es!r} is not a positive number")
+        return out
+    shown = re.findall(r"eta\*? = " + _NUM, verdict)
+    if not any(abs(float(v) - es) <= 1e-5 * es for v in shown):
+        out.append(f"the verdict does not print eta_star_ms = {es:.6g}: {verdict!r}")
+    if eta is None:
+        return out
+    says_resists = "resists at" in verdict or "it resists" in verdict
+    says_escapes = "escapes at eta" in verdict or "it escapes" in verdict
+    if says_resists == says_escapes:
+        out.append(f"the verdict at eta = {eta} neither resists nor escapes: {verdict!r}")
+    near = abs(eta - es) <= 1e-6 * es
+    if not near and says_resists != (eta < es):
+        out.append(f"eta = {eta} vs eta* = {es} contradicts {verdict!r}")
+    if rho is not None and not near and rec.get("rho_converged", True) is not False:
+        if (rho < 1.0) != (eta < es):
+            out.append(f"rho = {rho} contradicts eta = {eta} vs eta* = {es}")
+    return out
+
+
+# ------------------------------------------------------------------------------- doc table
+def table_rows() -> list[dict[str, str]]:
+    """One row per case for the documentation: input, outcome, message."""
+    rows = []
+    for c in CASES:
+        outcome = c.expect if c.pending is None else f"{c.expect} (pending: {c.pending})"
+        rows.append({"id": c.id, "group": c.group, "target": c.target, "input": c.shown(),
+                     "outcome": outcome, "message": c.message})
+    return rows
