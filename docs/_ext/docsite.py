@@ -9,6 +9,7 @@ build):
 * ``tables/<table>.rst`` -- every table of :mod:`numerics.verify.tables` at the chosen scale (or a note
   saying which module it waits for);
 * ``expressions.rst`` -- the catalog of derived expressions (:mod:`theory.catalog`);
+* ``inputs.rst`` -- what each input of the fuzz suite's case list gets (``tests/fuzz/cases.py``);
 * ``api/<module>.rst`` and ``api.rst`` -- autodoc pages for every public module;
 * ``manifest.json`` -- the configuration, seeds and versions that produced the pages.
 
@@ -279,6 +280,48 @@ def _diagnose_pages(directory: Path, site: GeneratedSite) -> None:
     _write(directory, "diagnose/synthetic.md", text, site)
 
 
+def _inputs_page(directory: Path, site: GeneratedSite) -> None:
+    """What every input of the fuzz suite's case list gets (``tests/fuzz/cases.py``)."""
+    import importlib.util
+    import sys
+
+    path = Path(__file__).resolve().parents[2] / "tests" / "fuzz" / "cases.py"
+    spec = importlib.util.spec_from_file_location("unlearnstab_fuzz_cases", path)
+    cases = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = cases
+    spec.loader.exec_module(cases)
+    rows = cases.table_rows()
+    count = {k: sum(r["outcome"].startswith(k) for r in rows) for k in ("refused", "accepted")}
+    pending = sum("pending" in r["outcome"] for r in rows)
+    quick = sum(p[1] for p in cases.PROPERTIES.values())
+    long = sum(p[2] for p in cases.PROPERTIES.values())
+    lines = [_heading("What each input gets", "="), "",
+             "Every input of the fuzz suite (``tests/fuzz/cases.py``), run by the test suite on "
+             "every change: *refused* means exit status 2 and one line on stderr containing the "
+             "message shown (the Python API: ``InputError``, or a ``TypeError`` naming the "
+             "argument), never a traceback; *accepted* means an answer, checked against an "
+             "independent route (batch enumeration) where one is named, and a verdict sentence "
+             "checked against its own ``rho``, ``eta_star_ms`` and ``escapes_at_every_eta``.  "
+             "*pending* marks an input the code does not meet yet (an expected failure that "
+             "fails the suite once fixed).", "",
+             f"**{len(rows)} cases**: {count['refused']} refused, {count['accepted']} accepted "
+             f"({pending} pending).  Besides the list, hypothesis draws {quick} random inputs in "
+             f"the default suite and {long} with ``pytest -m fuzz``:", ""]
+    for name, (what, n_quick, n_long) in cases.PROPERTIES.items():
+        lines.append(f"* **{name}** ({n_quick} / {n_long}): {rst_inline(what)}")
+    files = cases.inputs()
+    lines += ["", "The files the cases name (written by ``tests/fuzz/inputs.py``):", ""]
+    for key, (fname, _) in files.FILES.items():
+        lines.append(f"* ``{fname}``: {rst_inline(files.describe(key))}")
+    lines += ["", ".. list-table::", "   :header-rows: 1", "   :widths: 12 40 14 34", "",
+              "   * - Case", "     - Input", "     - Outcome", "     - Message"]
+    for r in rows:
+        lines += [f"   * - ``{r['id']}``", f"     - ``{r['input']}``" if r["input"].startswith(
+            "unlearnstab") else f"     - {rst_inline(r['target'] + ': ' + r['input'])}",
+            f"     - {rst_inline(r['outcome'])}", f"     - {rst_inline(r['message']) or '(any)'}"]
+    _write(directory, "inputs.rst", "\n".join(lines) + "\n", site)
+
+
 def _remove_stale(directory: Path, site: GeneratedSite) -> None:
     """Delete generated pages of an earlier build that this build did not write."""
     keep = set(site.pages)
@@ -323,6 +366,7 @@ def generate(directory: Path | str, scale: str = "quick", *, run_claims: bool = 
     _family_pages(directory, site, Path(gallery) if gallery else None, gallery_out)
     _expressions_page(directory, site)
     _diagnose_pages(directory, site)
+    _inputs_page(directory, site)
     if api:
         _api_pages(directory, site)
     _remove_stale(directory, site)

@@ -122,3 +122,18 @@ def test_each_figure_appears_once_per_family(site):
         page = (site.directory / "theory" / f"{family}.rst").read_text()
         figures = re.findall(r"^\.\. figure:: (\S+)", page, re.MULTILINE)
         assert len(figures) == len(set(figures)), family
+
+
+def test_inputs_page_lists_every_fuzz_case(site):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("unlearnstab_fuzz_cases",
+                                                  ROOT / "tests" / "fuzz" / "cases.py")
+    cases = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = cases
+    spec.loader.exec_module(cases)
+    text = (site.directory / "inputs.rst").read_text()
+    assert f"**{len(cases.CASES)} cases**" in text
+    for case in cases.CASES:
+        assert f"``{case.id}``" in text, case.id
+    assert "inputs.rst" in site.pages

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Case", "CASES", "verdict_problems", "table_rows", "inputs"]
+__all__ = ["Case", "CASES", "PROPERTIES", "verdict_problems", "table_rows", "inputs"]
 
 
 def inputs() -> Any:
@@ -64,7 +64,10 @@ class Case:
     def shown(self) -> str:
         """The input as the documentation prints it."""
         if self.argv:
-            return "unlearnstab " + " ".join(self.argv)
+            files = inputs().FILES
+            text = "unlearnstab " + " ".join(self.argv)
+            text = re.sub(r"\{file:(\w+)\}", lambda m: files[m.group(1)][0], text)
+            return text.replace("{tmp}", "DIR")
         return self.message if self.expect == "accepted" else self.id
 
 
@@ -262,6 +265,19 @@ CASES: tuple[Case, ...] = (
     Case("api-pool-text", "api", "refused", "not a numeric array", api=_api_pool("abc")),
     Case("api-pool-4d", "api", "refused", "must have shape", api=_api_pool([[[[1.0]]]])),
 )
+
+
+#: The hypothesis properties of ``test_cases.py``: name -> (what is drawn, examples in the quick
+#: profile of the default suite, examples in ``pytest -m fuzz``).
+PROPERTIES: dict[str, tuple[str, int, int]] = {
+    "option values": ("radius --eta/--alpha/--batch-retain/--batch-forget drawn from floats "
+                      "(NaN, inf, 0, -0, 1e-300, 1e154, 1e308), integers and text; accepted "
+                      "answers checked against batch enumeration", 6, 150),
+    "npz arrays": ("threshold on an npz of random arrays (PSD, factors, wrong ranks, zero sizes, "
+                   "NaN/inf/1e200 entries) under right and misspelled names", 6, 150),
+    "entry returns": ("diagnose on an entry whose dict lacks keys or holds None, 0, text, 1.5, "
+                      "[], {} or -1 under a key", 6, 60),
+}
 
 
 # --------------------------------------------------------------------------- verdict checker

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["FILES", "build", "hessians"]
+__all__ = ["FILES", "build", "describe", "hessians"]
 
 
 def hessians(n: int, d: int, k: int, seed: int, scale: float = 1.0) -> np.ndarray:
@@ -24,10 +24,12 @@ def hessians(n: int, d: int, k: int, seed: int, scale: float = 1.0) -> np.ndarra
 
 
 def _good(p: Path) -> None:
+    """retain (8, 4, 4) and forget (3, 4, 4) PSD Hessians."""
     np.savez(p, retain=hessians(8, 4, 2, 0), forget=hessians(3, 4, 1, 1, 0.2))
 
 
 def _strong_forget(p: Path) -> None:
+    """a forget set curving a direction no retain Hessian curves."""
     # the forget set curves a direction the retain set does not: escapes at every alpha > 0
     r = hessians(6, 3, 1, 2)
     r[:, 2, :] = 0.0
@@ -36,19 +38,23 @@ def _strong_forget(p: Path) -> None:
 
 
 def _retain_only(p: Path) -> None:
+    """retain Hessians only."""
     np.savez(p, retain=hessians(8, 4, 2, 0))
 
 
 def _misspelled(p: Path) -> None:
+    """retain and 'Forget' (misspelled)."""
     np.savez(p, retain=hessians(8, 4, 2, 0), Forget=hessians(3, 4, 1, 1, 0.2))
 
 
 def _extra_key(p: Path) -> None:
+    """retain, forget and an unknown array 'notes'."""
     np.savez(p, retain=hessians(8, 4, 2, 0), forget=hessians(3, 4, 1, 1, 0.2),
              notes=np.zeros(3))
 
 
 def _neutral(p: Path) -> None:
+    """a direction of zero retain curvature and no batch noise (neutral at alpha = 0)."""
     # README-like: one direction curved by no retain Hessian but by the forget set; at alpha = 0
     # the retain mean has lambda_min = 0 there only if the forget set is in the pool.  Simplest
     # neutral case: retain Hessians that all vanish along e_3 except one zero-noise direction.
@@ -60,34 +66,41 @@ def _neutral(p: Path) -> None:
 
 
 def _zero_bytes(p: Path) -> None:
+    """an empty file."""
     p.write_bytes(b"")
 
 
 def _truncated(p: Path) -> None:
+    """the first half of a valid npz."""
     buf = io.BytesIO()
     np.savez(buf, retain=hessians(8, 4, 2, 0))
     p.write_bytes(buf.getvalue()[: len(buf.getvalue()) // 2])
 
 
 def _non_array_member(p: Path) -> None:
+    """a zip whose member is text, not an npy array."""
     with zipfile.ZipFile(p, "w") as z:
         z.writestr("retain.npy", b"this is not an array")
 
 
 def _plain_npy(p: Path) -> None:
+    """a plain .npy array under an .npz name."""
     with open(p, "wb") as fh:
         np.save(fh, hessians(8, 4, 2, 0))
 
 
 def _object_array(p: Path) -> None:
+    """an object (pickled) array."""
     np.savez(p, retain=np.array([hessians(2, 2, 1, 0), None], dtype=object))
 
 
 def _complex(p: Path) -> None:
+    """complex Hessians."""
     np.savez(p, retain=hessians(8, 4, 2, 0) + 1j * 1e-3)
 
 
 def _huge_header(p: Path) -> None:
+    """an npy header claiming (100000, 316, 316) float64 (75 GiB) over 8 bytes."""
     # a valid npy header claiming (100000, 316, 316) float64 (~75 GiB) followed by 8 bytes
     header = {"descr": "<f8", "fortran_order": False, "shape": (100000, 316, 316)}
     buf = io.BytesIO()
@@ -97,6 +110,7 @@ def _huge_header(p: Path) -> None:
 
 
 def _text_file(p: Path) -> None:
+    """a text file where a directory is expected."""
     p.write_text("not a directory\n")
 
 
@@ -148,6 +162,7 @@ def raising_dataset():
 
 
 def _entry(p: Path) -> None:
+    """a diagnose entry module: good(), string_seed(), raising_dataset()."""
     p.write_text(textwrap.dedent(_ENTRY))
 
 
@@ -169,6 +184,11 @@ FILES: dict[str, tuple[str, Callable[[Path], None]]] = {
     "text_file": ("a_file.txt", _text_file),
     "entry": ("fuzz_entry.py", _entry),
 }
+
+
+def describe(name: str) -> str:
+    """One line on what the input ``name`` is (its builder's docstring)."""
+    return (FILES[name][1].__doc__ or "").strip().rstrip(".")
 
 
 def build(name: str, directory: Path) -> Path:

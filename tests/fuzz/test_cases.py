@@ -44,10 +44,10 @@ inputs = load("inputs")
 oracle = load("oracle")
 
 ROOT = Path(__file__).resolve().parents[2]
-QUICK = settings(max_examples=6, derandomize=True, deadline=None, database=None,
-                 suppress_health_check=list(HealthCheck))
-LONG = settings(max_examples=150, deadline=None, database=None,
-                suppress_health_check=list(HealthCheck))
+QUICK = settings(max_examples=cases.PROPERTIES["option values"][1], derandomize=True,
+                 deadline=None, database=None, suppress_health_check=list(HealthCheck))
+LONG = settings(max_examples=cases.PROPERTIES["option values"][2], deadline=None,
+                database=None, suppress_health_check=list(HealthCheck))
 IDENTITY = tolerance(Kind.IDENTITY).value
 TIGHT = tolerance(Kind.TIGHT_THRESHOLD).value
 
@@ -338,7 +338,7 @@ def test_entry_returns_quick(tmp_path, capsys, drop, key, value):
 
 @pytest.mark.fuzz
 @pytest.mark.filterwarnings("ignore")
-@settings(LONG, max_examples=60)
+@settings(LONG, max_examples=cases.PROPERTIES["entry returns"][2])
 @given(drop=st.lists(ENTRY_KEYS, max_size=2), key=ENTRY_KEYS, value=ENTRY_VALUES)
 def test_entry_returns_long(tmp_path, capsys, drop, key, value):
     _entry_property(tmp_path, capsys, drop, key, value)
