@@ -295,8 +295,7 @@ def _inputs_page(directory: Path, site: GeneratedSite) -> None:
     pending = sum("pending" in r["outcome"] for r in rows)
     quick = sum(p[1] for p in cases.PROPERTIES.values())
     long = sum(p[2] for p in cases.PROPERTIES.values())
-    lines = [_heading("What each input gets", "="), "",
-             "Every input of the fuzz suite (``tests/fuzz/cases.py``), run by the test suite on "
+    lines = ["Every input of the fuzz suite (``tests/fuzz/cases.py``), run by the test suite on "
              "every change: *refused* means exit status 2 and one line on stderr containing the "
              "message shown (the Python API: ``InputError``, or a ``TypeError`` naming the "
              "argument), never a traceback; *accepted* means an answer, checked against an "
