@@ -21,13 +21,16 @@ Detection, vectorised over samples:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from numerics.core.operator import SecondMomentOperator
 from theory.families import DiagonalFamily
 from theory.lyapunov import eta_star_as
 
-__all__ = ["diagonal_family", "exact_eta_star_as", "AXIS_TOL", "CURVATURE_RTOL", "ZERO_RTOL"]
+__all__ = ["diagonal_family", "diagonal_axes", "DiagonalAxes", "exact_eta_star_as", "AXIS_TOL",
+           "CURVATURE_RTOL", "ZERO_RTOL"]
 
 #: Tolerance on :math:`|\cos|` being 0 or 1: float64 rotations and QR keep it near 1e-15, and a
 #: genuinely non-commuting family is far from both (a generic random pair has :math:`|\cos|` of
@@ -62,9 +65,30 @@ def _merge_close(values: np.ndarray) -> np.ndarray:
     return out
 
 
-def diagonal_family(op: SecondMomentOperator) -> DiagonalFamily | None:
-    r"""The :class:`~theory.families.DiagonalFamily` of ``op``, or ``None`` if it is not one."""
-    cfg = op.config
+@dataclass(frozen=True)
+class DiagonalAxes:
+    r"""The common eigen-axes of a diagonal-law family and the samples loading on each.
+
+    Attributes
+    ----------
+    directions:
+        Unit axis directions in the operator's reduced coordinates, shape ``(K, r)``; only axes
+        that carry curvature (a basis direction orthogonal to all of them is inert, :math:`J\equiv1`).
+    m_r, m_f:
+        Number of retain / forget samples on each axis, shape ``(K,)``.
+    lam_r, lam_f:
+        Per-sample curvature of each set on each axis (0 where the count is 0), shape ``(K,)``.
+    """
+
+    directions: np.ndarray
+    m_r: np.ndarray
+    m_f: np.ndarray
+    lam_r: np.ndarray
+    lam_f: np.ndarray
+
+
+def diagonal_axes(op: SecondMomentOperator) -> DiagonalAxes | None:
+    r"""Axes of ``op`` when it is a commuting family of diagonal-law type, else ``None``."""
     pools = [op.retain] + ([op.forget] if op.forget is not None else [])
     k = max(p.k for p in pools)  # pad to a common number of factor columns (zeros are inert)
     factors = np.concatenate(
@@ -97,10 +121,19 @@ def diagonal_family(op: SecondMomentOperator) -> DiagonalFamily | None:
     lam = _merge_close(np.where(used, hi, 0.0)).reshape(n_sets, axes.size)
     m_f, lam_f = (counts[1], lam[1]) if n_sets == 2 else (np.zeros_like(counts[0]),
                                                           np.zeros(axes.size))
+    return DiagonalAxes(w[axes], counts[0], m_f, lam[0], lam_f)
+
+
+def diagonal_family(op: SecondMomentOperator) -> DiagonalFamily | None:
+    r"""The :class:`~theory.families.DiagonalFamily` of ``op``, or ``None`` if it is not one."""
+    ax = diagonal_axes(op)
+    if ax is None:
+        return None
+    cfg = op.config
     n_f = op.forget.n if op.forget is not None else 1
     b_f = cfg.batch_forget if op.forget is not None else 1
     return DiagonalFamily.from_axes(cfg.sampling, cfg.alpha, op.retain.n, cfg.batch_retain, n_f,
-                                    b_f, counts[0], m_f, lam[0], lam_f)
+                                    b_f, ax.m_r, ax.m_f, ax.lam_r, ax.lam_f)
 
 
 def exact_eta_star_as(op: SecondMomentOperator) -> float | None:

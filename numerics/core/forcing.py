@@ -1,0 +1,194 @@
+r"""The forced (affine) recursion: unlearning from :math:`w^\star` when the gradients do not vanish.
+
+Gradient-difference unlearning started at :math:`w_0=w^\star` is, to first order,
+
+.. math::
+   \delta_{t+1}=(I-\eta\hat A_t)\delta_t-\eta\hat g_t,\qquad \delta_0=0,\qquad
+   \hat g_t=(1-\alpha)\hat g_{r,t}-\alpha\hat g_{f,t},
+
+with :math:`\hat g_{\cdot,t}` the batch means of the per-sample gradients at :math:`w^\star`, drawn
+with the *same* batches as :math:`\hat A_t` (SPEC §1.3, remark).  With the augmented state
+:math:`z=(\delta,1)` it is the linear recursion :math:`z_{t+1}=(I-\eta\hat C_t)z_t` with per-sample
+:math:`C_i=\begin{pmatrix}H_i&g_i\\0&0\end{pmatrix}`, so :math:`N_t=\mathbb Ezz^\top` obeys
+exactly (SPEC §2.1 with :math:`H_i\to C_i`)
+
+.. math::
+   N_{t+1}=(I-\eta\bar C)N_t(I-\eta\bar C)^\top+\eta^2\big[(1-\alpha)^2\mathcal C_r(N_t)
+   +\alpha^2\mathcal C_f(N_t)\big],\quad
+   \mathcal C(N)=a\sum_iC_iNC_i^\top+b\,\bar C_\cdot N\bar C_\cdot^\top,
+
+with the batch-covariance coefficients :math:`(a,b)` of the operator.  Its blocks are the mean
+:math:`m_t=\mathbb E\delta_t` (which obeys :math:`m_{t+1}=(I-\eta A)m_t-\eta\bar g`) and the
+second moment :math:`\mathbb E\delta_t\delta_t^\top`.  The recursion is run on the active
+subspace :math:`V`; a gradient component outside :math:`V` meets no curvature, so there
+:math:`\delta^\perp_t=-\eta\sum_{s<t}\hat g^\perp_s`, with
+:math:`\mathbb E\|\delta^\perp_t\|^2=\eta^2\big(t^2\|\bar g^\perp\|^2+t\operatorname{tr}
+\operatorname{Cov}\hat g^\perp\big)`.
+
+Notion: mean-square displacement of the forced linear recursion (exact second moments).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from numerics.core.inputs import InputError, check_eta
+from numerics.core.operator import SecondMomentOperator
+
+__all__ = ["Forcing", "ForcedMoments", "forced_moments", "steps_to_displacement"]
+
+
+@dataclass(frozen=True)
+class Forcing:
+    r"""Per-sample gradients at :math:`w^\star` (ambient coordinates).
+
+    Attributes
+    ----------
+    retain:
+        ``(n_r, d)`` retain gradients :math:`\nabla\ell_i(w^\star)`.
+    forget:
+        ``(n_f, d)`` forget gradients, or ``None`` when the operator has no forget set.
+    """
+
+    retain: np.ndarray
+    forget: np.ndarray | None = None
+
+    def checked(self, op: SecondMomentOperator) -> Forcing:
+        """Validated float64 copy (shapes match the operator's pools, values finite)."""
+        def one(g, n: int, name: str) -> np.ndarray:
+            a = np.asarray(g, dtype=float)
+            if a.shape != (n, op.ambient_dim):
+                raise InputError(f"{name} gradients must have shape ({n}, {op.ambient_dim}), "
+                                 f"got {a.shape}")
+            if not np.all(np.isfinite(a)):
+                raise InputError(f"{name} gradients contain non-finite values")
+            return a
+
+        r = one(self.retain, op.retain.n, "retain")
+        if op.forget is None:
+            if self.forget is not None:
+                raise InputError("forget gradients given but the operator has no forget set")
+            return Forcing(r, None)
+        if self.forget is None:
+            raise InputError("the operator has a forget set: forget gradients are required")
+        return Forcing(r, one(self.forget, op.forget.n, "forget"))
+
+
+@dataclass(frozen=True)
+class ForcedMoments:
+    r"""Exact moments of the forced recursion from :math:`\delta_0=0`, for :math:`t=0..T`.
+
+    Attributes
+    ----------
+    mean:
+        :math:`\mathbb E\delta_t` in ambient coordinates, shape ``(T+1, d)``.
+    second:
+        :math:`\mathbb E\|\delta_t\|^2` (mean-square displacement), shape ``(T+1,)``.
+    notion:
+        ``"mean-square, forced from delta_0 = 0"``.
+    """
+
+    mean: np.ndarray
+    second: np.ndarray
+    notion: str = "mean-square, forced from delta_0 = 0"
+
+
+def _pool_terms(op: SecondMomentOperator, forcing: Forcing):
+    """``(weight, factors (n,r,k), gradients on V (n,r), coef, perp gradients (n,d))`` per set."""
+    out = []
+    sets = [(op.weight_retain, op.retain, forcing.retain, op.coef_retain)]
+    if op.forget is not None:
+        sets.append((-op.weight_forget, op.forget, forcing.forget, op.coef_forget))
+    for w, pool, g, coef in sets:
+        gv = g @ op.basis
+        out.append((w, pool.factors, gv, coef, g - gv @ op.basis.T))
+    return out
+
+
+def _cov_top_left(F: np.ndarray, g: np.ndarray, coef: tuple[float, float], P: np.ndarray,
+                  q: np.ndarray, s: float) -> np.ndarray:
+    r"""Top-left block of :math:`a\sum_iC_iNC_i^\top+b\bar C N\bar C^\top`, :math:`N=[[P,q],[q^\top,s]]`."""
+    a, b = coef
+    n = F.shape[0]
+    FtP = np.einsum("nrk,rs->nks", F, P)
+    inner = np.einsum("nks,nsl->nkl", FtP, F)  # F_i^T P F_i
+    HPH = np.einsum("nrk,nkl,nsl->rs", F, inner, F)
+    Hq = np.einsum("nrk,nk->nr", F, np.einsum("nrk,r->nk", F, q))  # H_i q
+    cross = Hq.T @ g
+    out = a * (HPH + cross + cross.T + s * (g.T @ g))
+    if b != 0.0:
+        Hbar = np.einsum("nrk,nsk->rs", F, F) / n
+        gbar = g.mean(axis=0)
+        hq = Hbar @ q
+        c2 = np.outer(hq, gbar)
+        out = out + b * (Hbar @ P @ Hbar + c2 + c2.T + s * np.outer(gbar, gbar))
+    return out
+
+
+def forced_moments(op: SecondMomentOperator, forcing: Forcing, eta: float,
+                   steps: int) -> ForcedMoments:
+    r"""Mean and mean-square displacement of the forced recursion from :math:`\delta_0=0`.
+
+    Parameters
+    ----------
+    op:
+        The operator (pools, :math:`\alpha`, batch sizes, sampling).
+    forcing:
+        Per-sample gradients at :math:`w^\star`.
+    eta:
+        Step size.
+    steps:
+        Last step :math:`T\ge1`.
+
+    Returns
+    -------
+    ForcedMoments
+        :math:`\mathbb E\delta_t` and :math:`\mathbb E\|\delta_t\|^2` for :math:`t=0..T`
+        (exact; one step costs one application of :math:`\mathcal T` plus :math:`O(nrk)`).
+    """
+    from numerics.core.horizon import check_horizon
+
+    eta = check_eta(eta)
+    T = check_horizon(steps, "steps")
+    forcing = forcing.checked(op)
+    terms = _pool_terms(op, forcing)
+    r = op.dim
+    gbar = sum(w * g.mean(axis=0) for w, _, g, _, _ in terms)
+    P, q, s = np.zeros((r, r)), np.zeros(r), 1.0  # N_0 = e e^T: delta_0 = 0
+    Pm = np.eye(r) - eta * op.A
+    # outside V: mean -eta t gbar_perp, second moment eta^2 (t^2 |gbar_perp|^2 + t tr Cov)
+    gperp = sum(w * gp.mean(axis=0) for w, _, _, _, gp in terms)
+    tr_cov = 0.0
+    for w, _, _, (a, b), gp in terms:
+        gm = gp.mean(axis=0)
+        tr_cov += w**2 * (a * float(np.sum(gp * gp)) + b * float(gm @ gm))
+    mean = np.zeros((T + 1, op.ambient_dim))
+    second = np.zeros(T + 1)
+    for t in range(1, T + 1):
+        # mean block: q' = (I - eta A) q - eta gbar s ; s stays 1
+        cov = sum(w**2 * _cov_top_left(F, g, coef, P, q, s) for w, F, g, coef, _ in terms)
+        Pq = Pm @ q - eta * gbar * s
+        P = Pm @ P @ Pm.T - eta * (np.outer(Pm @ q, gbar) + np.outer(gbar, Pm @ q)) \
+            + eta**2 * s * np.outer(gbar, gbar) + eta**2 * cov
+        P = 0.5 * (P + P.T)
+        q = Pq
+        mean[t] = op.basis @ q - eta * t * gperp
+        second[t] = float(np.trace(P)) + eta**2 * (t * t * float(gperp @ gperp) + t * tr_cov)
+    return ForcedMoments(mean, second)
+
+
+def steps_to_displacement(op: SecondMomentOperator, forcing: Forcing, eta: float, radius: float,
+                          max_steps: int = 10_000) -> int | None:
+    r"""Smallest :math:`t\le` ``max_steps`` with :math:`\mathbb E\|\delta_t\|^2\ge` ``radius``:math:`^2`.
+
+    Notion: root-mean-square displacement of the forced recursion from :math:`\delta_0=0`;
+    ``None`` when it stays below ``radius`` for ``max_steps`` steps.
+    """
+    rad = float(radius)
+    if not np.isfinite(rad) or rad <= 0.0:
+        raise InputError(f"displacement radius must be finite and > 0, got {radius}")
+    sec = forced_moments(op, forcing, eta, max_steps).second
+    hit = np.flatnonzero(sec >= rad * rad)
+    return int(hit[0]) if hit.size else None

@@ -1,0 +1,371 @@
+r"""Finite-horizon predictions of the linearised recursion: *when* does it escape.
+
+Three notions, each named in the results:
+
+* **mean-square at horizon t** -- :func:`ms_growth` and :func:`steps_to_growth`:
+  :math:`g(t)=\mathbb E\|\delta_t\|^2/\|\delta_0\|^2=\langle I,\mathcal T^t(M_0)\rangle/\operatorname{tr}M_0`
+  (SPEC §2.1), from powers of :math:`\mathcal T(\eta)` applied matrix-free.  Powers come from a
+  Lanczos process on symmetric :math:`r\times r` matrices with the Frobenius inner product
+  (:math:`\mathcal T` is self-adjoint there): with :math:`m` Lanczos steps from :math:`X_0`,
+  :math:`\langle X_0,\mathcal T^tX_0\rangle\approx\|X_0\|^2e_1^\top T_m^te_1` (Gauss
+  quadrature, exact for :math:`t\le2m-1`) and
+  :math:`\mathcal T^tX_0\approx\|X_0\|V_mT_m^te_1` (exact for :math:`t\le m-1`); one growth curve
+  costs :math:`m` applications of :math:`\mathcal T`, like one :math:`\rho(\mathcal T)` evaluation.
+* **in probability at horizon T** -- :func:`escape_probability`: the probability that a run with
+  the companion rule's start (:math:`w_0\sim U(0,1)^d`, SPEC §1.5) reaches
+  :math:`\|w_t\|^2\ge G\|w_0\|^2` for some :math:`t\le T` (first passage).  For commuting families
+  of diagonal-law type it comes from the exact multiplier law of every axis
+  (:mod:`theory.horizon`); otherwise from the simulated rule with its standard error.
+* **almost-sure limit** -- :math:`T\to\infty` with :math:`G` growing (see :func:`escape_probability`).
+
+The forced (affine) recursion from :math:`\delta_0=0` is in :mod:`numerics.core.forcing`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+from numerics.core.commuting import DiagonalAxes, diagonal_axes
+from numerics.core.inputs import InputError, check_eta
+from numerics.core.operator import SecondMomentOperator
+from theory import horizon as th
+from theory.lyapunov import axis_multiplier_law
+
+__all__ = [
+    "HorizonEstimate",
+    "START_KINDS",
+    "ms_growth",
+    "steps_to_growth",
+    "escape_probability",
+    "majority_probability",
+    "check_growth",
+    "check_horizon",
+    "KRYLOV_STEPS",
+]
+
+#: Lanczos steps for the powers of :math:`\mathcal T` (capped by :math:`r(r+1)/2`).
+KRYLOV_STEPS = 60
+#: Start kinds of the mean-square growth curve.
+START_KINDS = ("isotropic", "worst")
+#: Notion labels used in results.
+MS_NOTION = "mean-square at horizon t"
+PROB_NOTION = "in probability at horizon T (first passage)"
+
+
+@dataclass(frozen=True)
+class HorizonEstimate:
+    r"""A finite-horizon prediction with its error and how it was computed.
+
+    Attributes
+    ----------
+    value:
+        The probability (or other quantity).
+    stderr:
+        Standard error of ``value`` (Monte Carlo over runs, or over the sampled starts of the
+        exact per-axis computation); ``0.0`` for a deterministic start.
+    method:
+        ``"exact multiplier law"`` (commuting family, first-passage programme) or
+        ``"monte carlo"`` (simulated rule).
+    notion:
+        The notion of ``value`` (:data:`PROB_NOTION`).
+    samples:
+        Number of Monte-Carlo runs or sampled starts.
+    """
+
+    value: float
+    stderr: float
+    method: str
+    notion: str
+    samples: int
+
+
+def check_growth(growth: float) -> float:
+    """Return the growth factor :math:`G` as float, or raise unless :math:`G>1` is finite."""
+    g = float(growth)
+    if not np.isfinite(g) or g <= 1.0:
+        raise InputError(f"growth factor G must be finite and > 1, got {growth}")
+    return g
+
+
+def check_horizon(horizon: int, name: str = "horizon T") -> int:
+    """Return the horizon as int, or raise unless it is an integer >= 1."""
+    if isinstance(horizon, bool) or int(horizon) != horizon or int(horizon) < 1:
+        raise InputError(f"{name} must be an integer >= 1, got {horizon}")
+    return int(horizon)
+
+
+# ------------------------------------------------------------------------------ mean-square
+def _start_matrix(op: SecondMomentOperator, start) -> np.ndarray:
+    r""":math:`M_0` with trace 1: ``isotropic`` :math:`I/r`, or :math:`\hat\delta\hat\delta^\top`."""
+    if isinstance(start, str):
+        if start not in START_KINDS:
+            raise InputError(f"unknown start {start!r}; expected one of {', '.join(START_KINDS)} "
+                             "or a vector")
+        return np.eye(op.dim) / op.dim
+    v = np.asarray(start, dtype=float).ravel()
+    if v.size == op.ambient_dim and v.size != op.dim:
+        v = op.basis.T @ v  # the component outside V never moves; growth is measured on V
+    elif v.size != op.dim:
+        raise InputError(f"start vector has length {v.size}; expected {op.dim} (active "
+                         f"subspace) or {op.ambient_dim} (ambient)")
+    nrm = float(v @ v)
+    if not np.isfinite(nrm) or nrm <= 0.0:
+        raise InputError("start vector must be finite with a non-zero component on the active "
+                         "subspace")
+    return np.outer(v, v) / nrm
+
+
+@dataclass(frozen=True)
+class _Krylov:
+    """Lanczos basis ``V`` (m, r, r), tridiagonal eigenpairs and the start norm."""
+
+    V: np.ndarray
+    theta: np.ndarray
+    S: np.ndarray
+    norm: float
+
+    def coefficients(self, t: np.ndarray) -> np.ndarray:
+        r"""Rows :math:`T_m^te_1` for every ``t`` (shape ``(len(t), m)``)."""
+        with np.errstate(over="ignore"):
+            pw = np.power(self.theta[None, :], np.asarray(t, dtype=float)[:, None])  # (nt, m)
+        return (pw * self.S[0][None, :]) @ self.S.T
+
+    def quadratic(self, t: np.ndarray) -> np.ndarray:
+        r""":math:`\langle X_0,\mathcal T^tX_0\rangle` (Gauss quadrature)."""
+        with np.errstate(over="ignore"):
+            pw = np.power(self.theta[None, :], np.asarray(t, dtype=float)[:, None])
+        return self.norm**2 * (pw @ (self.S[0] ** 2))
+
+
+def _lanczos(op: SecondMomentOperator, eta: float, X0: np.ndarray, steps: int) -> _Krylov:
+    r"""Lanczos on :math:`\mathcal T(\eta)` from :math:`X_0` with full reorthogonalisation."""
+    r = op.dim
+    m_max = max(1, min(steps, r * (r + 1) // 2))
+    norm = float(np.linalg.norm(X0))
+    V = np.empty((m_max, r, r))
+    V[0] = X0 / norm
+    a, b = [], []
+    m = m_max
+    for j in range(m_max):
+        W = op.apply(V[j], eta)
+        W = 0.5 * (W + W.T)
+        a.append(float(np.sum(W * V[j])))
+        W = W - a[j] * V[j] - (b[j - 1] * V[j - 1] if j > 0 else 0.0)
+        coef = np.tensordot(V[: j + 1], W, axes=([1, 2], [0, 1]))  # re-orthogonalise twice
+        W = W - np.tensordot(coef, V[: j + 1], axes=1)
+        coef = np.tensordot(V[: j + 1], W, axes=([1, 2], [0, 1]))
+        W = W - np.tensordot(coef, V[: j + 1], axes=1)
+        beta = float(np.linalg.norm(W))
+        if j == m_max - 1 or beta <= 1e-13 * max(abs(a[j]), 1.0):
+            m = j + 1  # invariant subspace (or budget): the quadrature is exact from here on
+            break
+        b.append(beta)
+        V[j + 1] = W / beta
+    Tm = np.diag(a[:m]) + np.diag(b[: m - 1], 1) + np.diag(b[: m - 1], -1)
+    theta, S = np.linalg.eigh(Tm)
+    return _Krylov(V[:m], theta, S, norm)
+
+
+def ms_growth(op: SecondMomentOperator, eta: float, steps: int, start="isotropic", *,
+              krylov_steps: int = KRYLOV_STEPS) -> np.ndarray:
+    r"""Mean-square growth :math:`g(t)=\mathbb E\|\delta_t\|^2/\|\delta_0\|^2`, :math:`t=0..` ``steps``.
+
+    Notion: mean-square at horizon :math:`t` (exact second moments, no sampling).
+
+    Parameters
+    ----------
+    op:
+        The operator :math:`\mathcal T`; the start lies on its active subspace :math:`V`.
+    eta:
+        Step size.
+    steps:
+        Last horizon :math:`t\ge1`.
+    start:
+        ``"isotropic"``: :math:`\delta_0` uniform on the unit sphere of :math:`V`
+        (:math:`M_0=I/r`); a vector (length :math:`r`, or ambient, then projected on :math:`V`):
+        that direction; ``"worst"``: for each :math:`t` the worst unit start,
+        :math:`g(t)=\max_{\|\delta_0\|=1}\mathbb E\|\delta_t\|^2=\lambda_{\max}(\mathcal T^t(I))`
+        (:math:`\mathcal T` is self-adjoint, so
+        :math:`\mathbb E\|\delta_t\|^2=\delta_0^\top\mathcal T^t(I)\delta_0`); the maximising start
+        may differ between horizons.
+    krylov_steps:
+        Lanczos steps :math:`m`; :math:`g(t)` is exact (to round-off) for :math:`t<m` and a
+        Gauss-quadrature approximation beyond (tested against exact iteration).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``g`` of length ``steps + 1`` with ``g[0] = 1``.
+    """
+    eta = check_eta(eta)
+    steps = check_horizon(steps, "steps")
+    t = np.arange(steps + 1)
+    if isinstance(start, str) and start == "worst":
+        kr = _lanczos(op, eta, np.eye(op.dim), krylov_steps)
+        out = np.empty(steps + 1)
+        for lo in range(0, steps + 1, 256):
+            c = kr.coefficients(t[lo:lo + 256]) * kr.norm  # (nt, m)
+            mats = np.tensordot(c, kr.V, axes=1)  # T^t(I), (nt, r, r)
+            out[lo:lo + 256] = np.linalg.eigvalsh(0.5 * (mats + mats.transpose(0, 2, 1)))[:, -1]
+        return out
+    M0 = _start_matrix(op, start)
+    I_r = np.eye(op.dim)
+    if isinstance(start, str):  # isotropic: <I, T^t I> / r
+        return _lanczos(op, eta, I_r, krylov_steps).quadratic(t) / op.dim
+    # <I, T^t M0> by polarisation of two quadratic forms: <X,T^tY> = (q(X+Y) - q(X-Y)) / 4
+    X = I_r / np.sqrt(op.dim)
+    Y = M0
+    qp = _lanczos(op, eta, X + Y, krylov_steps).quadratic(t)
+    qm = _lanczos(op, eta, X - Y, krylov_steps).quadratic(t)
+    return np.sqrt(op.dim) * (qp - qm) / 4.0
+
+
+def steps_to_growth(op: SecondMomentOperator, eta: float, growth: float, start="isotropic", *,
+                    max_steps: int = 100_000, krylov_steps: int = KRYLOV_STEPS) -> int | None:
+    r"""Smallest :math:`t\le` ``max_steps`` with :math:`g(t)\ge G` (mean-square notion).
+
+    :math:`g` is :func:`ms_growth`; ``None`` when the mean-square norm does not grow by ``growth``
+    within ``max_steps`` steps (for instance when :math:`\rho(\mathcal T)\le1`).
+    """
+    G = check_growth(growth)
+    max_steps = check_horizon(max_steps, "max_steps")
+    g = ms_growth(op, eta, max_steps, start, krylov_steps=krylov_steps)
+    hit = np.flatnonzero(g >= G)
+    return int(hit[0]) if hit.size else None
+
+
+# ------------------------------------------------------------------------------ in probability
+def majority_probability(p: float | np.ndarray, repetitions: int) -> float | np.ndarray:
+    r"""Probability that a strict majority of ``repetitions`` independent runs escape.
+
+    :math:`\Pr(\mathrm{Bin}(R,p)>R/2)`: the companion rule's majority verdict (SPEC §1.5) when each
+    run escapes with probability :math:`p`.
+    """
+    R = check_horizon(repetitions, "repetitions")
+    return stats.binom.sf(R // 2, R, p)
+
+
+def _axis_laws(op: SecondMomentOperator, axes: DiagonalAxes) -> list[tuple[np.ndarray, np.ndarray]]:
+    cfg = op.config
+    n_f = op.forget.n if op.forget is not None else 1
+    b_f = cfg.batch_forget if op.forget is not None else 1
+    return [axis_multiplier_law(cfg.sampling, cfg.alpha, float(lr), int(mr), op.retain.n,
+                                cfg.batch_retain, float(lf), int(mf), n_f, b_f)
+            for mr, mf, lr, lf in zip(axes.m_r, axes.m_f, axes.lam_r, axes.lam_f, strict=True)]
+
+
+@dataclass(frozen=True)
+class StartSample:
+    r"""Sampled rule starts: per-axis coordinates ``x`` (``N x K``) and :math:`\|w_0\|^2` (``N``)."""
+
+    x: np.ndarray
+    total: np.ndarray
+
+
+def rule_starts(op: SecondMomentOperator, axes: DiagonalAxes, samples: int,
+                seed: int) -> StartSample:
+    r"""Starts of the companion rule, :math:`w_0\sim U(0,1)^d` (ambient), on the family's axes."""
+    rng = np.random.default_rng(seed)
+    w0 = rng.random((samples, op.ambient_dim))
+    ambient_axes = op.basis @ axes.directions.T  # (d, K)
+    return StartSample(w0 @ ambient_axes, np.einsum("ij,ij->i", w0, w0))
+
+
+def _exact_escape(op: SecondMomentOperator, eta: float, G: float, T: int,
+                  starts: StartSample, grid: tuple[float, float]) -> HorizonEstimate:
+    axes = diagonal_axes(op)
+    laws = _axis_laws(op, axes)
+    uniq: dict[tuple, int] = {}
+    law_of = np.empty(len(laws), dtype=int)
+    for i, (x, p) in enumerate(laws):
+        law_of[i] = uniq.setdefault((x.tobytes(), p.tobytes()), len(uniq))
+    reps = [laws[int(np.flatnonzero(law_of == j)[0])] for j in range(len(uniq))]
+    S = max(x.size for x, _ in reps)
+    xi = np.zeros((len(reps), S))
+    pr = np.zeros((len(reps), S))
+    for j, (x, p) in enumerate(reps):
+        v, q = th.log_increment_law(x, p, eta)
+        xi[j, : v.size], pr[j, : v.size] = v, q
+    sg = th.survival_grid(xi, pr, T, spacing=grid[0], floor=grid[1])
+    x0 = starts.x
+    with np.errstate(divide="ignore"):
+        # axis k escapes when x_k^2 >= G |w0|^2 - (|w0|^2 - x_k0^2) (the other axes at their start)
+        rel = np.log(np.abs(x0)) - 0.5 * np.log((G - 1.0) * starts.total[:, None] + x0**2)
+    surv = np.ones(x0.shape[0])
+    for k in range(x0.shape[1]):
+        surv = surv * (1.0 - sg.escape(rel[:, k], int(law_of[k])))
+    per_start = 1.0 - surv
+    n = per_start.size
+    se = float(per_start.std(ddof=1) / np.sqrt(n)) if n > 1 else 0.0
+    return HorizonEstimate(float(per_start.mean()), se, "exact multiplier law", PROB_NOTION, n)
+
+
+def escape_probability(op: SecondMomentOperator, eta: float, growth: float, horizon: int, *,
+                       method: str = "auto", samples: int = 2000, seed: int = 0,
+                       grid: tuple[float, float] = (th.DEFAULT_SPACING, th.DEFAULT_FLOOR)
+                       ) -> HorizonEstimate:
+    r"""Probability that one run of the rule escapes: :math:`\|w_t\|^2\ge G\|w_0\|^2` for a :math:`t\le T`.
+
+    Notion: in probability at horizon :math:`T` (first passage), for one run of the companion
+    rule's start :math:`w_0\sim U(0,1)^d` (SPEC §1.5); the rule's majority verdict over :math:`R`
+    runs then escapes with probability :func:`majority_probability`.
+
+    ``method="exact"`` (default for commuting families of diagonal-law type): every axis
+    coordinate is a random walk in :math:`\log|x|` with the exact multiplier law; its
+    first-passage probability over the barrier
+    :math:`x_k^2\ge G\|w_0\|^2-(\|w_0\|^2-x_{k,0}^2)` is the programme of
+    :mod:`theory.horizon`, and the run escapes unless no axis does:
+    :math:`1-\mathbb E_{w_0}\prod_k(1-P_k)`.  Two approximations, both measured against the
+    simulated rule (claim C10.b): axes are treated as independent (exact for Bernoulli sampling,
+    where each sample's inclusion is independent; WOR and WR couple axes through the batch size),
+    and the run is counted as escaping when *one* axis alone crosses its barrier while the others
+    keep their start size (a sum of several grown axes crossing first is not counted).  The
+    average over :math:`w_0` uses ``samples`` seeded starts; ``stderr`` is its standard error.
+
+    ``method="monte carlo"`` (default otherwise): ``samples`` runs of
+    :func:`numerics.core.simulate.trajectory_rule`; ``stderr`` is the binomial standard error.
+
+    Almost-sure limit: for fixed :math:`G`, as :math:`T\to\infty` the probability tends to 1 where
+    :math:`\gamma>0` and to the probability that the walk *ever* crosses where :math:`\gamma<0`
+    (positive, shrinking to 0 as :math:`G\to\infty`); so the rule's 50 % step size tends to
+    :math:`\eta^\star_{as}` only when :math:`G` grows with :math:`T`.
+
+    Parameters
+    ----------
+    op, eta:
+        Operator and step size.
+    growth, horizon:
+        :math:`G>1` and :math:`T\ge1`.
+    method:
+        ``"auto"``, ``"exact"`` or ``"monte carlo"``.
+    samples, seed:
+        Sampled starts (exact) or runs (Monte Carlo), and the seed.
+    grid:
+        ``(spacing, floor)`` of the first-passage programme.
+
+    Returns
+    -------
+    HorizonEstimate
+    """
+    eta = check_eta(eta)
+    G = check_growth(growth)
+    T = check_horizon(horizon)
+    samples = check_horizon(samples, "samples")
+    if method not in ("auto", "exact", "monte carlo"):
+        raise InputError(f"unknown method {method!r}; expected auto, exact or monte carlo")
+    axes = diagonal_axes(op) if method != "monte carlo" else None
+    if method == "exact" and axes is None:
+        raise InputError("exact escape probability needs a commuting family of diagonal-law "
+                         "type; use method='monte carlo'")
+    if axes is not None:
+        starts = rule_starts(op, axes, samples, seed)
+        return _exact_escape(op, eta, G, T, starts, grid)
+    from numerics.core.simulate import trajectory_rule
+
+    out = trajectory_rule(op, eta, horizon=T, growth=G, repetitions=samples, seed=seed)
+    p = out.fraction
+    return HorizonEstimate(p, float(np.sqrt(p * (1.0 - p) / samples)), "monte carlo",
+                           PROB_NOTION, samples)
