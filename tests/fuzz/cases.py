@@ -205,7 +205,7 @@ CASES: tuple[Case, ...] = (
     cli("golden-dir-missing", "silent", "refused", "does not exist",
         *GOLD, "--dir", "{tmp}/missing", pending="reports every entry new"),
     *(cli(f"diagnose-{flag[2:]}-{v}", "silent", "refused", f"{flag[2:].replace('-', '_')}",
-          *DIAG[:-2], flag, v, pending=PENDING)
+          *DIAG[:-2], flag, v)
       for flag, v in (("--unlearn-steps", "-5"), ("--init-noise", "nan"),
                       ("--init-noise", "-1"), ("--grid", "0"))),
     # ---- tracebacks where a one-line error belongs
