@@ -7,13 +7,14 @@ from hypothesis import strategies as st
 from numerics.core.bounds import sufficient_bounds
 from numerics.core.instances import random_instance
 from numerics.verify.claims.policy import POLICY, Kind
+from theory.sampling import exchangeable_names
 
 SLACK = POLICY[Kind.BRACKET].value
 
 
 @settings(max_examples=60, deadline=None)
 @given(seed=st.integers(0, 100_000), d=st.integers(2, 5), sampling=st.sampled_from(
-    ["wor", "bernoulli", "wr"]))
+    exchangeable_names()))
 def test_bounds_bracket_eta_star(seed, d, sampling):
     rng = np.random.default_rng(seed)
     op = random_instance(rng, d=d, n_retain=6, n_forget=3, sampling=sampling).operator()

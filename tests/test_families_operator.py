@@ -17,8 +17,9 @@ from numerics.core.inputs import UnlearningConfig, as_pool
 from numerics.core.operator import SecondMomentOperator
 from theory import families as F
 from theory import lyapunov as L
+from theory.sampling import exchangeable_names, get_scheme
 
-SAMPLINGS = ("wor", "bernoulli", "wr")
+SAMPLINGS = exchangeable_names()
 #: Closed form vs operator: both are float64 evaluations of the same rational number; the
 #: operator's generalised eigensolve on r^2 <= 256 unknowns is accurate to ~1e-14 relative.
 OPERATOR_RTOL = 1e-9
@@ -188,11 +189,10 @@ def test_dense_hessian_input_detected():
 
 # ------------------------------------------------------------------------------- simulation
 def _draw(rng, sampling, n, batch):
-    if sampling == "wor":
-        return rng.choice(n, batch, replace=False)
-    if sampling == "bernoulli":
-        return np.flatnonzero(rng.random(n) < batch / n)
-    return rng.integers(0, n, batch)
+    """One batch as sample indices, repeated by multiplicity (the scheme's sampler, itself
+    checked against the enumeration of its batches in tests/sampling)."""
+    z = np.rint(get_scheme(sampling).weights(rng, n, batch, 1)[0] * batch).astype(int)
+    return np.repeat(np.arange(n), z)
 
 
 @pytest.mark.parametrize("sampling", SAMPLINGS)

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from numerics.core.inputs import UnlearningConfig, as_pool
 from numerics.core.instances import random_instance, random_orthogonal
 from numerics.core.operator import SecondMomentOperator
+from theory.sampling import exchangeable_names
 
 # Two exact float64 computations of one quantity (eigvalsh of the r^2 x r^2 matrix vs Lanczos
 # with tol 1e-13; generalized eigh vs bisection to 1e-13): they agree to round-off times the
@@ -24,7 +25,7 @@ def _stable_instance(seed, **kw):
             return inst, op
 
 
-@pytest.mark.parametrize("sampling", ["wor", "bernoulli", "wr"])
+@pytest.mark.parametrize("sampling", exchangeable_names())
 def test_apply_matches_dense_kronecker(sampling):
     inst, op = _stable_instance(0, sampling=sampling)
     rng = np.random.default_rng(1)

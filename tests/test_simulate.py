@@ -12,6 +12,7 @@ from numerics.core.simulate import (
     trajectory_rule,
 )
 from numerics.verify.claims.policy import POLICY, Kind
+from theory.sampling import exchangeable_names, scheme_names
 
 K_SE = POLICY[Kind.STATISTICAL].value
 
@@ -24,7 +25,7 @@ def _instance(seed, sampling):
             return op
 
 
-@pytest.mark.parametrize("sampling", ["wor", "bernoulli", "wr"])
+@pytest.mark.parametrize("sampling", scheme_names())
 def test_batch_weights_have_the_derived_moments(sampling):
     from theory.moments import B, batch_moments, n
 
@@ -40,7 +41,7 @@ def test_batch_weights_have_the_derived_moments(sampling):
         assert np.allclose(w.sum(axis=1), 1.0)
 
 
-@pytest.mark.parametrize("sampling", ["wor", "bernoulli", "wr"])
+@pytest.mark.parametrize("sampling", exchangeable_names())
 def test_one_step_second_moment(sampling):
     op = _instance(1, sampling)
     rng = np.random.default_rng(2)
@@ -55,7 +56,7 @@ def test_one_step_second_moment(sampling):
     assert z.max() <= K_SE + 0.5, f"max z {z.max():.2f}\nmc={mc}\nexact={exact}"
 
 
-@pytest.mark.parametrize("sampling", ["wor", "bernoulli", "wr"])
+@pytest.mark.parametrize("sampling", exchangeable_names())
 def test_ms_growth_rate_within_4_se(sampling):
     op = _instance(4, sampling)
     for factor in (0.8, 1.15):

@@ -32,7 +32,8 @@ from functools import cache
 import numpy as np
 import sympy as sp
 
-from theory.moments import B, batch_moments, check_sampling, n
+from theory.moments import B, batch_moments, n
+from theory.sampling import check_sampling
 
 __all__ = [
     "lam_A",

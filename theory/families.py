@@ -38,7 +38,8 @@ from functools import cache
 import numpy as np
 import sympy as sp
 
-from theory.moments import B, check_sampling, count_moments, m, n
+from theory.moments import B, count_moments, m, n
+from theory.sampling import check_sampling, get_scheme
 
 __all__ = [
     "eta",
@@ -213,16 +214,18 @@ def _count_callables(sampling: str) -> tuple[Callable, Callable]:
 def count_moment_values(sampling: str, n_pool, batch, marked) -> tuple[np.ndarray, np.ndarray]:
     r"""Numeric :math:`(\mathbb EK,\operatorname{Var}K)` for :math:`m` marked samples of :math:`n`.
 
-    Broadcasts over array arguments.  Under ``wor`` a full batch (:math:`B=n`, including the pool
+    Broadcasts over array arguments.  Under a scheme whose full batch is the whole set
+    (``full_batch_is_set``: ``wor``, ``bernoulli``) a full batch (:math:`B=n`, including the pool
     of one where the closed form reads :math:`0/0`) has :math:`\operatorname{Var}K=0`.
     """
-    key = check_sampling(sampling)
+    scheme = get_scheme(sampling)
+    key = scheme.name
     n_a, b_a, m_a = (np.asarray(x, dtype=float) for x in (n_pool, batch, marked))
     f_mean, f_var = _count_callables(key)
     with np.errstate(divide="ignore", invalid="ignore"):
         mean = np.asarray(f_mean(n_a, b_a, m_a), dtype=float) * np.ones_like(n_a * b_a * m_a)
         var = np.asarray(f_var(n_a, b_a, m_a), dtype=float) * np.ones_like(mean)
-    if key == "wor":
+    if scheme.full_batch_is_set:
         var = np.where(b_a >= n_a, 0.0, var)
     return mean, var
 
@@ -406,12 +409,13 @@ def _min_axes(pair: AxisPair, values: tuple, only_shared: bool, exact: bool):
 
 
 def _check_family(sampling: str, sigma_: int, n_: int, B_: int) -> str:
-    key = check_sampling(sampling)
+    scheme = get_scheme(sampling)
     if not 1 <= sigma_ <= n_:
         raise ValueError(f"sigma must lie in [1, n] = [1, {n_}], got {sigma_}")
-    if B_ < 1 or (key != "wr" and B_ > n_):
-        raise ValueError(f"batch size must lie in [1, n] = [1, {n_}], got {B_}")
-    return key
+    problem = scheme.batch_problem(n_, B_)
+    if problem:
+        raise ValueError(f"batch size {problem} ({scheme.name}, n = {n_})")
+    return scheme.name
 
 
 def sigma_family_eta_star(
@@ -436,12 +440,15 @@ def sigma_family_eta_star_grid(sampling: str, sigma_, n_: int, B_, c_: float = 2
     loop over cells); an axis with :math:`D\le0` contributes :math:`0`, and the private axis is
     absent where :math:`\sigma=n`.  Requires :math:`n\ge2`.
     """
-    key = check_sampling(sampling)
+    scheme = get_scheme(sampling)
+    key = scheme.name
     if n_ < 2:
         raise ValueError("the grid form needs n >= 2")
     sig, bat = np.broadcast_arrays(np.asarray(sigma_, float), np.asarray(B_, float))
-    if (sig < 1).any() or (sig > n_).any() or (bat < 1).any() or (key != "wr" and (bat > n_).any()):
-        raise ValueError(f"need 1 <= sigma <= n and 1 <= B <= n (n = {n_})")
+    bad_batch = [p for p in map(lambda b: scheme.batch_problem(n_, b), np.unique(bat)) if p]
+    if (sig < 1).any() or (sig > n_).any() or bad_batch:
+        raise ValueError(f"need 1 <= sigma <= n (n = {n_}) and admissible batch sizes "
+                         f"({key}: batch size {bad_batch[0] if bad_batch else 'ok'})")
     pair = sigma_family_law(key)
     args = (sig, float(n_), bat, float(c_))
     with np.errstate(divide="ignore", invalid="ignore"):

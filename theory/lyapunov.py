@@ -38,11 +38,10 @@ from __future__ import annotations
 from functools import cache
 
 import numpy as np
-from scipy import stats
 from scipy.optimize import brentq
 
 from theory.families import DiagonalFamily, identical_lists_diagonal, sigma_family_diagonal
-from theory.moments import check_sampling
+from theory.sampling import get_scheme
 
 __all__ = [
     "count_pmf",
@@ -68,24 +67,20 @@ _PIECE_BLOCK = 64
 def count_pmf(sampling: str, n_pool: int, batch: int, marked: int) -> tuple[np.ndarray, np.ndarray]:
     r"""Support and pmf of the count :math:`K` of ``marked`` samples (of ``n_pool``) in a batch.
 
-    Returns ``(k, p)`` with ``p > 0`` only.  ``wor``: hypergeometric; ``bernoulli``:
-    :math:`\mathrm{Binomial}(m, B/n)`; ``wr``: :math:`\mathrm{Binomial}(B, m/n)`.
+    Returns ``(k, p)`` with ``p > 0`` only, from the scheme's
+    :meth:`~theory.sampling.base.SamplingScheme.count_law` (``wor``: hypergeometric;
+    ``bernoulli``: :math:`\mathrm{Binomial}(m, B/n)`; ``wr``: :math:`\mathrm{Binomial}(B, m/n)`).
+    An unknown scheme raises :class:`~theory.sampling.UnknownSamplingError`; a scheme without an
+    exchangeable count law raises ``ValueError`` saying why.
     """
-    key = check_sampling(sampling)
+    scheme = get_scheme(sampling)
     n_pool, batch, marked = int(n_pool), int(batch), int(marked)
     if not 0 <= marked <= n_pool:
         raise ValueError(f"marked count {marked} outside [0, {n_pool}]")
-    if batch < 1 or (key != "wr" and batch > n_pool):
-        raise ValueError(f"batch size {batch} invalid for a pool of {n_pool} ({key})")
-    if key == "wor":
-        k = np.arange(0, min(marked, batch) + 1)
-        p = stats.hypergeom.pmf(k, n_pool, marked, batch)
-    elif key == "bernoulli":
-        k = np.arange(0, marked + 1)
-        p = stats.binom.pmf(k, marked, batch / n_pool)
-    else:
-        k = np.arange(0, batch + 1)
-        p = stats.binom.pmf(k, batch, marked / n_pool)
+    problem = scheme.batch_problem(n_pool, batch)
+    if problem:
+        raise ValueError(f"batch size {problem} ({scheme.name})")
+    k, p = scheme.count_law(n_pool, batch, marked)
     keep = p > 0
     k, p = k[keep].astype(float), p[keep]
     k.setflags(write=False)

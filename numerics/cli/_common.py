@@ -14,6 +14,7 @@ from numerics.core.inputs import InputError, UnlearningConfig, check_alpha
 from numerics.core.npz import read_arrays
 from numerics.core.operator import SecondMomentOperator
 from numerics.core.serialise import jsonable
+from theory.sampling import sampling_help
 
 
 def add_operator_arguments(parser: argparse.ArgumentParser, *, eta: bool = True) -> None:
@@ -29,7 +30,7 @@ def add_operator_arguments(parser: argparse.ArgumentParser, *, eta: bool = True)
                              "(0 ignores it), and only 0 without one")
     parser.add_argument("--batch-retain", type=int, default=1, metavar="BR")
     parser.add_argument("--batch-forget", type=int, default=1, metavar="BF")
-    parser.add_argument("--sampling", default="wor", help="wor (default), bernoulli or wr")
+    parser.add_argument("--sampling", default="wor", help=sampling_help())
     parser.add_argument("--method", default="auto", choices=["auto", "dense", "lanczos"])
     parser.add_argument("--factors", action="store_true",
                         help="read the arrays as (n, d, k) factors H_i = F_i F_i^T")

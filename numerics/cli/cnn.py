@@ -23,6 +23,7 @@ from numerics.core.inputs import InputError
 from numerics.core.serialise import jsonable
 from numerics.sweep import run_sweep
 from numerics.sweep.options import add_sweep_arguments, sweep_options
+from theory.sampling import sampling_help
 
 #: Columns of the human-readable table.
 TABLE_COLUMNS: tuple[str, ...] = (
@@ -70,7 +71,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    metavar="BR", help=f"retain batch size(s) (a grid axis; default "
                                       f"{d.batch_retain})")
     p.add_argument("--batch-forget", type=int, default=d.batch_forget, metavar="BF")
-    p.add_argument("--sampling", default=d.sampling, help="wor (default), bernoulli or wr")
+    p.add_argument("--sampling", default=d.sampling, help=sampling_help())
     p.add_argument("--eta-rel", type=float, default=d.eta_rel,
                    help="unlearning step in units of 2/lambda_max(H_r)")
     p.add_argument("--steps", type=int, default=d.steps, help="nonlinear unlearning steps K")

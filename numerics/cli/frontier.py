@@ -17,6 +17,7 @@ from numerics.cli._common import emit
 from numerics.core.serialise import jsonable
 from numerics.sweep import SweepResult, run_sweep
 from numerics.sweep.options import add_sweep_arguments, parse_values, sweep_options
+from theory.sampling import sampling_help
 
 FAMILIES = ("sigma",)
 
@@ -40,7 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="mixing weight (> 0: retain list = forget list, SPEC 4.3)")
     p.add_argument("--notion", choices=list(NOTIONS), default="ms",
                    help="what the heatmap observes: ms (default), as or trajectory")
-    p.add_argument("--sampling", default="wor", help="wor (default), bernoulli or wr")
+    p.add_argument("--sampling", default="wor", help=sampling_help())
     p.add_argument("--c", type=float, default=2.0, help="curvature scale: lambda_max(mean H)")
     p.add_argument("--seed", type=int, default=0, help="seed of the trajectory rule")
     p.add_argument("--horizon", type=int, default=1000, help="trajectory rule: steps")

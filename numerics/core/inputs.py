@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from numerics.core.pools import CurvaturePool, HessianPool
-from theory.moments import SAMPLING_MODELS
+from theory.sampling import UnknownSamplingError, get_scheme
 
 __all__ = [
     "InputError",
@@ -57,24 +57,28 @@ def check_eta(eta: float) -> float:
 
 
 def check_sampling(sampling: str) -> str:
-    """Return the normalised sampling model name, or raise naming the known ones."""
-    key = str(sampling).lower()
-    if key not in SAMPLING_MODELS:
-        raise InputError(
-            f"unknown sampling model {sampling!r}; expected one of {', '.join(SAMPLING_MODELS)}"
-        )
-    return key
+    """Return the normalised name of a registered sampling scheme, or raise naming the known ones.
+
+    The one check is :func:`theory.sampling.get_scheme`; its error becomes an :class:`InputError`.
+    """
+    try:
+        return get_scheme(sampling).name
+    except UnknownSamplingError as exc:
+        raise InputError(str(exc)) from None
 
 
 def check_batch(batch: int, n_pool: int, name: str, sampling: str = "wor") -> int:
-    """Return ``batch`` as int, or raise if :math:`B<1` or :math:`B>n` (allowed for ``wr``)."""
+    r"""Return ``batch`` as int, or raise if the scheme does not admit it for a set of ``n_pool``.
+
+    The rule (:math:`1\le B\le n`, :math:`B>n` only where a batch may exceed its set) is the
+    scheme's :meth:`~theory.sampling.base.SamplingScheme.batch_problem`.
+    """
     if isinstance(batch, bool) or int(batch) != batch:
         raise InputError(f"{name} batch size must be an integer, got {batch}")
     b = int(batch)
-    if b < 1:
-        raise InputError(f"{name} batch size must be >= 1, got {b}")
-    if b > n_pool and sampling != "wr":
-        raise InputError(f"{name} batch size {b} is larger than its set of {n_pool} samples")
+    problem = get_scheme(check_sampling(sampling)).batch_problem(n_pool, b)
+    if problem:
+        raise InputError(f"{name} batch size {problem}")
     return b
 
 

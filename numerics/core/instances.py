@@ -13,6 +13,7 @@ import numpy as np
 
 from numerics.core.inputs import HessianPool, UnlearningConfig, as_pool
 from numerics.core.operator import SecondMomentOperator
+from theory.sampling import exchangeable_names
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,8 @@ def random_instance(rng: np.random.Generator, *, d: int = 4, n_retain: int = 6,
     r"""A random instance with :math:`\\alpha\\in[0,\\alpha_{\\max}]` and random batch sizes."""
     retain = random_pool(rng, n_retain, d, max_rank, 1.0, "retain")
     forget = random_pool(rng, n_forget, d, max_rank, forget_scale, "forget") if n_forget else None
-    sampling = sampling or ("wor", "bernoulli", "wr")[int(rng.integers(3))]
+    schemes = exchangeable_names()  # the schemes the exchangeable operator takes
+    sampling = sampling or schemes[int(rng.integers(len(schemes)))]
     cfg = UnlearningConfig(
         alpha=float(rng.uniform(0.0, alpha_max)) if n_forget else 0.0,
         batch_retain=int(rng.integers(1, n_retain + 1)),

@@ -21,9 +21,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from numerics.core.inputs import InputError, check_eta
+from numerics.core.inputs import InputError, check_batch, check_eta, check_sampling
 from numerics.core.operator import SecondMomentOperator
 from numerics.core.pools import CurvaturePool
+from theory.sampling import get_scheme
 
 __all__ = [
     "sample_weights",
@@ -56,21 +57,15 @@ def sample_weights(rng: np.random.Generator, sampling: str, n: int, batch: int,
                    size: int) -> np.ndarray:
     r"""Batch weights :math:`\omega` (``size x n``) with :math:`\hat H=\sum_i\omega_iH_i`.
 
-    ``wor``: a uniform size-:math:`B` subset (the :math:`B` smallest of :math:`n` uniform keys);
-    ``bernoulli``: independent inclusion with :math:`q=B/n`, divided by the nominal :math:`B`;
-    ``wr``: multinomial counts of :math:`B` uniform draws, divided by :math:`B`.
+    The registered scheme's sampler (:meth:`theory.sampling.base.SamplingScheme.weights`), after
+    the scheme and the batch size are validated: ``wor``: a uniform size-:math:`B` subset (the
+    :math:`B` smallest of :math:`n` uniform keys); ``bernoulli``: independent inclusion with
+    :math:`q=B/n`, divided by the nominal :math:`B`; ``wr``: multinomial counts of :math:`B`
+    uniform draws, divided by :math:`B`.
     """
-    if sampling == "wor":
-        keys = rng.random((size, n))
-        if batch == n:
-            return np.full((size, n), 1.0 / n)
-        kth = np.partition(keys, batch - 1, axis=1)[:, batch - 1 : batch]
-        return (keys <= kth) / batch
-    if sampling == "bernoulli":
-        return (rng.random((size, n)) < batch / n) / batch
-    if sampling == "wr":
-        return rng.multinomial(batch, np.full(n, 1.0 / n), size=size) / batch
-    raise InputError(f"unknown sampling model {sampling!r}")
+    key = check_sampling(sampling)
+    b = check_batch(batch, n, "sampled", key)
+    return get_scheme(key).weights(rng, n, b, size)
 
 
 class _Stepper:
@@ -82,7 +77,7 @@ class _Stepper:
 
     def __init__(self, op: SecondMomentOperator, eta: float, rng: np.random.Generator) -> None:
         cfg = op.config
-        self.eta, self.rng, self.sampling = eta, rng, cfg.sampling
+        self.eta, self.rng, self.scheme = eta, rng, get_scheme(cfg.sampling)
         self.parts: list[tuple[float, CurvaturePool, int]] = []
         for pool, weight, batch in ((op.retain, op.weight_retain, cfg.batch_retain),
                                     (op.forget, -op.weight_forget, cfg.batch_forget)):
@@ -93,7 +88,7 @@ class _Stepper:
         R = delta.shape[0]
         update = np.zeros_like(delta)
         for weight, pool, batch in self.parts:
-            omega = sample_weights(self.rng, self.sampling, pool.n, batch, R)  # (R, n)
+            omega = self.scheme.weights(self.rng, pool.n, batch, R)  # (R, n)
             update += weight * pool.weighted_apply(delta, omega)
         return delta - self.eta * update
 
@@ -101,7 +96,7 @@ class _Stepper:
         r"""``count`` sampled matrices :math:`\\hat A` (``count x r x r``)."""
         out = None
         for weight, pool, batch in self.parts:
-            omega = sample_weights(self.rng, self.sampling, pool.n, batch, count)
+            omega = self.scheme.weights(self.rng, pool.n, batch, count)
             term = weight * pool.weighted_sum(omega)
             out = term if out is None else out + term
         return out

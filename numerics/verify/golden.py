@@ -28,7 +28,7 @@ from typing import Any
 
 import sympy as sp
 
-from theory.catalog import Expression, expressions, missing_modules
+from theory.catalog import Expression, expressions, missing_modules, skipped
 
 __all__ = [
     "DEFAULT_DIR",
@@ -180,7 +180,9 @@ class GoldenEntry:
 
     ``status`` is ``same`` (identical ``srepr``), ``equivalent`` (rewritten, equal), ``changed``,
     ``new`` (no golden file), ``removed`` (golden file without an expression), ``unavailable``
-    (its theory module is not in the tree) or ``error`` (the derivation raised).
+    (its theory module is not in the tree), ``skipped`` (the expression does not exist for a
+    stated reason, e.g. a sampling scheme its closed form cannot take) or ``error`` (the
+    derivation raised).
     """
 
     name: str
@@ -271,10 +273,14 @@ def check(directory: Path | str | None = None, names: Iterable[str] | None = Non
         items = tqdm(items, desc="golden", unit="expr", disable=None, leave=False)
     for entry in items:
         report.entries.append(_compare(entry, directory))
+    for name, reason in skipped().items():
+        if selected(name, wanted):
+            report.entries.append(GoldenEntry(name, "skipped", reason))
     missing_groups = {m.rsplit(".", 1)[-1] for m in missing_modules()}
     for path in sorted(directory.glob("*.json")) if directory.is_dir() else []:
         name = path.stem
-        if name in catalog or not selected(name, wanted) or name in expressions():
+        if name in catalog or not selected(name, wanted) or name in expressions() \
+                or name in skipped():
             continue
         old = json.loads(path.read_text(encoding="utf-8"))
         if name.split(".", 1)[0] in missing_groups:

@@ -27,6 +27,7 @@ import numpy as np
 
 from numerics.verify.claims.policy import Kind, tolerance
 from numerics.verify.golden import GoldenEntry, GoldenReport, rebless, selected
+from theory.sampling import exchangeable_names, skipped_schemes
 
 __all__ = ["DEFAULT_DIR", "Threshold", "THRESHOLDS", "threshold_rtol", "check", "update",
            "format_threshold"]
@@ -102,7 +103,7 @@ _IDENTICAL_POINTS = tuple({"sigma": s, "n": n, "B": b, "alpha": a, "c": 2.0}
 
 def _registry() -> dict[str, Threshold]:
     out: list[Threshold] = []
-    for s in ("wor", "bernoulli", "wr"):
+    for s in exchangeable_names():  # the count laws of theory.lyapunov need exchangeable schemes
         out.append(Threshold(
             f"lyapunov.sigma_family.eta_star_as.{s}", _sigma_eta_as(s), _SIGMA_POINTS,
             "almost-sure", f"eta*_as of plain SGD on the sigma-family (SPEC §4.2), {s} batches"))
@@ -118,6 +119,12 @@ def _registry() -> dict[str, Threshold]:
 
 #: The registered thresholds, by name.
 THRESHOLDS: dict[str, Threshold] = _registry()
+
+#: Thresholds a sampling scheme cannot have, with the reason (reported as ``skipped``).
+SKIPPED: dict[str, str] = {
+    f"lyapunov.{family}.eta_star_as.{s}": reason
+    for s, reason in skipped_schemes().items() for family in ("identical_lists", "sigma_family")
+}
 
 
 @dataclass
@@ -187,8 +194,11 @@ def check(directory: Path | str | None = None, names: Iterable[str] | None = Non
                      leave=False)
     for t in items:
         report.entries.append(_compare(t, directory))
+    for name, reason in SKIPPED.items():
+        if selected(name, wanted):
+            report.entries.append(ThresholdEntry(name, "skipped", reason))
     for path in sorted(directory.glob("*.json")) if directory.is_dir() else []:
-        if path.stem not in THRESHOLDS and selected(path.stem, wanted):
+        if path.stem not in THRESHOLDS and path.stem not in SKIPPED and selected(path.stem, wanted):
             old = json.loads(path.read_text(encoding="utf-8"))
             report.entries.append(ThresholdEntry(path.stem, "removed",
                                                  "no such threshold any more", old))

@@ -12,6 +12,7 @@ from numerics.apps.cnn.model import CNNConfig, init_weights
 from numerics.apps.cnn.train import TrainConfig, train_gd
 from numerics.apps.cnn.unlearn import ESCAPE_LOSS, UnlearnConfig, draw_batches, unlearn
 from numerics.core.inputs import InputError
+from theory.sampling import scheme_names
 
 
 @pytest.fixture(scope="module")
@@ -54,15 +55,15 @@ def test_fine_tuning_full_batch_keeps_retain_fit(trained):
     assert res.retain_acc[-1] == 1.0 and not res.escaped
 
 
-@pytest.mark.parametrize("sampling", ["wor", "bernoulli", "wr"])
+@pytest.mark.parametrize("sampling", scheme_names())
 def test_draw_batches(sampling):
-    w = draw_batches(np.random.default_rng(0), 10, 3, 4000, sampling)
+    w = draw_batches(np.random.default_rng(0), 10, 4, 4000, sampling)
     assert w.shape == (4000, 10)
     assert w.mean() == pytest.approx(0.1, rel=0.03)  # E omega_i = 1/n
     if sampling != "bernoulli":
         assert np.allclose(w.sum(axis=1), 1.0)
     if sampling == "wor":
-        assert np.all((w > 0).sum(axis=1) == 3)
+        assert np.all((w > 0).sum(axis=1) == 4)
 
 
 def test_bad_unlearning_input(trained):

@@ -10,6 +10,7 @@ from numerics.core.families import identical_lists, separate_sets
 from numerics.verify.claims.policy import Kind, tolerance
 from theory import families as tf
 from theory.families import identical_lists_eta_star, separate_sets_eta_star, separate_sets_law
+from theory.sampling import exchangeable_names
 
 #: eta*_ms and alpha_c from the exact operator vs the closed forms: a tight threshold.
 RTOL = tolerance(Kind.TIGHT_THRESHOLD).value
@@ -24,7 +25,7 @@ def _alpha_c(sampling, n_r, n_f, s_r, s_f, lam_r, lam_f):
     return float(sp.N(val))
 
 
-@pytest.mark.parametrize("sampling", ["wor", "bernoulli", "wr"])
+@pytest.mark.parametrize("sampling", exchangeable_names())
 @pytest.mark.parametrize(("n_r", "n_f", "s_r", "s_f", "lam_r", "lam_f", "br", "bf", "alpha"), [
     (8, 3, 6, 3, 1.0, 1.0, 2, 1, 0.2),    # all forget on the shared axis, alpha < alpha_c
     (8, 3, 6, 3, 1.0, 1.0, 2, 1, 0.6),    # alpha > alpha_c: the mean escapes

@@ -9,6 +9,7 @@ from numerics.apps.diagnose.route import choose_route, compute_curvature, dense_
 from numerics.core.inputs import InputError, UnlearningConfig
 from numerics.core.operator import SecondMomentOperator
 from numerics.core.pools import SignedPool, make_pool, signed_factors
+from theory.sampling import exchangeable_names
 
 
 def _indefinite(rng, n, d):
@@ -32,11 +33,9 @@ def test_signed_pool_reproduces_dense():
     np.testing.assert_allclose(p.lambda_max(), np.linalg.eigvalsh(h)[:, -1], atol=1e-10)
 
 
-@pytest.mark.parametrize("sampling", ["wor", "bernoulli", "wr"])
-def test_signed_operator_matches_expectation_formula(sampling):
-    """T(M) = E[(I - eta A_hat) M (I - eta A_hat)] by brute force over all WOR batches."""
-    from itertools import combinations
-
+@pytest.mark.parametrize("sampling", exchangeable_names())
+def test_signed_operator_matches_expectation_formula(sampling, batch_enumeration):
+    """T(M) = E[(I - eta A_hat) M (I - eta A_hat)] by brute force over every pair of batches."""
     rng = np.random.default_rng(1)
     d, n_r, n_f = 3, 4, 2
     hr, hf = _indefinite(rng, n_r, d), 0.3 * _indefinite(rng, n_f, d)
@@ -46,16 +45,14 @@ def test_signed_operator_matches_expectation_formula(sampling):
     M = M + M.T
     eta = 0.1
     out = op.apply(M, eta)
-    if sampling == "wor":
-        acc = np.zeros((d, d))
-        count = 0
-        for br in combinations(range(n_r), 2):
-            for bf in combinations(range(n_f), 1):
-                A = 0.8 * hr[list(br)].mean(0) - 0.2 * hf[list(bf)].mean(0)
-                P = np.eye(d) - eta * A
-                acc += P @ M @ P
-                count += 1
-        np.testing.assert_allclose(out, acc / count, atol=1e-12)
+    acc = np.zeros((d, d))
+    enum = batch_enumeration(sampling)
+    for p_r, z_r in enum(n_r, 2):
+        for p_f, z_f in enum(n_f, 1):
+            A = 0.8 * np.einsum("i,ijk->jk", z_r / 2, hr) - 0.2 * np.einsum("i,ijk->jk", z_f, hf)
+            P = np.eye(d) - eta * A
+            acc += p_r * p_f * (P @ M @ P)
+    np.testing.assert_allclose(out, acc, atol=1e-12)
     dense = (op.dense_T(eta) @ M.reshape(-1, order="F")).reshape(d, d, order="F")
     np.testing.assert_allclose(out, dense, atol=1e-12)
     assert op.eta_star_ms() > 0

@@ -5,10 +5,13 @@ import json
 import shutil
 
 import pytest
+import sympy as sp
 
 from numerics.cli import main
 from numerics.verify import golden_thresholds as gt
 from numerics.verify.claims.policy import Kind, tolerance
+from theory.moments import batch_moments, n
+from theory.sampling import exchangeable_names, skipped_schemes
 
 
 @pytest.fixture
@@ -28,15 +31,16 @@ def test_every_threshold_matches_its_golden_values():
 
 
 def test_golden_values_contain_the_gradient_descent_limit():
-    """σ = n puts every sample on the one axis with λ = c: every batch has mean curvature c, the
-    recursion is deterministic 1 - ηc, and η*_as = 2/c (= 1 for c = 2) for every sampling."""
-    for s in ("wor", "bernoulli", "wr"):
+    """σ = n puts every sample on the one axis with λ = c: every batch of a fixed size has mean
+    curvature c, the recursion is deterministic 1 - ηc, and η*_as = 2/c (= 1 for c = 2)."""
+    for s in exchangeable_names():
         rec = json.loads((gt.DEFAULT_DIR / f"lyapunov.sigma_family.eta_star_as.{s}.json")
                          .read_text())
         gd = [v for v in rec["values"] if v["point"]["sigma"] == v["point"]["n"]]
         assert gd, "the reference points must include sigma = n"
-        if s == "bernoulli":  # Bernoulli batches vary in size: not deterministic, no GD limit
-            continue
+        mom = batch_moments(s)  # Var(sum_i z_i) = 0: every batch has exactly B members
+        if sp.simplify(n * mom.ez2 + n * (n - 1) * mom.ezz - (n * mom.ez) ** 2) != 0:
+            continue  # batches vary in size (Bernoulli): not deterministic, no GD limit
         for v in gd:
             assert v["value"] == pytest.approx(2.0 / v["point"]["c"],
                                                rel=tolerance(Kind.TIGHT_THRESHOLD).value)
@@ -93,3 +97,12 @@ def test_a_nan_threshold_is_a_change(monkeypatch, thresholds_copy):
     monkeypatch.setitem(gt.THRESHOLDS, name, nan_at_second)
     (e,) = gt.check(thresholds_copy, names=[name]).entries
     assert e.status == "changed" and e.failed
+
+
+def test_schemes_without_a_count_law_are_skipped_with_their_reason():
+    report = gt.check(names=["lyapunov"])
+    skipped = {e.name: e for e in report.entries if e.status == "skipped"}
+    expected = {f"lyapunov.{f}.eta_star_as.{s}": reason for s, reason in skipped_schemes().items()
+                for f in ("identical_lists", "sigma_family")}
+    assert {k: e.detail for k, e in skipped.items()} == expected
+    assert not any(e.failed for e in skipped.values())

@@ -18,6 +18,7 @@ from numerics.core.operator import SecondMomentOperator
 from numerics.core.simulate import sample_weights, trajectory_rule
 from numerics.verify.claims.policy import POLICY, Kind
 from theory import lyapunov as lya
+from theory.sampling import exchangeable_names
 
 K_SE = POLICY[Kind.STATISTICAL].value
 
@@ -38,7 +39,7 @@ def _iterate(op, M0, eta, T):
     return np.array(out) / np.trace(M0)
 
 
-@pytest.mark.parametrize("sampling", ["wor", "bernoulli", "wr"])
+@pytest.mark.parametrize("sampling", exchangeable_names())
 def test_ms_growth_equals_exact_iteration(sampling):
     op = _random_op(1, sampling=sampling)
     eta = 0.4 / np.linalg.eigvalsh(op.A)[-1]
@@ -158,7 +159,7 @@ def _forced_monte_carlo(op, gr, gf, eta, T, R, seed):
     return delta
 
 
-@pytest.mark.parametrize("sampling", ["wor", "bernoulli", "wr"])
+@pytest.mark.parametrize("sampling", exchangeable_names())
 def test_forced_moments_match_simulated_affine_recursion(sampling):
     rng = np.random.default_rng(11)
     d, n, nf = 6, 7, 4

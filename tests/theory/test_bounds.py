@@ -10,8 +10,9 @@ from theory import bounds as Bd
 from theory import families as F
 from theory.families import lam, sigma
 from theory.moments import B, batch_moments, n
+from theory.sampling import exchangeable_names
 
-SAMPLINGS = ("wor", "bernoulli", "wr")
+SAMPLINGS = exchangeable_names()
 #: Bracket eta_conv <= eta*_ms <= eta_div: eta*_ms is an eigenvalue solve accurate to ~1e-13.
 BRACKET_RTOL = 1e-9
 

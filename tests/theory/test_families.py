@@ -32,8 +32,10 @@ from theory.families import (
     sigma_r,
 )
 from theory.moments import B, n
+from theory.sampling import exchangeable_names, skipped_schemes
 
-SAMPLINGS = ("wor", "bernoulli", "wr")
+#: The schemes with exchangeable closed forms (theory.families needs them).
+SAMPLINGS = exchangeable_names()
 #: Lambdified float callables vs exact rational evaluation: a handful of float operations.
 FLOAT_RTOL = 1e-12
 #: Enumeration sums a few thousand float products; round-off stays far below this.
@@ -45,16 +47,20 @@ def _zero(expr) -> bool:
 
 
 # ------------------------------------------------------------------------------- §4.1 law
+#: SPEC §4.1 table of Var K (the schemes the specification tabulates).
+SPEC_41_VAR = {
+    "wor": lambda n_, b_, m_: b_ * m_ / n_ * (1 - m_ / n_) * (n_ - b_) / (n_ - 1),
+    "bernoulli": lambda n_, b_, m_: m_ * b_ / n_ * (1 - b_ / n_),
+    "wr": lambda n_, b_, m_: b_ * m_ / n_ * (1 - m_ / n_),
+}
+
+
 def _spec_var(sampling, n_, b_, m_):
     """SPEC §4.1 table of Var K."""
-    if sampling == "wor":
-        return b_ * m_ / n_ * (1 - m_ / n_) * (n_ - b_) / (n_ - 1)
-    if sampling == "bernoulli":
-        return m_ * b_ / n_ * (1 - b_ / n_)
-    return b_ * m_ / n_ * (1 - m_ / n_)
+    return SPEC_41_VAR[sampling](n_, b_, m_)
 
 
-@pytest.mark.parametrize("sampling", SAMPLINGS)
+@pytest.mark.parametrize("sampling", sorted(SPEC_41_VAR))
 def test_diagonal_law_matches_spec_41(sampling):
     law = F.diagonal_law(sampling)
     D_spec = (1 - alpha) * lam_r * m_r / n_r - alpha * lam_f * m_f / n_f
@@ -67,34 +73,13 @@ def test_diagonal_law_matches_spec_41(sampling):
     assert _zero(law.eta_star - 2 * D_spec / (D_spec**2 + V_spec))
 
 
-def _count_law(sampling, n_, b_, m_):
-    """Exact pmf of the marked count by enumerating every batch (no formula involved)."""
-    probs = {}
-    if sampling == "wor":
-        subsets = list(itertools.combinations(range(n_), b_))
-        for s in subsets:
-            k = sum(i < m_ for i in s)
-            probs[k] = probs.get(k, 0.0) + 1.0 / len(subsets)
-    elif sampling == "bernoulli":
-        q = b_ / n_
-        for z in itertools.product([0, 1], repeat=n_):
-            p = q ** sum(z) * (1 - q) ** (n_ - sum(z))
-            k = sum(z[:m_])
-            probs[k] = probs.get(k, 0.0) + p
-    else:
-        for draws in itertools.product(range(n_), repeat=b_):
-            k = sum(d < m_ for d in draws)
-            probs[k] = probs.get(k, 0.0) + float(n_) ** (-b_)
-    return probs
-
-
 @pytest.mark.parametrize("sampling", SAMPLINGS)
-def test_second_moment_matches_enumeration(sampling):
+def test_second_moment_matches_enumeration(sampling, enumerated_count_pmf):
     """E J^2 by brute force over all batch pairs vs the derived law (float callable and sympy)."""
     cfg = dict(alpha=0.3, lam_r=1.7, m_r=2, n_r=5, B_r=2, lam_f=0.9, m_f=2, n_f=4, B_f=3)
     e = 0.41
-    pr = _count_law(sampling, cfg["n_r"], cfg["B_r"], cfg["m_r"])
-    pf = _count_law(sampling, cfg["n_f"], cfg["B_f"], cfg["m_f"])
+    pr = enumerated_count_pmf(sampling, cfg["n_r"], cfg["B_r"], cfg["m_r"])
+    pf = enumerated_count_pmf(sampling, cfg["n_f"], cfg["B_f"], cfg["m_f"])
     brute = 0.0
     for (kr, p1), (kf, p2) in itertools.product(pr.items(), pf.items()):
         J = 1 - e * (1 - cfg["alpha"]) * cfg["lam_r"] / cfg["B_r"] * kr + (
@@ -146,7 +131,7 @@ SPEC_42 = {
 }
 
 
-@pytest.mark.parametrize("sampling", SAMPLINGS)
+@pytest.mark.parametrize("sampling", sorted(SPEC_42))
 def test_sigma_family_matches_spec_42(sampling):
     pair = F.sigma_family_law(sampling)
     shared, private = SPEC_42[sampling]
@@ -231,7 +216,7 @@ def test_exact_and_float_agree():
 
 
 # ------------------------------------------------------------------------------- §4.4
-@pytest.mark.parametrize("sampling", SAMPLINGS)
+@pytest.mark.parametrize("sampling", sorted(SPEC_41_VAR))
 def test_separate_sets_spec_44(sampling):
     law = F.separate_sets_law(sampling)
     mu = {mu_r: lam_r * sigma_r / n_r, mu_f: lam_f * sigma_f / n_f}
@@ -280,6 +265,15 @@ def test_clique_derivatives_spec_36():
     assert d_sharp.subs({**pt, B: 10}) == 0
 
 
+@pytest.mark.parametrize("sampling", sorted(skipped_schemes()))
+def test_no_family_closed_form_without_exchangeability(sampling):
+    """A scheme the closed forms cannot take is refused with its reason, never approximated."""
+    with pytest.raises(ValueError, match="not exchangeable"):
+        F.diagonal_law(sampling)
+    with pytest.raises(ValueError, match="not exchangeable"):
+        F.sigma_family_eta_star(sampling, 2, 8, 4)
+
+
 def test_bad_inputs():
     with pytest.raises(ValueError):
         F.sigma_family_eta_star("wor", 0, 10, 2)
@@ -304,7 +298,7 @@ def test_sigma_family_grid_equals_scalar_closed_form():
 
     from theory.families import sigma_family_eta_star, sigma_family_eta_star_grid
 
-    for sampling in ("wor", "bernoulli", "wr"):
+    for sampling in SAMPLINGS:
         S, B = np.meshgrid(np.arange(1, 31), np.arange(1, 31), indexing="ij")
         G = sigma_family_eta_star_grid(sampling, S, 30, B)
         ref = np.array([[sigma_family_eta_star(sampling, int(s), 30, int(b)) for b in range(1, 31)]

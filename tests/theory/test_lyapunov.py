@@ -1,6 +1,5 @@
 """Exact almost-sure exponents (theory.lyapunov) vs simulation, Jensen and the SPEC tables."""
 
-import itertools
 import math
 from fractions import Fraction
 
@@ -9,8 +8,10 @@ import pytest
 
 from theory import families as F
 from theory import lyapunov as L
+from theory.sampling import exchangeable_names, get_scheme, skipped_schemes
 
-SAMPLINGS = ("wor", "bernoulli", "wr")
+#: The schemes with an exchangeable marked-count law (theory.lyapunov needs one).
+SAMPLINGS = exchangeable_names()
 #: Monte-Carlo agreement: |exact - MC mean| within this many standard errors (false alarm
 #: probability about 6e-5 per comparison under the CLT).
 MC_SIGMAS = 4.0
@@ -25,22 +26,8 @@ JENSEN_ATOL = 1e-12
 
 @pytest.mark.parametrize("sampling", SAMPLINGS)
 @pytest.mark.parametrize(("n_pool", "batch", "marked"), [(5, 2, 2), (6, 3, 4), (4, 4, 1)])
-def test_count_pmf_matches_enumeration(sampling, n_pool, batch, marked):
-    probs: dict[int, float] = {}
-    if sampling == "wor":
-        subsets = list(itertools.combinations(range(n_pool), batch))
-        for s in subsets:
-            k = sum(i < marked for i in s)
-            probs[k] = probs.get(k, 0.0) + 1 / len(subsets)
-    elif sampling == "bernoulli":
-        q = batch / n_pool
-        for z in itertools.product([0, 1], repeat=n_pool):
-            k = sum(z[:marked])
-            probs[k] = probs.get(k, 0.0) + q ** sum(z) * (1 - q) ** (n_pool - sum(z))
-    else:
-        for d in itertools.product(range(n_pool), repeat=batch):
-            k = sum(i < marked for i in d)
-            probs[k] = probs.get(k, 0.0) + n_pool ** (-batch)
+def test_count_pmf_matches_enumeration(sampling, n_pool, batch, marked, enumerated_count_pmf):
+    probs = enumerated_count_pmf(sampling, n_pool, batch, marked)
     k, p = L.count_pmf(sampling, n_pool, batch, marked)
     assert dict(zip(k.astype(int).tolist(), p.tolist(), strict=True)) == pytest.approx(
         {kk: v for kk, v in probs.items() if v > 0}, abs=PMF_ATOL
@@ -48,15 +35,10 @@ def test_count_pmf_matches_enumeration(sampling, n_pool, batch, marked):
 
 
 def _simulate_counts(rng, sampling, n_pool, batch, marked, size):
-    """Draw actual batches (indices 0..marked-1 are the marked samples) and count."""
-    if sampling == "wor":
-        idx = np.argsort(rng.random((size, n_pool)), axis=1)[:, :batch]
-        return (idx < marked).sum(axis=1)
-    if sampling == "bernoulli":
-        z = rng.random((size, n_pool)) < batch / n_pool
-        return z[:, :marked].sum(axis=1)
-    draws = rng.integers(0, n_pool, size=(size, batch))
-    return (draws < marked).sum(axis=1)
+    """Draw batches with the scheme's sampler (itself checked against the enumeration of its
+    batches in tests/sampling) and count the marked samples 0..marked-1."""
+    z = get_scheme(sampling).weights(rng, n_pool, batch, size) * batch
+    return np.rint(z[:, :marked].sum(axis=1))
 
 
 MC_CASES = [
@@ -126,6 +108,12 @@ def test_eta_star_as_is_first_root(sampling):
         grid = np.linspace(0, root, 4001)[1:-1]
         assert (L.gamma_max(fam, grid) < 0).all()
         assert abs(L.gamma_max(fam, root)) <= ROOT_ATOL
+
+
+@pytest.mark.parametrize("sampling", sorted(skipped_schemes()))
+def test_no_count_law_without_exchangeability(sampling):
+    with pytest.raises(ValueError, match="not exchangeable"):
+        L.count_pmf(sampling, 8, 4, 2)
 
 
 def test_special_cases():

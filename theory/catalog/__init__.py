@@ -35,7 +35,9 @@ import sympy as sp
 __all__ = [
     "Expression",
     "register_expression",
+    "skip_expression",
     "expressions",
+    "skipped",
     "unavailable",
     "load_all",
     "missing_modules",
@@ -103,6 +105,7 @@ class Expression:
 
 
 _REGISTRY: dict[str, Expression] = {}
+_SKIPPED: dict[str, str] = {}
 _UNAVAILABLE: dict[str, str] = {}
 _MISSING: set[str] = set()
 _LOADED = False
@@ -150,6 +153,19 @@ def register_expression(name: str, getter: Callable[[], sp.Expr], symbols: Itera
     return entry
 
 
+def skip_expression(name: str, reason: str) -> None:
+    """Record that the expression ``name`` does not exist, and why.
+
+    For example a sampling scheme its closed form cannot take; the golden check lists it as
+    ``skipped`` instead of omitting it.
+    """
+    if name in _REGISTRY or name in _SKIPPED:
+        raise ValueError(f"expression {name} is registered twice")
+    if not reason:
+        raise ValueError(f"skipped expression {name} needs a reason")
+    _SKIPPED[name] = reason
+
+
 def load_all() -> None:
     """Import every registration sub-module of this package once (idempotent)."""
     global _LOADED
@@ -173,6 +189,12 @@ def expressions() -> dict[str, Expression]:
     """Every registered expression, by name (sorted), loading the sub-modules on first use."""
     load_all()
     return dict(sorted(_REGISTRY.items()))
+
+
+def skipped() -> dict[str, str]:
+    """Expressions recorded by :func:`skip_expression`, with the reason (sorted by name)."""
+    load_all()
+    return dict(sorted(_SKIPPED.items()))
 
 
 def unavailable() -> dict[str, str]:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import theory.bounds as bo
 from theory.catalog import register_expression
-from theory.moments import SAMPLING_MODELS, B, n
+from theory.moments import B, n
+from theory.sampling import scheme_names
 
 _TAG = "SPEC §3.4 [D✓ C-BND]"
 register_expression("bounds.eta_conv", bo.eta_conv, (bo.lam_A, bo.c_star),
@@ -18,7 +19,7 @@ register_expression("bounds.eta_conv", bo.eta_conv, (bo.lam_A, bo.c_star),
 register_expression("bounds.eta_div", bo.eta_div, (bo.a_v, bo.s_v),
                     ({"a_v": 2, "s_v": "1/2"}, {"a_v": "3/10", "s_v": 4}), _TAG,
                     "sufficient divergence threshold along a direction v")
-for _s in SAMPLING_MODELS:
+for _s in scheme_names():
     register_expression(f"bounds.sgd_conv.{_s}", lambda s=_s: bo.sgd_conv(s),
                         (bo.lam_Hbar, bo.lam_star, n, B),
                         ({"lambda_Hbar": 2, "lambda_star": 8, "n": 20, "B": 4},

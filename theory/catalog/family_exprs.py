@@ -12,8 +12,8 @@ r"""Catalog entries of :mod:`theory.families`: the commuting closed forms of SPE
 from __future__ import annotations
 
 import theory.families as fa
-from theory.catalog import register_expression
-from theory.moments import SAMPLING_MODELS
+from theory.catalog import register_expression, skip_expression
+from theory.sampling import get_scheme, scheme_names
 
 _GEN_SYMS = (fa.alpha, fa.lam_r, fa.B_r, fa.E_r, fa.V_r, fa.lam_f, fa.B_f, fa.E_f, fa.V_f)
 _GEN_PTS = [dict(zip(map(str, _GEN_SYMS), v, strict=True)) for v in (
@@ -43,28 +43,38 @@ for _q in ("D", "V", "eta_star"):
     register_expression(f"families.generic.{_q}", lambda q=_q: getattr(fa.generic_diagonal_law(), q),
                         _GEN_SYMS, _GEN_PTS, _LAW, f"diagonal law, {_q}, in E K and Var K")
 
-for _s in SAMPLING_MODELS:
-    for _q in ("D", "V", "eta_star"):
-        register_expression(f"families.diagonal.{_s}.{_q}",
-                            lambda s=_s, q=_q: getattr(fa.diagonal_law(s), q),
-                            _AXIS_SYMS, _AXIS_PTS, _LAW, f"diagonal law, {_q}, {_s}")
-    for _q in ("shared", "private"):
-        register_expression(f"families.sigma_family.{_s}.{_q}",
-                            lambda s=_s, q=_q: getattr(fa.sigma_family_law(s), q), _SIG_SYMS,
-                            _SIG_PTS, "SPEC §4.2 [S:R family; D✓ C-FAM]",
-                            f"eta*_ms of the {_q} axis, plain SGD on the sigma-family, {_s}")
-        register_expression(f"families.identical_lists.{_s}.{_q}",
-                            lambda s=_s, q=_q: getattr(fa.identical_lists_law(s), q), _ID_SYMS,
-                            _ID_PTS, "SPEC §4.3 [D✓ C-UNL]",
-                            f"eta*_ms of the {_q} axis, retain list = forget list, {_s}")
-    for _q in ("alpha_c", "shared", "shared_V", "private_retain"):
-        register_expression(f"families.separate_sets.{_s}.{_q}",
-                            lambda s=_s, q=_q: getattr(fa.separate_sets_law(s), q), _SEP_SYMS,
-                            _SEP_PTS, "SPEC §4.4 [D✓ C-FAM]",
-                            f"separate retain and forget sets, {_q}, {_s}")
-    register_expression(f"families.clique.{_s}.eta_star",
-                        lambda s=_s: fa.clique_law(s).eta_star, _CLQ_SYMS, _CLQ_PTS,
-                        "SPEC §4.5 [D✓ symbolic]", f"eta*_ms of a clique of sigma samples, {_s}")
+
+def _register_scheme(s: str) -> None:
+    """The closed forms of one scheme; a scheme that is not exchangeable records them skipped."""
+    entries = [(f"families.diagonal.{s}.{q}", lambda q=q: getattr(fa.diagonal_law(s), q),
+                _AXIS_SYMS, _AXIS_PTS, _LAW, f"diagonal law, {q}, {s}")
+               for q in ("D", "V", "eta_star")]
+    for q in ("shared", "private"):
+        entries.append((f"families.sigma_family.{s}.{q}",
+                        lambda q=q: getattr(fa.sigma_family_law(s), q), _SIG_SYMS, _SIG_PTS,
+                        "SPEC §4.2 [S:R family; D✓ C-FAM]",
+                        f"eta*_ms of the {q} axis, plain SGD on the sigma-family, {s}"))
+        entries.append((f"families.identical_lists.{s}.{q}",
+                        lambda q=q: getattr(fa.identical_lists_law(s), q), _ID_SYMS, _ID_PTS,
+                        "SPEC §4.3 [D✓ C-UNL]",
+                        f"eta*_ms of the {q} axis, retain list = forget list, {s}"))
+    entries += [(f"families.separate_sets.{s}.{q}",
+                 lambda q=q: getattr(fa.separate_sets_law(s), q), _SEP_SYMS, _SEP_PTS,
+                 "SPEC §4.4 [D✓ C-FAM]", f"separate retain and forget sets, {q}, {s}")
+                for q in ("alpha_c", "shared", "shared_V", "private_retain")]
+    entries.append((f"families.clique.{s}.eta_star", lambda: fa.clique_law(s).eta_star,
+                    _CLQ_SYMS, _CLQ_PTS, "SPEC §4.5 [D✓ symbolic]",
+                    f"eta*_ms of a clique of sigma samples, {s}"))
+    scheme = get_scheme(s)
+    for name, *rest in sorted(entries, key=lambda e: e[0]):
+        if scheme.exchangeable:
+            register_expression(name, *rest)
+        else:
+            skip_expression(name, scheme.unsupported("marked-count law for the diagonal families"))
+
+
+for _s in scheme_names():
+    _register_scheme(_s)
 
 register_expression("families.clique.bernoulli.d_sigma_fixed_lambda",
                     lambda: fa.clique_sigma_derivatives("bernoulli")[0], _CLQ_SYMS, _CLQ_PTS,

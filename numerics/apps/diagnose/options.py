@@ -21,7 +21,7 @@ from numerics.apps.diagnose.route import DEFAULT_BUDGET_GB, ROUTES
 from numerics.core.device import DEVICES, DTYPES
 from numerics.core.inputs import InputError, check_alpha, check_eta, check_sampling
 from numerics.core.options import Options, at_least, group, option, positive
-from theory.moments import SAMPLING_MODELS
+from theory.sampling import sampling_help
 
 __all__ = ["UnlearningOptions", "CurvatureOptions", "RunOptions", "DeletionOptions",
            "PrescriptionOptions", "DiagnoseOptions", "DEFAULT_BATCH"]
@@ -63,7 +63,7 @@ class UnlearningOptions(Options):
     batch_forget: int | None = option(None, type=int, metavar="BF", help="forget batch size",
                                       default_text=f"min({DEFAULT_BATCH}, n_f)")
     sampling: str = option("wor", check=_sampling,
-                           help=f"batch sampling: one of {', '.join(SAMPLING_MODELS)}")
+                           help=f"batch sampling: {sampling_help()}")
 
     def validate(self) -> None:
         """At most one of ``eta`` and ``eta_rel``."""

@@ -13,14 +13,20 @@ from numerics.verify.tables.base import BuildContext, Column, Table, TableSpec, 
 def build(ctx: BuildContext) -> Table:
     r""":math:`a`, :math:`b`, :math:`\mathbb EK`, :math:`\operatorname{Var}K` per model."""
     from theory import moments as mo
+    from theory.sampling import get_scheme, scheme_names
 
     rows = []
-    for s in mo.SAMPLING_MODELS:
+    for s in scheme_names():
         bm = mo.batch_moments(s)
-        mean, var = mo.count_moments(s)
-        rows.append({"sampling": s, "diag_coeff": sp.latex(bm.diag_coeff),
-                     "mean_coeff": sp.latex(bm.mean_coeff), "count_mean": sp.latex(mean),
-                     "count_var": sp.latex(var)})
+        row = {"sampling": s, "diag_coeff": sp.latex(bm.diag_coeff),
+               "mean_coeff": sp.latex(bm.mean_coeff)}
+        if get_scheme(s).exchangeable:
+            mean, var = mo.count_moments(s)
+            row.update(count_mean=sp.latex(mean), count_var=sp.latex(var))
+        else:  # no law for an arbitrary marked set: say so in the cell
+            row.update(count_mean=r"\text{n/a}", count_var=r"\text{n/a}",
+                       skipped=get_scheme(s).unsupported("marked-count law"))
+        rows.append(row)
     return Table(
         "batch_moments", "Batch-covariance coefficients and marked-count moments",
         [Column("sampling", "sampling"),

@@ -10,8 +10,11 @@ from __future__ import annotations
 import numpy as np
 
 from numerics.verify.tables.base import BuildContext, Column, Table, TableSpec, register_table
+from theory.sampling import exchangeable_names, skipped_schemes
 
-SAMPLINGS = ("wor", "bernoulli", "wr")
+#: The schemes the exchangeable second-moment operator takes (the others are skipped, with the
+#: reason, in the table's parameters).
+SAMPLINGS = exchangeable_names()
 SIZES = {"d": 4, "n_retain": 6, "n_forget": 3}
 
 
@@ -61,7 +64,8 @@ def build(ctx: BuildContext) -> Table:
          Column("violations", "violations", fmt="d")],
         rows, "mean-square (exact threshold from the generalised eigenproblem)",
         {"instances": count, **SIZES, "alpha": "U(0, 0.4)", "batch sizes": "uniform",
-         "ranks": "mixed", "draws (incl. rejected)": drawn, "scale": ctx.scale},
+         "ranks": "mixed", "draws (incl. rejected)": drawn, "scale": ctx.scale,
+         **({"samplings skipped": skipped_schemes()} if skipped_schemes() else {})},
         [seed], "SPEC §3.4 [D✓ C-BND]", ("C5",),
         "Random non-commuting PSD instances whose mean is stable; eta_div is minimised over the "
         "eigenvectors of A and the top eigenvector of every H_i",
