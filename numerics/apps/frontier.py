@@ -116,8 +116,12 @@ def sigma_family_cell(config: dict[str, Any]) -> dict[str, Any]:
     :mod:`theory.lyapunov` (almost-sure, exact for this commuting family); with
     ``exact_operator=True`` the cell also evaluates :math:`\rho(\mathcal T(\eta))` of the operator.
     Record keys: the configuration, ``eta_star_ms``, ``ms_stable``, ``eta_star_as``, ``as_stable``,
-    optionally ``rho``, and for ``notion='trajectory'`` the observed ``traj_escape_fraction`` and
-    ``traj_escapes`` of the companion rule.
+    optionally ``rho``, and for ``notion='trajectory'`` the observed ``traj_escape_fraction`` (the
+    fraction of runs that escaped, finite-horizon trajectory notion) and ``traj_escapes`` (their
+    majority) of the companion rule, beside the predicted ``predicted_escape_probability`` (one
+    run escapes, in probability at horizon T, :func:`numerics.core.horizon.escape_probability`),
+    ``predicted_majority_escape_probability`` (the majority escapes) and
+    ``predicted_escape_notion``.
     """
     from numerics.core.simulate import trajectory_rule
     from theory import families as fam
@@ -142,10 +146,17 @@ def sigma_family_cell(config: dict[str, Any]) -> dict[str, Any]:
     if config.get("exact_operator", False):
         rec["rho"] = op.rho(eta)
     if notion == "trajectory":
-        out = trajectory_rule(op, eta, horizon=int(config.get("horizon", 1000)),
-                              repetitions=int(config.get("repetitions", 10)),
+        from numerics.core.horizon import escape_probability, majority_probability
+
+        horizon, reps = int(config.get("horizon", 1000)), int(config.get("repetitions", 10))
+        out = trajectory_rule(op, eta, horizon=horizon, repetitions=reps,
                               seed=int(config.get("seed", 0)))
-        rec.update(traj_escape_fraction=out.fraction, traj_escapes=out.escapes)
+        pred = escape_probability(op, eta, out.growth, horizon, seed=int(config.get("seed", 0)))
+        rec.update(traj_escape_fraction=out.fraction, traj_escapes=out.escapes,
+                   predicted_escape_probability=pred.value,
+                   predicted_majority_escape_probability=float(
+                       majority_probability(pred.value, reps)),
+                   predicted_escape_notion=f"{pred.notion}, one run ({pred.method})")
     return rec
 
 

@@ -43,6 +43,9 @@ __all__ = [
     "majority_probability",
     "check_growth",
     "check_horizon",
+    "escape_step_size",
+    "rule_starts",
+    "StartSample",
     "KRYLOV_STEPS",
 ]
 
@@ -106,11 +109,10 @@ def _start_matrix(op: SecondMomentOperator, start) -> np.ndarray:
                              "or a vector")
         return np.eye(op.dim) / op.dim
     v = np.asarray(start, dtype=float).ravel()
-    if v.size == op.ambient_dim and v.size != op.dim:
-        v = op.basis.T @ v  # the component outside V never moves; growth is measured on V
-    elif v.size != op.dim:
-        raise InputError(f"start vector has length {v.size}; expected {op.dim} (active "
-                         f"subspace) or {op.ambient_dim} (ambient)")
+    if v.size != op.ambient_dim:
+        raise InputError(f"start vector has length {v.size}; expected the ambient dimension "
+                         f"{op.ambient_dim}")
+    v = op.basis.T @ v  # the component outside V never moves; growth is measured on V
     nrm = float(v @ v)
     if not np.isfinite(nrm) or nrm <= 0.0:
         raise InputError("start vector must be finite with a non-zero component on the active "
@@ -185,8 +187,8 @@ def ms_growth(op: SecondMomentOperator, eta: float, steps: int, start="isotropic
         Last horizon :math:`t\ge1`.
     start:
         ``"isotropic"``: :math:`\delta_0` uniform on the unit sphere of :math:`V`
-        (:math:`M_0=I/r`); a vector (length :math:`r`, or ambient, then projected on :math:`V`):
-        that direction; ``"worst"``: for each :math:`t` the worst unit start,
+        (:math:`M_0=I/r`); a vector in ambient coordinates (length :math:`d`), projected on
+        :math:`V`: that direction; ``"worst"``: for each :math:`t` the worst unit start,
         :math:`g(t)=\max_{\|\delta_0\|=1}\mathbb E\|\delta_t\|^2=\lambda_{\max}(\mathcal T^t(I))`
         (:math:`\mathcal T` is self-adjoint, so
         :math:`\mathbb E\|\delta_t\|^2=\delta_0^\top\mathcal T^t(I)\delta_0`); the maximising start
@@ -300,7 +302,8 @@ def _exact_escape(op: SecondMomentOperator, eta: float, G: float, T: int,
     per_start = 1.0 - surv
     n = per_start.size
     se = float(per_start.std(ddof=1) / np.sqrt(n)) if n > 1 else 0.0
-    return HorizonEstimate(float(per_start.mean()), se, "exact multiplier law", PROB_NOTION, n)
+    value = float(np.clip(per_start.mean(), 0.0, 1.0))
+    return HorizonEstimate(value, se, "exact multiplier law", PROB_NOTION, n)
 
 
 def escape_probability(op: SecondMomentOperator, eta: float, growth: float, horizon: int, *,
@@ -369,3 +372,30 @@ def escape_probability(op: SecondMomentOperator, eta: float, growth: float, hori
     p = out.fraction
     return HorizonEstimate(p, float(np.sqrt(p * (1.0 - p) / samples)), "monte carlo",
                            PROB_NOTION, samples)
+
+
+def escape_step_size(op: SecondMomentOperator, growth: float, horizon: int,
+                     bracket: tuple[float, float], *, level: float = 0.5, samples: int = 2000, seed: int = 0,
+                     grid: tuple[float, float] = (th.DEFAULT_SPACING, th.DEFAULT_FLOOR)
+                     ) -> float | None:
+    r"""Step size at which one run of the rule escapes with probability ``level`` (default 50 %).
+
+    Notion: in probability at horizon :math:`T`; root of
+    :math:`\eta\mapsto` :func:`escape_probability` :math:`-\,` ``level`` in ``bracket`` (the same
+    sampled starts at every :math:`\eta`, so the function is smooth), or ``None`` when the
+    probability does not cross ``level`` inside ``bracket``.
+    """
+    from scipy.optimize import brentq
+
+    lo, hi = (check_eta(b) for b in bracket)
+    if not 0.0 < level < 1.0 or not lo < hi:
+        raise InputError(f"need 0 < level < 1 and lo < hi, got level={level}, bracket={bracket}")
+
+    def f(eta: float) -> float:
+        return escape_probability(op, eta, growth, horizon, samples=samples, seed=seed,
+                                  grid=grid).value - level
+
+    f_lo, f_hi = f(lo), f(hi)
+    if f_lo * f_hi > 0:
+        return None
+    return float(brentq(f, lo, hi, xtol=1e-6 * hi, rtol=1e-10))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 
 #: Claim-family modules; each registers its claims on import.
-FAMILIES: tuple[str, ...] = ("linear_exact", "linear_families", "cnn")
+FAMILIES: tuple[str, ...] = ("linear_exact", "linear_families", "horizon", "cnn")
 
 
 def load_all() -> None:
