@@ -116,8 +116,9 @@ def run(args: argparse.Namespace) -> int:
     seeds = args.seeds or [args.seed]
     configs = cnn_configs(args.snr, seeds, cfg, alpha=args.alpha,
                           batch_retain=args.batch_retain)
-    result = run_sweep(CNN_CELL, configs, desc="cnn", blas_threads=None,
-                       **sweep_options(args, progress=not (args.quiet or args.json)))
+    result = run_sweep(CNN_CELL, configs, args.store,
+                       sweep_options(args, progress=not (args.quiet or args.json)),
+                       desc="cnn", blas_threads=None)
     records = result.records
     summary = (f"cnn: {len(result.cells)} cells, computed {result.computed}, reused "
                f"{result.reused}, failed {result.failed} ({result.seconds:.1f} s, "

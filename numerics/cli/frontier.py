@@ -93,7 +93,8 @@ def run(args: argparse.Namespace) -> int:
     """Run the map; exit 1 when a cell failed."""
     cells = configs(args)
     opts = sweep_options(args, progress=None if not args.json else not args.quiet)
-    result = run_sweep(SIGMA_CELL, cells, desc=f"frontier {args.family}/{args.notion}", **opts)
+    result = run_sweep(SIGMA_CELL, cells, args.store, opts,
+                       desc=f"frontier {args.family}/{args.notion}")
     plot = args.plot or (str(Path(args.store) / heatmap_name(args)) if args.store else None)
     ok_records = [c.record for c in result.cells if c.ok]
     if plot and ok_records:

@@ -90,8 +90,10 @@ def run(args: argparse.Namespace) -> int:
         return _list(specs, args.json)
     scale = args.scale or ("quick" if args.quick else "default")
     progress = not (args.quiet or args.json) and sys.stderr.isatty()
-    sweep = sweep_options(args, progress=progress)
-    sweep = {k: v for k, v in sweep.items() if k != "progress"}
+    settings = sweep_options(args, progress=progress)
+    sweep = {"store": args.store, "executor": settings.executor, "workers": settings.workers,
+             "scheduler": settings.scheduler, "retry_failed": settings.retry_failed,
+             "chunk_size": settings.chunk_size}
     ctx = BuildContext(scale=scale, seed=args.seed, progress=progress, sweep=sweep)
     built: list[dict[str, Any]] = []
     missing: list[dict[str, str]] = []

@@ -70,7 +70,8 @@ def run(args: argparse.Namespace) -> int:
     ids = select(claims, args.claim)
     scale = args.scale or ("quick" if args.quick else "default")
     opts = sweep_options(args, progress=not (args.json or args.quiet))
-    sweep = run_sweep(CLAIM_CELL, claim_configs(ids, scale), desc=f"verify ({scale})", **opts)
+    sweep = run_sweep(CLAIM_CELL, claim_configs(ids, scale), args.store, opts,
+                      desc=f"verify ({scale})")
     results: list[ClaimResult] = [
         result_from_record(c.record, c.seconds) if c.ok and c.record is not None
         else failed_result(c.config["claim"], c.error or "", c.seconds)

@@ -42,7 +42,7 @@ from typing import Any, TypeVar
 
 from numerics.core.inputs import InputError
 
-__all__ = ["Options", "option", "group", "add_options", "options_from_args", "at_least",
+__all__ = ["Options", "option", "group", "add_options", "given_flags", "options_from_args", "at_least",
            "positive", "one_of", "option_fields"]
 
 T = TypeVar("T", bound="Options")
@@ -54,7 +54,8 @@ def option(default: Any = None, *, help: str, flag: str | None = None,  # noqa: 
            type: Callable[[str], Any] | None = None,  # noqa: A002
            choices: tuple[Any, ...] | Callable[[], tuple[Any, ...]] | None = None,
            metavar: str | None = None, check: Callable[[Any, str], Any] | None = None,
-           cli: bool = True, default_text: str | None = None) -> Any:
+           cli: bool = True, default_text: str | None = None,
+           exclusive: str | None = None) -> Any:
     """A dataclass field that is also a command-line flag.
 
     Parameters
@@ -77,6 +78,8 @@ def option(default: Any = None, *, help: str, flag: str | None = None,  # noqa: 
         ``False`` keeps the field off the command line (e.g. a callable).
     default_text:
         How the help text states the default when ``default`` alone would not say it.
+    exclusive:
+        Flags sharing this name form a mutually exclusive group on the command line.
 
     Returns
     -------
@@ -84,7 +87,7 @@ def option(default: Any = None, *, help: str, flag: str | None = None,  # noqa: 
         The field, with the flag description in its metadata.
     """
     meta = {"help": help, "flag": flag, "type": type, "choices": choices, "metavar": metavar,
-            "check": check, "cli": cli, "default_text": default_text}
+            "check": check, "cli": cli, "default_text": default_text, "exclusive": exclusive}
     return dataclasses.field(default=default, metadata={META: meta})
 
 
@@ -272,28 +275,39 @@ def add_options(parser: argparse.ArgumentParser | Any, cls: type[Options], *,
     skip:
         Flat names to leave off (a command that sets them itself).
     """
+    exclusive: dict[str, Any] = {}
     for f, meta in option_fields(cls):
         if meta.get("group") is not None:
             add_options(parser, meta["group"], skip=skip)
             continue
         if not meta["cli"] or f.name in skip:
             continue
-        flag, kind = _flag(f, meta)
-        text = meta["help"]
-        shown = meta["default_text"] or (None if f.default is None or kind else f.default)
-        if shown is not None:
-            text = f"{text} (default {shown})"
-        if kind == "bool":
-            parser.add_argument(flag, dest=f.name, action="store_true", help=text)
-            continue
-        choices = meta["choices"]
-        kw: dict[str, Any] = {"dest": f.name, "default": None, "help": text,
-                              "type": meta["type"] or type(f.default)}
-        if choices is not None:
-            kw["choices"] = choices() if callable(choices) else choices
-        if meta["metavar"] is not None:
-            kw["metavar"] = meta["metavar"]
-        parser.add_argument(flag, **kw)
+        target = parser
+        if meta["exclusive"] is not None:
+            if meta["exclusive"] not in exclusive:
+                exclusive[meta["exclusive"]] = parser.add_mutually_exclusive_group()
+            target = exclusive[meta["exclusive"]]
+        _add_flag(target, f, meta)
+
+
+def _add_flag(parser: Any, f: dataclasses.Field, meta: dict) -> None:
+    """One field's flag."""
+    flag, kind = _flag(f, meta)
+    text = meta["help"]
+    shown = meta["default_text"] or (None if f.default is None or kind else f.default)
+    if shown is not None:
+        text = f"{text} (default {shown})"
+    if kind == "bool":
+        parser.add_argument(flag, dest=f.name, action="store_true", help=text)
+        return
+    choices = meta["choices"]
+    kw: dict[str, Any] = {"dest": f.name, "default": None, "help": text,
+                          "type": meta["type"] or type(f.default)}
+    if choices is not None:
+        kw["choices"] = choices() if callable(choices) else choices
+    if meta["metavar"] is not None:
+        kw["metavar"] = meta["metavar"]
+    parser.add_argument(flag, **kw)
 
 
 def given_flags(args: argparse.Namespace, cls: type[Options]) -> dict[str, Any]:

@@ -8,13 +8,13 @@ one row per finished cell, keyed by the hash of configuration, seed and package 
 """
 
 from numerics.sweep.cells import CellSpec, canonical_json, cell_key, make_cells
-from numerics.sweep.engine import CellFailed, CellOutcome, SweepResult, run_sweep
+from numerics.sweep.engine import CellFailed, CellOutcome, SweepResult, SweepSettings, run_sweep
 from numerics.sweep.executors import EXECUTORS, Dask, InProcess, Processes, make_executor
 from numerics.sweep.store import MemoryStore, Store, StoreError, open_store
 
 __all__ = [
     "CellSpec", "canonical_json", "cell_key", "make_cells",
-    "CellFailed", "CellOutcome", "SweepResult", "run_sweep",
+    "CellFailed", "CellOutcome", "SweepResult", "SweepSettings", "run_sweep",
     "EXECUTORS", "Dask", "InProcess", "Processes", "make_executor",
     "MemoryStore", "Store", "StoreError", "open_store",
 ]

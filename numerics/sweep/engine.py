@@ -12,7 +12,7 @@ import json
 import sys
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -136,14 +136,50 @@ def _outcome(spec: CellSpec, cell: StoredCell, reused: bool) -> CellOutcome:
                        cell.worker)
 
 
+@dataclass(frozen=True)
+class SweepSettings:
+    """How a sweep runs: executor, workers, retries, progress, threads, chunking, version.
+
+    Attributes
+    ----------
+    executor, workers, scheduler:
+        ``"inprocess"`` (default), ``"processes"`` (``workers`` processes) or ``"dask"``
+        (a ``LocalCluster`` of ``workers`` processes, or the scheduler at ``scheduler``); or an
+        :class:`~numerics.sweep.executors.Executor` instance, which is not closed by the sweep.
+    retry_failed:
+        Also run the cells whose stored outcome is a failure (otherwise they are reported).
+    progress, desc:
+        Show a progress bar on stderr (done, reused, failed, rate, time left), labelled ``desc``.
+    blas_threads:
+        Native thread-pool size inside each cell (the same everywhere, so records agree).
+    chunk_size:
+        Cells per task for the process pool and Dask (default 1).  Larger chunks amortise the
+        scheduling cost of very short cells; a killed worker then loses its whole chunk.
+    version:
+        Package version that goes into the cell keys.
+    """
+
+    executor: str | Executor = "inprocess"
+    workers: int | None = None
+    scheduler: str | None = None
+    retry_failed: bool = False
+    progress: bool = False
+    desc: str = "cells"
+    blas_threads: int | None = 1
+    chunk_size: int = 1
+    version: str = __version__
+
+    def __post_init__(self) -> None:
+        check_executor(self.executor, self.workers, self.scheduler)
+        if int(self.chunk_size) < 1:
+            raise InputError(f"chunk_size must be >= 1, got {self.chunk_size}")
+
+
 def run_sweep(cell: str | CellFn, configs: Iterable[dict[str, Any]],
-              store: str | Path | Store | MemoryStore | None = None, *,
-              executor: str | Executor = "inprocess", workers: int | None = None,
-              scheduler: str | None = None, retry_failed: bool = False,
-              progress: bool = False, desc: str = "cells", blas_threads: int | None = 1,
-              chunk_size: int = 1,
+              store: str | Path | Store | MemoryStore | None = None,
+              settings: SweepSettings | None = None, *,
               on_cell: Callable[[CellOutcome], None] | None = None,
-              version: str = __version__) -> SweepResult:
+              **overrides: Any) -> SweepResult:
     """Run a sweep: every configuration of ``configs`` through the cell function ``cell``.
 
     Parameters
@@ -155,36 +191,39 @@ def run_sweep(cell: str | CellFn, configs: Iterable[dict[str, Any]],
         Cell configurations (JSON data; ``seed`` defaults to 0).  Duplicates are run once.
     store:
         A store directory, an open :class:`Store`, or ``None`` for an in-memory store.
-    executor, workers, scheduler:
-        ``"inprocess"`` (default), ``"processes"`` (``workers`` processes) or ``"dask"``
-        (a ``LocalCluster`` of ``workers`` processes, or the scheduler at ``scheduler``); or an
-        :class:`~numerics.sweep.executors.Executor` instance, which is not closed here.
-    retry_failed:
-        Also run the cells whose stored outcome is a failure (otherwise they are reported).
-    progress, desc:
-        Show a progress bar on stderr (done, reused, failed, rate, time left), labelled ``desc``.
-    blas_threads:
-        Native thread-pool size inside each cell (the same everywhere, so records agree).
-    chunk_size:
-        Cells per task for the process pool and Dask (default 1).  Larger chunks amortise the
-        scheduling cost of very short cells; a killed worker then loses its whole chunk.
+    settings:
+        How the sweep runs (:class:`SweepSettings`; default: in process, no progress bar).
     on_cell:
         Called with each :class:`CellOutcome` as it is stored (in completion order).
-    version:
-        Package version that goes into the cell keys.
+    **overrides:
+        Fields of :class:`SweepSettings` replacing those of ``settings`` (e.g.
+        ``executor="processes", workers=2``); an unknown name is an error.
 
     Returns
     -------
     SweepResult
         Records in sweep order, with the counts of computed, reused and failed cells.
+
+    Examples
+    --------
+    >>> res = run_sweep("numerics.sweep.demo:toy_cell", [{"seed": 1}, {"seed": 2}])
+    >>> res.computed, res.reused, res.failed
+    (2, 0, 0)
     """
+    st_ = SweepSettings() if settings is None else settings
+    if overrides:
+        unknown = sorted(set(overrides) - {f.name for f in fields(SweepSettings)})
+        if unknown:
+            raise InputError(f"unknown sweep setting(s) {', '.join(unknown)}; known: "
+                             f"{', '.join(f.name for f in fields(SweepSettings))}")
+        st_ = replace(st_, **overrides)
+    executor, workers, scheduler = st_.executor, st_.workers, st_.scheduler
+    retry_failed, progress, desc = st_.retry_failed, st_.progress, st_.desc
+    blas_threads, chunk_size, version = st_.blas_threads, st_.chunk_size, st_.version
     start = time.perf_counter()
     path = cell_path(cell)
     run_fn: str | CellFn = path if isinstance(cell, str) or is_importable(cell) else cell
-    specs = make_cells(path, configs, version=version)
-    check_executor(executor, workers, scheduler)  # fail early, even when every cell is stored
-    if int(chunk_size) < 1:
-        raise InputError(f"chunk_size must be >= 1, got {chunk_size}")
+    specs = make_cells(path, configs, version=version)  # settings were checked: fail early
     own_store = not isinstance(store, (Store, MemoryStore))
     st = (MemoryStore() if store is None else Store(store)) if own_store else store
     try:

@@ -1,71 +1,128 @@
 """Command-line options shared by every command that runs a sweep (``frontier``, ``verify``, CNN).
 
-A command calls :func:`add_sweep_arguments` on its parser and passes :func:`sweep_options` of the
-parsed arguments to :func:`numerics.sweep.run_sweep`; the options then mean the same everywhere.
+The options are the fields of :class:`SweepOptions` (each with its flag and help).  A command
+calls :func:`add_sweep_arguments` on its parser and passes :func:`sweep_options` of the parsed
+arguments (a :class:`~numerics.sweep.engine.SweepSettings`) and ``--store`` to
+:func:`numerics.sweep.run_sweep`; the options then mean the same everywhere.
 """
 
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 from typing import Any
 
 from numerics.core.inputs import InputError
+from numerics.core.options import Options, add_options, option, options_from_args
+from numerics.sweep.engine import SweepSettings
 from numerics.sweep.executors import EXECUTORS
 
-__all__ = ["add_sweep_arguments", "sweep_options", "parse_values"]
+__all__ = ["SweepOptions", "add_sweep_arguments", "sweep_options", "parse_values"]
+
+
+@dataclass(frozen=True)
+class SweepOptions(Options):
+    """The sweep-execution options of the command line (see docs/sweeps.md)."""
+
+    kind = "sweep option"
+
+    store: str | None = option(None, type=str, metavar="DIR",
+                               help="result store directory: finished cells are kept there and "
+                                    "reused", default_text="memory only")
+    executor: str | None = option(None, type=str, choices=EXECUTORS,
+                                  help="where cells run: inprocess (default), processes or dask")
+    workers: int | None = option(None, type=int, metavar="K",
+                                 help="size of the process pool of --executor processes",
+                                 default_text="CPU count")
+    dask_workers: int | None = option(None, type=int, metavar="K", exclusive="dask",
+                                      help="start a local Dask cluster of K worker processes "
+                                           "(implies dask)")
+    scheduler: str | None = option(None, type=str, metavar="ADDR", exclusive="dask",
+                                   help="use the running Dask scheduler at ADDR, e.g. "
+                                        "tcp://host:8786 (implies dask)")
+    chunk_size: int = option(1, metavar="C",
+                             help="cells per task for processes and dask; raise it when cells "
+                                  "take only milliseconds")
+    retry_failed: bool = option(False, help="run again the cells stored as failed")
+    quiet: bool = option(False, help="no progress bar")
+
+    def validate(self) -> None:
+        """The executor the options imply, and counts >= 1 (errors name the flags)."""
+        if self.dask_workers is not None or self.scheduler is not None:
+            if self.executor not in (None, "dask"):
+                flag = "--dask-workers" if self.dask_workers is not None else "--scheduler"
+                raise InputError(f"{flag} needs --executor dask, not {self.executor}")
+        if self.workers is not None and self.resolved_executor() != "processes":
+            raise InputError("--workers sizes the process pool of --executor processes; for "
+                             "Dask use --dask-workers")
+        for flag, value in (("--workers", self.workers), ("--dask-workers", self.dask_workers),
+                            ("--chunk-size", self.chunk_size)):
+            if value is not None and value < 1:
+                raise InputError(f"{flag} must be >= 1, got {value}")
+
+    def resolved_executor(self) -> str:
+        """``dask`` when a Dask option is given, else ``--executor`` (default ``inprocess``).
+
+        Returns
+        -------
+        str
+            The executor name.
+        """
+        if self.dask_workers is not None or self.scheduler is not None:
+            return "dask"
+        return self.executor or "inprocess"
+
+    def settings(self, *, progress: bool | None = None) -> SweepSettings:
+        """The engine settings these options describe.
+
+        Parameters
+        ----------
+        progress:
+            Show a progress bar (default: unless ``--quiet``).
+
+        Returns
+        -------
+        SweepSettings
+            Executor, workers, scheduler, retries, progress and chunk size.
+        """
+        executor = self.resolved_executor()
+        workers = self.dask_workers if executor == "dask" else self.workers
+        show = (not self.quiet) if progress is None else progress
+        return SweepSettings(executor=executor, workers=workers, scheduler=self.scheduler,
+                             retry_failed=self.retry_failed, progress=show,
+                             chunk_size=self.chunk_size)
 
 
 def add_sweep_arguments(parser: argparse.ArgumentParser, *, quiet: bool = True) -> None:
-    """Add the sweep options to ``parser``.
+    """Add the sweep options (the fields of :class:`SweepOptions`) to ``parser``.
 
-    They are ``--store``, ``--executor``, ``--workers``, ``--dask-workers`` / ``--scheduler``,
-    ``--chunk-size``, ``--retry-failed`` and (unless the command has its own) ``--quiet``.
+    Parameters
+    ----------
+    parser:
+        The command's parser; the options go into their own argument group.
+    quiet:
+        Add ``--quiet`` too (``False`` for a command that has its own).
     """
     g = parser.add_argument_group("sweep execution (see docs/sweeps.md)")
-    g.add_argument("--store", metavar="DIR",
-                   help="result store directory: finished cells are kept there and reused "
-                        "(default: memory only)")
-    g.add_argument("--executor", choices=EXECUTORS, default=None,
-                   help="where cells run: inprocess (default), processes or dask")
-    g.add_argument("--workers", type=int, metavar="K",
-                   help="size of the process pool of --executor processes (default: CPU count)")
-    where = g.add_mutually_exclusive_group()
-    where.add_argument("--dask-workers", type=int, metavar="K",
-                       help="start a local Dask cluster of K worker processes (implies dask)")
-    where.add_argument("--scheduler", metavar="ADDR",
-                       help="use the running Dask scheduler at ADDR, e.g. tcp://host:8786 "
-                            "(implies dask)")
-    g.add_argument("--chunk-size", type=int, default=1, metavar="C",
-                   help="cells per task for processes and dask (default 1); raise it when "
-                        "cells take only milliseconds")
-    g.add_argument("--retry-failed", action="store_true",
-                   help="run again the cells stored as failed")
-    if quiet:
-        g.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_options(g, SweepOptions, skip=() if quiet else ("quiet",))
 
 
-def sweep_options(args: argparse.Namespace, *, progress: bool | None = None) -> dict[str, Any]:
-    """Keyword arguments for :func:`numerics.sweep.run_sweep` from the parsed options."""
-    executor = args.executor
-    dask_workers, scheduler = args.dask_workers, args.scheduler
-    if dask_workers is not None or scheduler is not None:
-        if executor not in (None, "dask"):
-            flag = "--dask-workers" if dask_workers is not None else "--scheduler"
-            raise InputError(f"{flag} needs --executor dask, not {executor}")
-        executor = "dask"
-    executor = executor or "inprocess"
-    if args.workers is not None and executor != "processes":
-        raise InputError("--workers sizes the process pool of --executor processes; for Dask "
-                         "use --dask-workers")
-    for flag, value in (("--workers", args.workers), ("--dask-workers", dask_workers),
-                        ("--chunk-size", args.chunk_size)):
-        if value is not None and value < 1:
-            raise InputError(f"{flag} must be >= 1, got {value}")
-    workers = dask_workers if executor == "dask" else args.workers
-    show = (not getattr(args, "quiet", False)) if progress is None else progress
-    return {"store": args.store, "executor": executor, "workers": workers,
-            "scheduler": scheduler, "retry_failed": bool(args.retry_failed), "progress": show,
-            "chunk_size": args.chunk_size}
+def sweep_options(args: argparse.Namespace, *, progress: bool | None = None) -> SweepSettings:
+    """The engine settings of the parsed sweep options (``--store`` is ``args.store``).
+
+    Parameters
+    ----------
+    args:
+        Arguments parsed by a parser with :func:`add_sweep_arguments`.
+    progress:
+        Show a progress bar (default: unless ``--quiet``).
+
+    Returns
+    -------
+    SweepSettings
+        For :func:`numerics.sweep.run_sweep`.
+    """
+    return options_from_args(args, SweepOptions).settings(progress=progress)
 
 
 def parse_values(text: str, name: str, *, integer: bool = True) -> list[Any]:

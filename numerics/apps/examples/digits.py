@@ -415,7 +415,8 @@ def rows(kinds: tuple[str, ...] = KINDS, *, sweep: dict[str, Any] | None = None,
          **overrides: Any) -> list[dict[str, Any]]:
     """The table rows of ``kinds``, one sweep cell each.
 
-    ``sweep`` holds the ``store``, ``executor``... of :func:`numerics.sweep.run_sweep`; with a
+    ``sweep`` holds keyword arguments (``store``, ``settings``...) of
+    :func:`numerics.sweep.run_sweep`; with a
     ``store`` an interrupted build keeps the finished kinds and a rerun reuses them.
 
     Raises
@@ -510,7 +511,8 @@ def main(argv: list[str] | None = None) -> int:
             "seed": args.seed}
     try:
         if args.table:
-            text = table(tuple(args.kinds), sweep=sweep_options(args), **over)
+            text = table(tuple(args.kinds), sweep={"store": args.store,
+                                                   "settings": sweep_options(args)}, **over)
             if args.out:
                 _write_table(text, args.out, list(sys.argv[1:] if argv is None else argv))
             else:
