@@ -55,7 +55,7 @@ def option(default: Any = None, *, help: str, flag: str | None = None,  # noqa: 
            choices: tuple[Any, ...] | Callable[[], tuple[Any, ...]] | None = None,
            metavar: str | None = None, check: Callable[[Any, str], Any] | None = None,
            cli: bool = True, default_text: str | None = None,
-           exclusive: str | None = None) -> Any:
+           exclusive: str | None = None, nargs: str | None = None) -> Any:
     """A dataclass field that is also a command-line flag.
 
     Parameters
@@ -80,6 +80,9 @@ def option(default: Any = None, *, help: str, flag: str | None = None,  # noqa: 
         How the help text states the default when ``default`` alone would not say it.
     exclusive:
         Flags sharing this name form a mutually exclusive group on the command line.
+    nargs:
+        As in ``argparse`` (e.g. ``"+"``: the flag takes several values, a grid axis, which the
+        command reads itself; :func:`given_flags` returns the list).
 
     Returns
     -------
@@ -87,7 +90,8 @@ def option(default: Any = None, *, help: str, flag: str | None = None,  # noqa: 
         The field, with the flag description in its metadata.
     """
     meta = {"help": help, "flag": flag, "type": type, "choices": choices, "metavar": metavar,
-            "check": check, "cli": cli, "default_text": default_text, "exclusive": exclusive}
+            "check": check, "cli": cli, "default_text": default_text, "exclusive": exclusive,
+            "nargs": nargs}
     return dataclasses.field(default=default, metadata={META: meta})
 
 
@@ -305,8 +309,9 @@ def _add_flag(parser: Any, f: dataclasses.Field, meta: dict) -> None:
                           "type": meta["type"] or type(f.default)}
     if choices is not None:
         kw["choices"] = choices() if callable(choices) else choices
-    if meta["metavar"] is not None:
-        kw["metavar"] = meta["metavar"]
+    for key in ("metavar", "nargs"):
+        if meta.get(key) is not None:
+            kw[key] = meta[key]
     parser.add_argument(flag, **kw)
 
 

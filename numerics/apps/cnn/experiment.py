@@ -29,8 +29,9 @@ import numpy as np
 import torch
 
 from numerics.apps.cnn._linear_rule import companion_escape
-from numerics.apps.cnn.data import DataConfig, forget_split, make_data
+from numerics.apps.cnn.data import FORGET_RULES, DataConfig, forget_split, make_data
 from numerics.apps.cnn.model import (
+    ACTIVATIONS,
     CNNConfig,
     activation_counts,
     memorization_scores,
@@ -38,9 +39,11 @@ from numerics.apps.cnn.model import (
 )
 from numerics.apps.cnn.train import TrainConfig, train_gd
 from numerics.apps.cnn.unlearn import UnlearnConfig, unlearn
-from numerics.core.device import resolve_device, resolve_dtype, thread_limit
+from numerics.core.device import DEVICES, DTYPES, resolve_device, resolve_dtype, thread_limit
 from numerics.core.inputs import InputError, UnlearningConfig
 from numerics.core.operator import SecondMomentOperator
+from numerics.core.options import option
+from theory.sampling import sampling_help
 from numerics.curvature.coherence import coherence, cosine_matrix
 from numerics.curvature.hessians import out_of_span_fraction, reduce_to_active
 
@@ -67,39 +70,44 @@ class ExperimentConfig:
     ``steps`` is the nonlinear horizon :math:`K`; ``horizon``, ``repeats`` and ``growth`` are
     the linear rule's :math:`T`, :math:`R`, :math:`G`.  ``shuffle_labels`` permutes the training
     labels after drawing the data (a negative control: the signal patch no longer matches
-    :math:`y`).
+    :math:`y`).  Each field is also the ``unlearnstab cnn`` flag of the same name
+    (:func:`numerics.core.options.add_options`).
     """
 
-    n: int = 24
-    n_test: int = 200
-    d: int = 300
-    m: int = 8
-    sigma_p: float = 1.0
-    sigma0: float = 0.01
-    activation: str = "relu"
-    q: float = 3.0
-    flip_prob: float = 0.0
-    lr: float = 0.1
-    loss_tol: float = 0.05
-    max_steps: int = 20_000
-    n_forget: int = 4
-    forget_rule: str = "random"
-    alpha: float = 0.1
-    batch_retain: int = 4
-    batch_forget: int = 2
-    sampling: str = "wor"
-    eta_rel: float = 0.5
-    steps: int = 200
-    horizon: int = 1000
-    repeats: int = 10
-    growth: float = 1000.0
-    seed: int = 0
-    shuffle_labels: bool = False
-    with_eta_star: bool = False
-    with_linear_rule: bool = True
-    device: str = "cpu"
-    dtype: str = "auto"
-    threads: int | None = 1
+    n: int = option(24, help="training samples")
+    n_test: int = option(200, help="test samples")
+    d: int = option(300, help="patch dimension")
+    m: int = option(8, help="filters per class")
+    sigma_p: float = option(1.0, help="noise scale of the noise patch")
+    sigma0: float = option(0.01, help="init scale")
+    activation: str = option("relu", choices=ACTIVATIONS, help="activation")
+    q: float = option(3.0, help="power of relu_q")
+    flip_prob: float = option(0.0, help="label-flip noise")
+    lr: float = option(0.1, help="training learning rate")
+    loss_tol: float = option(0.05, help="training-loss tolerance")
+    max_steps: int = option(20_000, help="training step cap")
+    n_forget: int = option(4, metavar="NF", help="forget-set size")
+    forget_rule: str = option("random", choices=FORGET_RULES, help="which samples are forgotten")
+    alpha: float = option(0.1, metavar="A", nargs="+",
+                          help="mixing weight(s) (a grid axis)")
+    batch_retain: int = option(4, metavar="BR", nargs="+",
+                               help="retain batch size(s) (a grid axis)")
+    batch_forget: int = option(2, metavar="BF", help="forget batch size")
+    sampling: str = option("wor", help=sampling_help())
+    eta_rel: float = option(0.5, help="unlearning step in units of 2/lambda_max(H_r)")
+    steps: int = option(200, help="nonlinear unlearning steps K")
+    horizon: int = option(1000, help="linear rule horizon T")
+    repeats: int = option(10, help="linear rule repetitions R")
+    growth: float = option(1000.0, cli=False, help="linear rule growth factor G")
+    seed: int = option(0, metavar="K", help="seed of data, initialisation and batches")
+    shuffle_labels: bool = option(False, help="negative control: permute the training labels")
+    with_eta_star: bool = option(False, flag="--eta-star",
+                                 help="also report the retain-only threshold eta*_ms (slower)")
+    with_linear_rule: bool = option(True, flag="--no-linear-rule", help="skip the companion rule")
+    device: str = option("cpu", help=f"one of {', '.join(DEVICES)}",
+                         default_text="cpu; on the command line auto")
+    dtype: str = option("auto", help=f"one of {', '.join(DTYPES)} (float32: GPU only)")
+    threads: int | None = option(1, help="CPU threads")
 
     def validated(self) -> ExperimentConfig:
         """Checked copy: each sub-config validates its own fields."""
