@@ -98,7 +98,7 @@ class RunOptions(Options):
                                 help="steps of the actual unlearning run (0 skips it)")
     init_noise: float = option(0.0, check=at_least(0.0),
                                help="relative perturbation of the unlearning start")
-    seed: int = option(0, help="seed of subsamples and batches")
+    seed: int = option(0, check=at_least(0), help="seed of subsamples and batches")
     threads: int | None = option(1, check=at_least(1),
                                  help="CPU threads")
     progress: bool = option(True, help="no progress bars")
