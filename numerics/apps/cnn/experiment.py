@@ -43,9 +43,9 @@ from numerics.core.device import DEVICES, DTYPES, resolve_device, resolve_dtype,
 from numerics.core.inputs import InputError, UnlearningConfig
 from numerics.core.operator import SecondMomentOperator
 from numerics.core.options import option
-from theory.sampling import sampling_help
 from numerics.curvature.coherence import coherence, cosine_matrix
 from numerics.curvature.hessians import out_of_span_fraction, reduce_to_active
+from theory.sampling import sampling_help
 
 __all__ = ["ExperimentConfig", "Prepared", "prepare", "analyse", "run_snr", "run_sweep",
            "RECORD_KEYS", "config_dict"]
