@@ -7,14 +7,26 @@ from typing import Any
 from numerics.core.operator import SecondMomentOperator
 
 
+#: The sentence for a neutral direction (SPEC §2.3(c), the boundary case of the mean-escape test).
+NEUTRAL_TEXT = ("neutral at every step size: lambda_min(A|V) = 0 with no batch noise along its "
+                "witness, so rho(T) = 1 for every eta (that component neither grows nor decays; "
+                "no step size is mean-square stable)")
+
+
 def verdict_text(escapes_every: bool, eta_star: float | None, eta: float | None,
                  rho: float | None) -> str:
-    """Human verdict in the mean-square sense (SPEC §2.3)."""
+    r"""Human verdict in the mean-square sense (SPEC §2.3).
+
+    ``eta_star`` 0 (or ``None``) without a mean escape is the neutral case: the stable set
+    :math:`(0,\eta^\star)` is empty, yet nothing grows along the neutral direction.
+    """
     if escapes_every:
         return "escapes at every step size (mean escape: lambda_min(A|V) <= 0)"
+    if not eta_star:
+        return NEUTRAL_TEXT
     if eta is None or rho is None:
         return f"resists below eta = {eta_star:.6g}; escapes above it (mean-square)"
-    if rho < 1.0:
+    if eta < eta_star:
         return f"resists at eta = {eta:g} (mean-square stable below eta* = {eta_star:.6g})"
     return f"escapes at eta = {eta:g} (mean-square unstable above eta* = {eta_star:.6g})"
 

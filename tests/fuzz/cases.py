@@ -121,10 +121,25 @@ def _api_curvature(**kw: Any) -> Callable[[Path], Any]:
         from numerics.apps.diagnose import DiagnoseOptions, diagnose_curvature
 
         rng = np.random.default_rng(0)
-        kw.setdefault("prescribe", False)
+        opts = DiagnoseOptions.from_flat({"prescribe": False, **kw})
         return diagnose_curvature(rng.standard_normal((6, 3, 1)),
-                                  0.3 * rng.standard_normal((3, 3, 1)),
-                                  DiagnoseOptions.of(**kw))
+                                  0.3 * rng.standard_normal((3, 3, 1)), opts)
+    return call
+
+
+def _api_signed_neutral(**kw: Any) -> Callable[[Path], Any]:
+    """Retain Hessians e1e1^T, +e2e2^T, -e2e2^T (signed), full batch: neutral along e2."""
+    def call(_tmp: Path) -> Any:
+        import numpy as np
+
+        from numerics.apps.diagnose import DiagnoseOptions, diagnose_curvature
+
+        fr = np.zeros((3, 2, 1))
+        fr[0, 0, 0] = fr[1, 1, 0] = fr[2, 1, 0] = 1.0
+        ff = np.zeros((2, 2, 1))
+        ff[:, 0, 0] = 0.3
+        opts = DiagnoseOptions.from_flat({"batch_retain": 3, "batch_forget": 2, **kw})
+        return diagnose_curvature(fr, ff, opts, retain_signs=np.array([[1.0], [1.0], [-1.0]]))
     return call
 
 
@@ -138,12 +153,10 @@ def _api_diagnose(**kw: Any) -> Callable[[Path], Any]:
         mod = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(mod)
         e = mod.good()
-        kw.setdefault("progress", False)
-        kw.setdefault("prescribe", False)
-        kw.setdefault("deletion", False)
-        kw.setdefault("unlearn_steps", 0)
+        flat = {"progress": False, "prescribe": False, "deletion": False, "unlearn_steps": 0,
+                **kw}
         return diagnose(e["model"], e["loss"], e["retain"], e["forget"],
-                        DiagnoseOptions.of(**kw))
+                        DiagnoseOptions.from_flat(flat))
     return call
 
 
@@ -171,11 +184,20 @@ CASES: tuple[Case, ...] = (
         "radius", "--hessians", "{file:strong_forget}", "--eta", "0.1", "--alpha", "0.5",
         "--json"),
     cli("radius-neutral", "verdict", "accepted", "neutral direction: rho = 1, verdict agrees",
-        "radius", "--hessians", "{file:neutral}", "--eta", "0.1", "--alpha", "0", "--json",
-        pending="verdict contradicts rho and eta*_ms"),
+        "radius", "--hessians", "{file:neutral}", "--eta", "0.1", "--alpha", "0", "--json"),
     cli("threshold-neutral", "verdict", "accepted", "neutral direction: no stable step size",
-        "threshold", "--hessians", "{file:neutral}", "--alpha", "0", "--json",
-        pending="verdict says 'resists below eta = 0'"),
+        "threshold", "--hessians", "{file:neutral}", "--alpha", "0", "--json"),
+    *(Case(f"api-curvature-{v}-prescribe", "crash", "accepted",
+           f"diagnose_curvature at eta = {eta}, prescriptions ({v})",
+           api=_api_curvature(eta=eta, alpha=0.1, prescribe=True))
+      for v, eta in (("resists", 0.3), ("escapes", 3.0))),
+    Case("api-curvature-neutral-prescribe", "crash", "accepted",
+         "diagnose_curvature on a neutral direction at eta = 0.1, with prescriptions",
+         api=_api_signed_neutral(eta=0.1, alpha=0.0)),
+    *(cli(f"diagnose-linear-{v}", "crash", "accepted", f"diagnose, prescriptions ({v})",
+          "diagnose", "--entry", "{file:entry}:linear", "--no-progress", "--no-deletion",
+          "--unlearn-steps", "20", "--eta-rel", eta, "--alpha", "0.05", "--json")
+      for v, eta in (("resists", "0.2"), ("escapes", "1.5"))),
     cli("diagnose-good", "answer", "accepted", "diagnose report, verdict agrees with its fields",
         *DIAG, "--eta-rel", "0.5", "--json"),
     # ---- silent wrong answers

@@ -140,6 +140,22 @@ def good():
     return {"model": _model(), "loss": ce, "retain": r, "forget": f}
 
 
+def linear():
+    """Least squares: w* is the minimum of the training loss and every Hessian is PSD."""
+    r, f = _sets()
+    X = torch.cat([r[0], f[0]])
+    y = (X @ torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
+         + 0.1 * torch.sin(torch.arange(10.0, dtype=torch.float64)))
+    model = torch.nn.Linear(3, 1, bias=False).double()
+    with torch.no_grad():
+        model.weight.copy_(torch.linalg.lstsq(X, y[:, None]).solution.T)
+
+    def sq(o, t):
+        return (o[:, 0] - t) ** 2
+
+    return {"model": model, "loss": sq, "retain": (X[:7], y[:7]), "forget": (X[7:], y[7:])}
+
+
 def string_seed():
     out = good()
     out["seed"] = "zero"
@@ -162,7 +178,7 @@ def raising_dataset():
 
 
 def _entry(p: Path) -> None:
-    """a diagnose entry module: good(), string_seed(), raising_dataset()."""
+    """a diagnose entry module: good() (an untrained MLP), linear() (least squares at its minimum), string_seed(), raising_dataset()."""
     p.write_text(textwrap.dedent(_ENTRY))
 
 

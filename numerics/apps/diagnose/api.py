@@ -157,6 +157,11 @@ def _verdict(p: Point) -> tuple[str, str]:
         return ("escapes_at_every_eta",
                 f"escapes at every step size (lambda_min(A|V) = {p.lambda_min_A:.4g} <= 0: "
                 "ascent on the forget set is not neutralised by descent on the retain set)")
+    if p.neutral:
+        return "neutral", (f"neutral at every step size (lambda_min(A|V) = {p.lambda_min_A:.4g} "
+                           "with no batch noise along its witness: rho(T) = 1 for every eta, "
+                           "that component neither grows nor decays; no step size is "
+                           "mean-square stable)")
     es = p.eta_star_ms
     if p.eta is None:
         return "resists_below", f"resists below eta = {es:.6g} (escapes above it)"

@@ -102,7 +102,15 @@ class Point:
             return True
         if self.eta is None:
             return None
+        if self.eta_star_ms is None:  # neutral: the stable set is empty, rho(T) = 1
+            return True
         return bool(self.eta >= self.eta_star_ms)
+
+    @property
+    def neutral(self) -> bool:
+        r"""No mean escape, yet no stable step size: :math:`\lambda_{\min}(A|_V)=0` with no batch
+        noise along its witness, so :math:`\rho(\mathcal T(\eta))=1` at every :math:`\eta`."""
+        return not self.escapes_at_every_eta and self.eta_star_ms is None
 
     def as_dict(self) -> dict:
         """JSON-ready form."""

@@ -251,6 +251,12 @@ def prescribe(crit: Criterion, cur: Point, *, grid_size: int = 8) -> tuple[
     alpha_c, how = crit.alpha_c()
     grid = alpha_grid(crit, alpha_c, grid_size, cur.batch_retain, cur.batch_forget)
     out = _alpha_prescriptions(crit, cur, alpha_c, how, cur.eta, grid)
+    if cur.neutral:
+        out.append(Prescription(
+            "eta", "resist", "none", None, None,
+            "no step size changes 'neutral at every step size': rho(T) = 1 along the neutral "
+            "direction for every eta"))
+        return out, grid, alpha_c, how
     if cur.escapes_at_every_eta:
         out.append(Prescription(
             "batch_retain", "resist", "none", None, None,
