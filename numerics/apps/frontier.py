@@ -76,7 +76,14 @@ def sigma_family_grid(n: int, sigmas: Sequence[int], batches: Sequence[int], eta
 
     ``extra`` adds keys to every cell (``c``, ``horizon``, ``repetitions``).
     """
-    from numerics.core.inputs import check_alpha, check_eta, check_sampling
+    from numerics.core.inputs import (
+        check_alpha,
+        check_count,
+        check_eta,
+        check_positive,
+        check_sampling,
+        check_seed,
+    )
 
     n = int(n)
     if n < 1:
@@ -87,8 +94,14 @@ def sigma_family_grid(n: int, sigmas: Sequence[int], batches: Sequence[int], eta
             raise InputError(f"{name} values must lie in 1..n={n}, got {bad[0]}")
     if notion not in NOTIONS:
         raise InputError(f"unknown notion {notion!r}; expected one of {', '.join(NOTIONS)}")
+    extra = dict(extra)
+    if "c" in extra:
+        extra["c"] = check_positive(extra["c"], "c (curvature scale)")
+    for key in ("horizon", "repetitions"):
+        if key in extra:
+            extra[key] = check_count(extra[key], key)
     base = dict(n=n, eta=check_eta(eta), alpha=check_alpha(alpha),
-                sampling=check_sampling(sampling), notion=notion, seed=int(seed), **extra)
+                sampling=check_sampling(sampling), notion=notion, seed=check_seed(seed), **extra)
     return grid(base, sigma=[int(v) for v in sigmas], batch=[int(v) for v in batches])
 
 

@@ -64,6 +64,23 @@ def load_operator(args: argparse.Namespace) -> SecondMomentOperator:
     return SecondMomentOperator(retain_pool, forget_pool, cfg)
 
 
+def check_figure_path(path: str, flag: str) -> Path:
+    """``path`` when a figure can be written there: its directory exists, its extension is known.
+
+    Checked before any work, so that a long run does not end in a traceback from matplotlib.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    p = Path(path)
+    if not p.parent.is_dir():
+        raise InputError(f"{flag} {p}: directory {p.parent} does not exist")
+    kinds = FigureCanvasAgg.get_supported_filetypes()
+    if p.suffix.lstrip(".").lower() not in kinds:
+        raise InputError(f"{flag} {p}: unknown image extension {p.suffix or '(none)'!r}; use one "
+                         f"of {', '.join(sorted(kinds))}")
+    return p
+
+
 def emit(record: dict[str, Any], as_json: bool) -> None:
     """Print ``record`` as JSON or as aligned ``key: value`` lines."""
     if as_json:

@@ -13,7 +13,7 @@ from numerics.apps.frontier import (
     plot_sigma_frontier,
     sigma_family_grid,
 )
-from numerics.cli._common import emit
+from numerics.cli._common import check_figure_path, emit
 from numerics.core.serialise import jsonable
 from numerics.sweep import SweepResult, run_sweep
 from numerics.sweep.options import add_sweep_arguments, parse_values, sweep_options
@@ -92,6 +92,8 @@ def char_map(result: SweepResult, notion: str) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     """Run the map; exit 1 when a cell failed."""
     cells = configs(args)
+    if args.plot:
+        check_figure_path(args.plot, "--plot")
     opts = sweep_options(args, progress=None if not args.json else not args.quiet)
     result = run_sweep(SIGMA_CELL, cells, args.store, opts,
                        desc=f"frontier {args.family}/{args.notion}")

@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from numerics.core.inputs import InputError
 from numerics.core.serialise import jsonable
 from numerics.verify import golden_thresholds
 from numerics.verify.golden import DEFAULT_DIR, GoldenReport, check, format_entry, update
@@ -40,8 +41,34 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def _check_arguments(args: argparse.Namespace) -> None:
+    """Refuse bad arguments before any work.
+
+    A golden directory that is missing (when checking) or a file, and a ``--name`` that selects
+    nothing (it would check nothing and pass).
+    """
+    from numerics.verify.golden import selected
+    from theory.catalog import expressions
+
+    for flag, directory in (("--dir", args.dir), ("--thresholds-dir", args.thresholds_dir)):
+        if directory is None:
+            continue
+        if directory.exists() and not directory.is_dir():
+            raise InputError(f"{flag} {directory} is not a directory")
+        if not args.update and not directory.exists():
+            raise InputError(f"{flag} {directory} does not exist (--update creates it)")
+    known = list(expressions()) + list(golden_thresholds.THRESHOLDS)
+    if args.dir is not None and args.dir.is_dir():  # removed entries are names too
+        known += [p.stem for p in args.dir.glob("*.json")]
+    for name in args.name or ():
+        if not any(selected(k, [name]) for k in known):
+            raise InputError(f"no expression or threshold named {name!r} (nor a group of them; "
+                             "e.g. 'moments.wor')")
+
+
 def run(args: argparse.Namespace) -> int:
     """Check (exit 1 on any change) or update (exit 0)."""
+    _check_arguments(args)
     progress = not (args.quiet or args.json)
     expr_report = (update if args.update else check)(args.dir, args.name, progress=progress)
     thr = golden_thresholds.update if args.update else golden_thresholds.check

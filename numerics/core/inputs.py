@@ -26,6 +26,10 @@ __all__ = [
     "UnlearningConfig",
     "as_pool",
     "check_alpha",
+    "check_real",
+    "check_positive",
+    "check_count",
+    "check_seed",
     "check_eta",
     "check_sampling",
     "check_batch",
@@ -40,9 +44,28 @@ class InputError(ValueError):
     """Bad input: the message names the problem (array, sample, value)."""
 
 
+def check_real(value: object, name: str) -> float:
+    """``value`` as a float when it is one real number (not text, a bool, None or an array).
+
+    Raises
+    ------
+    InputError
+        Naming ``name`` and the value, instead of an error from deep inside numpy.
+    """
+    if isinstance(value, bool | str | bytes) or value is None:
+        raise InputError(f"{name} must be a real number, got {value!r}")
+    if not isinstance(value, int | float | np.number) and np.ndim(value) != 0:
+        raise InputError(f"{name} must be one real number, got an array of shape "
+                         f"{np.shape(value)}")
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        raise InputError(f"{name} must be a real number, got {value!r}") from None
+
+
 def check_alpha(alpha: float) -> float:
     """Return ``alpha`` as float, or raise if it is not a finite number in :math:`[0, 1]`."""
-    a = float(alpha)
+    a = check_real(alpha, "alpha")
     if not np.isfinite(a) or a < 0.0 or a > 1.0:
         raise InputError(f"alpha must lie in [0, 1], got {alpha}")
     return a
@@ -50,10 +73,31 @@ def check_alpha(alpha: float) -> float:
 
 def check_eta(eta: float) -> float:
     """Return ``eta`` as float, or raise if it is not finite and positive."""
-    e = float(eta)
+    e = check_real(eta, "step size eta")
     if not np.isfinite(e) or e <= 0.0:
         raise InputError(f"step size eta must be finite and > 0, got {eta}")
     return e
+
+
+def check_positive(value: float, name: str) -> float:
+    """Return ``value`` as float, or raise if it is not a finite number > 0."""
+    v = check_real(value, name)
+    if not np.isfinite(v) or v <= 0.0:
+        raise InputError(f"{name} must be finite and > 0, got {value}")
+    return v
+
+
+def check_count(value: int, name: str, minimum: int = 1) -> int:
+    """Return ``value`` as int, or raise if it is not an integer >= ``minimum``."""
+    v = check_real(value, name)
+    if not np.isfinite(v) or int(v) != v or v < minimum:
+        raise InputError(f"{name} must be an integer >= {minimum}, got {value}")
+    return int(v)
+
+
+def check_seed(seed: int, name: str = "seed") -> int:
+    """Return ``seed`` as int, or raise if it is not an integer >= 0 (numpy's seed range)."""
+    return check_count(seed, name, minimum=0)
 
 
 def check_sampling(sampling: str) -> str:
@@ -73,7 +117,8 @@ def check_batch(batch: int, n_pool: int, name: str, sampling: str = "wor") -> in
     The rule (:math:`1\le B\le n`, :math:`B>n` only where a batch may exceed its set) is the
     scheme's :meth:`~theory.sampling.base.SamplingScheme.batch_problem`.
     """
-    if isinstance(batch, bool) or int(batch) != batch:
+    b = check_real(batch, f"{name} batch size")
+    if not np.isfinite(b) or int(b) != b:
         raise InputError(f"{name} batch size must be an integer, got {batch}")
     b = int(batch)
     problem = get_scheme(check_sampling(sampling)).batch_problem(n_pool, b)

@@ -50,6 +50,8 @@ __all__ = [
 
 #: Largest active dimension for which ``method="auto"`` uses the dense Kronecker path.
 DENSE_MAX_DIM = 20
+#: Largest :math:`\eta\lambda_{\max}(H_i)` for which :math:`\mathcal T(\eta)` is evaluated.
+MAX_STEP_SCALE = 1e100
 #: Relative tolerance for the numerical rank of the stacked factors.
 RANK_RTOL = 1e-10
 
@@ -211,9 +213,15 @@ class SecondMomentOperator:
             raise InputError(
                 f"retain and forget Hessians differ in dimension: {retain_pool.d} vs {forget_pool.d}"
             )
+        if config is not None and not isinstance(config, UnlearningConfig):
+            raise InputError(f"config must be an UnlearningConfig, got {type(config).__name__} "
+                             "(UnlearningConfig(alpha, batch_retain, batch_forget, sampling))")
         cfg = (config or UnlearningConfig()).validated(
             retain_pool.n, forget_pool.n if forget_pool is not None else 0
         )
+        if forget_pool is None and cfg.alpha > 0.0:
+            raise InputError(f"alpha = {cfg.alpha:g} > 0 but there is no forget set (forget=None "
+                             "would weight the retain set by 1 - alpha alone)")
         self.config = cfg
         self.ambient_dim = retain_pool.d
         pools = [retain_pool] + ([forget_pool] if forget_pool is not None else [])
@@ -244,6 +252,7 @@ class SecondMomentOperator:
         A = self.weight_retain * self.mean_retain - self.weight_forget * self.mean_forget
         self.A = 0.5 * (A + A.T)
         self._eigA: tuple[np.ndarray, np.ndarray] | None = None
+        self._step_scale: float | None = None
         #: The last matrix-free eigen-solve (:meth:`top_eigen`); its vector can warm-start the next.
         self.last_lanczos: TopEigen | None = None
 
@@ -312,7 +321,7 @@ class SecondMomentOperator:
 
     def dense_T(self, eta: float) -> np.ndarray:
         r""":math:`\mathcal T(\eta)=I-\eta\mathcal L+\eta^2\mathcal Q` (symmetric)."""
-        eta = check_eta(eta)
+        eta = self.check_step(eta)
         T = np.eye(self.dim**2) - eta * self.dense_L() + eta**2 * self.dense_Q()
         return 0.5 * (T + T.T)
 
@@ -403,6 +412,25 @@ class SecondMomentOperator:
         self.last_lanczos = res
         return res
 
+    def check_step(self, eta: float) -> float:
+        r"""``eta`` as a float when :math:`\mathcal T(\eta)` is representable in float64.
+
+        Its entries grow like :math:`(\eta\lambda)^2` with :math:`\lambda\le\max_i\|F_i\|_F^2`
+        the largest per-sample curvature, so a step with :math:`\eta\lambda>`
+        :data:`MAX_STEP_SCALE` is refused (it would overflow float64).
+        """
+        eta = check_eta(eta)
+        if self._step_scale is None:
+            # ||F_i||_F^2 >= |lambda(H_i)| for PSD and signed pools alike
+            self._step_scale = max(float(np.einsum("ndk,ndk->n", p.factors, p.factors).max())
+                                   for p in (self.retain, self.forget) if p is not None)
+        scale = self._step_scale
+        if eta * scale > MAX_STEP_SCALE:
+            raise InputError(f"step size eta = {eta:g} is too large for these Hessians: eta * "
+                             f"max ||F_i||^2 = {eta * scale:.3g} > {MAX_STEP_SCALE:g}, and "
+                             "T(eta) would overflow float64")
+        return eta
+
     def _resolve(self, method: str) -> str:
         if method not in ("auto", "dense", "lanczos"):
             raise InputError(f"unknown method {method!r}; expected auto, dense or lanczos")
@@ -429,7 +457,7 @@ class SecondMomentOperator:
         -------
         float
         """
-        eta = check_eta(eta)
+        eta = self.check_step(eta)
         if self._resolve(method) == "dense":
             ev = np.linalg.eigvalsh(self.dense_T(eta))
             return float(max(abs(ev[0]), abs(ev[-1])))
@@ -438,7 +466,7 @@ class SecondMomentOperator:
 
     def perron_matrix(self, eta: float) -> np.ndarray:
         r"""PSD eigenvector :math:`M^\star` of :math:`\mathcal T(\eta)` for :math:`\rho` (trace 1)."""
-        eta = check_eta(eta)
+        eta = self.check_step(eta)
         if self._resolve("auto") == "dense":
             ev, vec = np.linalg.eigh(self.dense_T(eta))
             j = int(np.argmax(np.abs(ev)))

@@ -6,7 +6,6 @@ from typing import Any
 
 from numerics.core.operator import SecondMomentOperator
 
-
 #: The sentence for a neutral direction (SPEC §2.3(c), the boundary case of the mean-escape test).
 NEUTRAL_TEXT = ("neutral at every step size: lambda_min(A|V) = 0 with no batch noise along its "
                 "witness, so rho(T) = 1 for every eta (that component neither grows nor decays; "

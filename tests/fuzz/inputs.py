@@ -178,7 +178,8 @@ def raising_dataset():
 
 
 def _entry(p: Path) -> None:
-    """a diagnose entry module: good() (an untrained MLP), linear() (least squares at its minimum), string_seed(), raising_dataset()."""
+    """a diagnose entry module: good() (an untrained MLP), linear() (least squares at its
+    minimum), string_seed(), raising_dataset()."""
     p.write_text(textwrap.dedent(_ENTRY))
 
 

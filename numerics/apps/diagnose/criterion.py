@@ -108,8 +108,11 @@ class Point:
 
     @property
     def neutral(self) -> bool:
-        r"""No mean escape, yet no stable step size: :math:`\lambda_{\min}(A|_V)=0` with no batch
-        noise along its witness, so :math:`\rho(\mathcal T(\eta))=1` at every :math:`\eta`."""
+        r"""No mean escape, yet no stable step size (a neutral direction).
+
+        :math:`\lambda_{\min}(A|_V)=0` with no batch noise along its witness, so
+        :math:`\rho(\mathcal T(\eta))=1` at every :math:`\eta`.
+        """
         return not self.escapes_at_every_eta and self.eta_star_ms is None
 
     def as_dict(self) -> dict:
