@@ -123,17 +123,19 @@ def test_separate_sets_escape(sampling):
 def test_private_retain_axis_wr_differs_from_spec():
     """SPEC §4.4 claims 2 B_r/((1-alpha) lam_r) for every model; WR gives n_r/(B_r+n_r-1) times it.
 
-    A retain set of private axes only (the σ-family with sigma = 1, lam = c n) and no forget set
-    (the operator then uses A = (1 - alpha) Hbar_r) isolates the private retain threshold.
+    A retain set of private axes only (the σ-family with sigma = 1, lam = c n) and a zero forget
+    set (A = (1 - alpha) Hbar_r; forget=None with alpha > 0 is refused) isolates the private
+    retain threshold.
     """
     nr, br, lr, a = 6, 2, 1.5, 0.1
-    op = _op(NF.sigma_family(nr, 1, c=lr / nr, rotation=2), None, a, br, 1, "wr")
+    zero = np.zeros((1, nr, 1))
+    op = _op(NF.sigma_family(nr, 1, c=lr / nr, rotation=2), zero, a, br, 1, "wr")
     spec = 2 * br / ((1 - a) * lr)
     derived = spec * nr / (br + nr - 1)
     assert _rel(op.eta_star_ms(), derived) <= OPERATOR_RTOL
     assert _rel(op.eta_star_ms(), spec) > 0.1
     for sampling in ("wor", "bernoulli"):
-        op = _op(NF.sigma_family(nr, 1, c=lr / nr, rotation=2), None, a, br, 1, sampling)
+        op = _op(NF.sigma_family(nr, 1, c=lr / nr, rotation=2), zero, a, br, 1, sampling)
         assert _rel(op.eta_star_ms(), spec) <= OPERATOR_RTOL
 
 
