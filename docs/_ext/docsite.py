@@ -182,7 +182,7 @@ def _gallery_claims(gallery: Path | None) -> dict[str, list[tuple[str, str]]]:
 
 def _family_pages(directory: Path, site: GeneratedSite, gallery: Path | None,
                   gallery_out: str) -> None:
-    from numerics.verify.claims import FAMILIES
+    from numerics.verify.claims import families
     from numerics.verify.tables.base import table_registry
 
     figures = _gallery_claims(gallery)
@@ -190,7 +190,8 @@ def _family_pages(directory: Path, site: GeneratedSite, gallery: Path | None,
     by_family: dict[str, list[dict[str, Any]]] = {}
     for r in site.claims:
         by_family.setdefault(r["family"], []).append(r)
-    for family in FAMILIES:
+    family_names = families()
+    for family in family_names:
         doc = _docstring(f"numerics.verify.claims.{family}")
         title, _, body = doc.partition("\n")
         parts = [_heading(title.strip().rstrip(".") or family, "="), body.strip(), "",
@@ -225,7 +226,7 @@ def _family_pages(directory: Path, site: GeneratedSite, gallery: Path | None,
                           f"(:ref:`gallery script <sphx_glr_{gallery_out}_{stem}.py>`)", ""]
         _write(directory, f"theory/{family}.rst", "\n".join(parts), site)
     index = ".. toctree::\n   :maxdepth: 2\n\n" + "".join(f"   /{_rel(directory)}/theory/{f}\n"
-                                                       for f in FAMILIES)
+                                                       for f in family_names)
     _write(directory, "theory.rst", index, site)
 
 

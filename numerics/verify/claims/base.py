@@ -20,15 +20,14 @@ and the documentation list it)::
 
 
     def _check(scale: str) -> CheckOutcome:
-        count = {"quick": 5, "default": 20, "large": 200}[scale]
-        theory = closed_form(count)            # the theory value(s): floats or arrays
-        exact = independent_route(count)       # e.g. dense float64, enumeration
-        return CheckOutcome([Comparison("eta* closed form vs operator", theory, exact)],
-                            evidence={"instances": count})
+        n = {"quick": 3, "default": 50, "large": 5000}[scale]
+        theory = n * (n + 1) / 2                      # the closed form
+        exact = float(np.arange(1, n + 1).sum())      # an independent route: enumeration
+        return CheckOutcome([Comparison("1 + ... + n", theory, exact)], evidence={"n": n})
 
 
-    register(Claim("C42", "one line title", r"the statement ($\LaTeX$ allowed)",
-                   Kind.IDENTITY, Notion.MEAN_SQUARE, "SPEC §x [D✓]", _check))
+    register(Claim("C99", "Gauss's sum", r"$1+\dots+n=n(n+1)/2$",
+                   Kind.IDENTITY, Notion.ALGEBRAIC, "SPEC §0 [example]", _check))
 
 The kind fixes what ``predicted`` and ``observed`` mean (a bound and the exact value, a direction
 and sequences, an estimate and its standard errors...: see :class:`Comparison`).  A tolerance
