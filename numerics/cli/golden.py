@@ -35,7 +35,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--thresholds-dir", type=Path, default=None, metavar="DIR",
                    help="golden directory of the thresholds (default: tests/golden/"
                         f"{golden_thresholds.DEFAULT_DIR.name})")
-    p.add_argument("--verbose", action="store_true", help="also list unchanged expressions")
+    p.add_argument("--verbose", action="store_true",
+                   help="also list unchanged expressions and skipped ones (with the reason)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--quiet", action="store_true", help="print only the summary line")
     p.set_defaults(func=run)
@@ -91,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:
         for _, rep, fmt in parts:
             for e in rep.entries:
-                if args.verbose or e.status != "same":
+                if args.verbose or e.status not in ("same", "skipped"):
                     print(fmt(e))  # type: ignore[operator]
     counts = "; ".join(f"{label}: " + ", ".join(f"{v} {k}" for k, v in rep.counts().items())
                        for label, rep, _ in parts)

@@ -32,9 +32,10 @@ import numpy as np
 import scipy.linalg as sla
 from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh, lobpcg
 
-from numerics.core.inputs import InputError, UnlearningConfig, as_pool, check_eta
+from numerics.core.inputs import InputError, UnlearningConfig, as_pool, check_eta, check_sampling
 from numerics.core.pools import CurvaturePool
 from theory.moments import covariance_coefficients
+from theory.sampling import get_scheme
 
 __all__ = [
     "SecondMomentOperator",
@@ -216,6 +217,10 @@ class SecondMomentOperator:
         if config is not None and not isinstance(config, UnlearningConfig):
             raise InputError(f"config must be an UnlearningConfig, got {type(config).__name__} "
                              "(UnlearningConfig(alpha, batch_retain, batch_forget, sampling))")
+        scheme = get_scheme(check_sampling((config or UnlearningConfig()).sampling))
+        if not scheme.exchangeable:
+            raise InputError(scheme.unsupported("second-moment operator of the form a sum_i "
+                                                "H_i M H_i + b Hbar M Hbar"))
         cfg = (config or UnlearningConfig()).validated(
             retain_pool.n, forget_pool.n if forget_pool is not None else 0
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import theory.bounds as bo
 from theory.catalog import register_expression
 from theory.moments import B, n
-from theory.sampling import scheme_names
+from theory.sampling import get_scheme, scheme_names
 
 _TAG = "SPEC §3.4 [D✓ C-BND]"
 register_expression("bounds.eta_conv", bo.eta_conv, (bo.lam_A, bo.c_star),
@@ -19,9 +19,11 @@ register_expression("bounds.eta_conv", bo.eta_conv, (bo.lam_A, bo.c_star),
 register_expression("bounds.eta_div", bo.eta_div, (bo.a_v, bo.s_v),
                     ({"a_v": 2, "s_v": "1/2"}, {"a_v": "3/10", "s_v": 4}), _TAG,
                     "sufficient divergence threshold along a direction v")
+_SGD_POINTS = ({"lambda_Hbar": 2, "lambda_star": 8, "n": 20, "B": 4},
+               {"lambda_Hbar": "1/2", "lambda_star": 3, "n": 7, "B": 2})
 for _s in scheme_names():
     register_expression(f"bounds.sgd_conv.{_s}", lambda s=_s: bo.sgd_conv(s),
                         (bo.lam_Hbar, bo.lam_star, n, B),
-                        ({"lambda_Hbar": 2, "lambda_star": 8, "n": 20, "B": 4},
-                         {"lambda_Hbar": "1/2", "lambda_star": 3, "n": 7, "B": 2}), _TAG,
+                        [p for p in _SGD_POINTS  # the points the scheme admits
+                         if get_scheme(_s).batch_problem(p["n"], p["B"]) is None], _TAG,
                         f"plain-SGD corollary of the convergence condition, {_s}")

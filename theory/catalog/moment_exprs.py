@@ -21,10 +21,12 @@ _COV = "SPEC §2.1 [D✓ C-MOM]"
 _COUNT = "SPEC §4.1 [D✓ C-FAM]"
 
 for _s in scheme_names():
+    # reference points the scheme admits (e.g. equal strata need even n and B)
+    _pts = [p for p in _POINTS if get_scheme(_s).batch_problem(p["n"], p["B"]) is None]
     register_expression(f"moments.{_s}.diag_coeff", lambda s=_s: mo.batch_moments(s).diag_coeff,
-                        (mo.n, mo.B), _POINTS, _COV, f"coefficient a of sum H_i M H_i in C(M), {_s}")
+                        (mo.n, mo.B), _pts, _COV, f"coefficient a of sum H_i M H_i in C(M), {_s}")
     register_expression(f"moments.{_s}.mean_coeff", lambda s=_s: mo.batch_moments(s).mean_coeff,
-                        (mo.n, mo.B), _POINTS, _COV, f"coefficient b of Hbar M Hbar in C(M), {_s}")
+                        (mo.n, mo.B), _pts, _COV, f"coefficient b of Hbar M Hbar in C(M), {_s}")
     if not get_scheme(_s).exchangeable:
         for _q in ("count_mean", "count_var"):
             skip_expression(f"moments.{_s}.{_q}", get_scheme(_s).unsupported("marked-count law"))

@@ -65,7 +65,8 @@ def build(ctx: BuildContext) -> Table:
         rows, "mean-square (exact threshold from the generalised eigenproblem)",
         {"instances": count, **SIZES, "alpha": "U(0, 0.4)", "batch sizes": "uniform",
          "ranks": "mixed", "draws (incl. rejected)": drawn, "scale": ctx.scale,
-         **({"samplings skipped": skipped_schemes()} if skipped_schemes() else {})},
+         **({"samplings skipped": ", ".join(skipped_schemes()) + " (not exchangeable: no "
+             "two-coefficient second-moment operator)"} if skipped_schemes() else {})},
         [seed], "SPEC §3.4 [D✓ C-BND]", ("C5",),
         "Random non-commuting PSD instances whose mean is stable; eta_div is minimised over the "
         "eigenvectors of A and the top eigenvector of every H_i",
