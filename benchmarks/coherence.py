@@ -187,7 +187,7 @@ def _route_b(n: int, P: int) -> dict:
 def _child(fn_name: str, n: int, P: int, q: mp.Queue) -> None:
     try:
         q.put(globals()[fn_name](n, P))
-    except Exception as exc:  # report, do not hang the parent
+    except Exception as exc:  # noqa: BLE001 -- report any failure, do not hang the parent
         q.put({"error": repr(exc)})
 
 

@@ -346,6 +346,23 @@ class AxisPair:
         r"""Float :math:`\eta^\star` of a private axis (``0.0`` where :math:`D\le 0`)."""
         return self._threshold("private", values)
 
+    def evaluate(self, name: str, *values):
+        r"""``shared``/``private``/``*_D`` evaluated by numpy at ``values`` (broadcasting).
+
+        Parameters
+        ----------
+        name:
+            ``shared``, ``private``, ``shared_D`` or ``private_D``.
+        *values:
+            The arguments, in the order of :attr:`args`.
+
+        Returns
+        -------
+        ndarray or float
+            The expression's value (no clamping where :math:`D\le 0`).
+        """
+        return self._fns[name](*values)
+
     def _threshold(self, name: str, values: tuple) -> float:
         vals = tuple(float(v) for v in values)
         if self._fns[name + "_D"](*vals) <= 0:
@@ -452,8 +469,10 @@ def sigma_family_eta_star_grid(sampling: str, sigma_, n_: int, B_, c_: float = 2
     pair = sigma_family_law(key)
     args = (sig, float(n_), bat, float(c_))
     with np.errstate(divide="ignore", invalid="ignore"):
-        shared = np.where(pair._fns["shared_D"](*args) > 0, pair._fns["shared"](*args), 0.0)
-        private = np.where(pair._fns["private_D"](*args) > 0, pair._fns["private"](*args), 0.0)
+        shared = np.where(pair.evaluate("shared_D", *args) > 0, pair.evaluate("shared", *args),
+                          0.0)
+        private = np.where(pair.evaluate("private_D", *args) > 0,
+                           pair.evaluate("private", *args), 0.0)
     return np.where(sig == n_, shared, np.minimum(shared, private))
 
 

@@ -230,7 +230,7 @@ def _family_pages(directory: Path, site: GeneratedSite, gallery: Path | None,
     _write(directory, "theory.rst", index, site)
 
 
-def _claim_rows(scale: str, run_claims: bool, site: GeneratedSite) -> None:
+def _claim_rows(scale: str, site: GeneratedSite) -> None:
     from numerics.verify.claims.base import registry
     from theory.catalog import provenance_kind
 
@@ -361,7 +361,7 @@ def generate(directory: Path | str, scale: str = "quick", *, run_claims: bool = 
     _SOURCE_RELATIVE[directory.resolve()] = source_relative or "generated"
     site = GeneratedSite(directory)
     _table_pages(directory, scale, run_claims, site)
-    _claim_rows(scale, run_claims, site)
+    _claim_rows(scale, site)
     _claims_page(site, directory)
     _family_pages(directory, site, Path(gallery) if gallery else None, gallery_out)
     _expressions_page(directory, site)

@@ -103,32 +103,7 @@ def run(args: argparse.Namespace) -> int:
             if not (args.quiet or args.json):
                 print(f"unlearnstab table: {spec.unavailable_reason()}", file=sys.stderr)
             continue
-        if not (args.quiet or args.json):
-            print(f"[{spec.table_id}] {spec.title} ...", file=sys.stderr, flush=True)
-        table = spec.make(ctx)
-        texts = {fmt: render(table, fmt) for fmt in args.format}
-        entry: dict[str, Any] = {"table": table.table_id, "caption": table.caption, "files": []}
-        if args.out is not None:
-            from numerics.core.manifest import record_outputs
-
-            args.out.mkdir(parents=True, exist_ok=True)
-            for fmt, text in texts.items():
-                path = args.out / f"{table.table_id}.{EXTENSIONS[fmt]}"
-                path.write_text(text, encoding="utf-8")
-                entry["files"].append(str(path))
-            entry["manifest"] = str(record_outputs(
-                args.out, entry["files"], configuration={
-                    "table": table.table_id, "scale": scale, "notion": table.notion,
-                    "formats": list(args.format), **table.config},
-                seeds=table.seeds))
-        elif not args.json:
-            for text in texts.values():
-                print(text)
-        if args.json:
-            entry["data"] = table.as_dict()
-            if args.out is None:
-                entry["rendered"] = texts
-        built.append(entry)
+        built.append(_build_one(spec, ctx, args))
     if args.json:
         json.dump(jsonable({"scale": scale, "tables": built, "unavailable": missing}),
                   sys.stdout, indent=2, ensure_ascii=False)
@@ -141,3 +116,34 @@ def run(args: argparse.Namespace) -> int:
     if explicit and missing:
         return 1
     return 0
+
+
+def _build_one(spec: Any, ctx: BuildContext, args: argparse.Namespace) -> dict[str, Any]:
+    """Build one table; print it or write its files (with their manifest); its JSON entry."""
+    scale = ctx.scale
+    if not (args.quiet or args.json):
+        print(f"[{spec.table_id}] {spec.title} ...", file=sys.stderr, flush=True)
+    table = spec.make(ctx)
+    texts = {fmt: render(table, fmt) for fmt in args.format}
+    entry: dict[str, Any] = {"table": table.table_id, "caption": table.caption, "files": []}
+    if args.out is not None:
+        from numerics.core.manifest import record_outputs
+
+        args.out.mkdir(parents=True, exist_ok=True)
+        for fmt, text in texts.items():
+            path = args.out / f"{table.table_id}.{EXTENSIONS[fmt]}"
+            path.write_text(text, encoding="utf-8")
+            entry["files"].append(str(path))
+        entry["manifest"] = str(record_outputs(
+            args.out, entry["files"], configuration={
+                "table": table.table_id, "scale": scale, "notion": table.notion,
+                "formats": list(args.format), **table.config},
+            seeds=table.seeds))
+    elif not args.json:
+        for text in texts.values():
+            print(text)
+    if args.json:
+        entry["data"] = table.as_dict()
+        if args.out is None:
+            entry["rendered"] = texts
+    return entry

@@ -112,16 +112,7 @@ def read_arrays(path: str | Path, expected: Iterable[str] = ("retain", "forget")
     except (zipfile.BadZipFile, OSError) as exc:
         raise InputError(f"cannot read {path} as an npz file: {exc}") from None
     with z:
-        members = {m[:-4] if m.endswith(".npy") else m: m for m in z.namelist()}
-        unknown = [n for n in members if n not in expected]
-        if unknown:
-            raise InputError(f"{path} has unknown array {unknown[0]!r}; expected "
-                             f"{' and '.join(repr(e) for e in expected)} (a misspelled name "
-                             "would be ignored)")
-        missing = [n for n in required if n not in members]
-        if missing:
-            found = ", ".join(members) or "nothing"
-            raise InputError(f"{path} has no array named {missing[0]!r} (found: {found})")
+        members = _members(z, path, expected, required)
         headers = {name: _header(z, member, path) for name, member in members.items()}
         need = 0.0
         for name, (shape, dtype) in headers.items():
@@ -149,3 +140,19 @@ def read_arrays(path: str | Path, expected: Iterable[str] = ("retain", "forget")
                 raise InputError(f"cannot read {path}: array {name!r}: {exc}") from None
             out[name] = np.asarray(arr, dtype=np.float64)
     return out
+
+
+def _members(z: zipfile.ZipFile, path: Path, expected: tuple[str, ...],
+             required: tuple[str, ...]) -> dict[str, str]:
+    """Array name -> zip member, refusing unknown names and missing required ones."""
+    members = {m[:-4] if m.endswith(".npy") else m: m for m in z.namelist()}
+    unknown = [n for n in members if n not in expected]
+    if unknown:
+        raise InputError(f"{path} has unknown array {unknown[0]!r}; expected "
+                         f"{' and '.join(repr(e) for e in expected)} (a misspelled name "
+                         "would be ignored)")
+    missing = [n for n in required if n not in members]
+    if missing:
+        found = ", ".join(members) or "nothing"
+        raise InputError(f"{path} has no array named {missing[0]!r} (found: {found})")
+    return members

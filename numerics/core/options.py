@@ -50,12 +50,14 @@ T = TypeVar("T", bound="Options")
 META = "option"
 
 
-def option(default: Any = None, *, help: str, flag: str | None = None,  # noqa: A002
-           type: Callable[[str], Any] | None = None,  # noqa: A002
-           choices: tuple[Any, ...] | Callable[[], tuple[Any, ...]] | None = None,
-           metavar: str | None = None, check: Callable[[Any, str], Any] | None = None,
-           cli: bool = True, default_text: str | None = None,
-           exclusive: str | None = None, nargs: str | None = None) -> Any:
+def option(  # noqa: PLR0913 -- a field factory: every keyword is an optional flag property
+    default: Any = None, *, help: str, flag: str | None = None,  # noqa: A002
+    type: Callable[[str], Any] | None = None,  # noqa: A002
+    choices: tuple[Any, ...] | Callable[[], tuple[Any, ...]] | None = None,
+    metavar: str | None = None, check: Callable[[Any, str], Any] | None = None,
+    cli: bool = True, default_text: str | None = None, exclusive: str | None = None,
+    nargs: str | None = None,
+) -> Any:
     """A dataclass field that is also a command-line flag.
 
     Parameters

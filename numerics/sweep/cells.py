@@ -232,7 +232,7 @@ def execute_cell(fn: str | CellFn, key: str, config: dict[str, Any], blas_thread
         if not isinstance(record, dict):
             raise TypeError(f"a cell must return a dict, got {type(record).__name__}")
         text = canonical_json(record)
-    except Exception as exc:  # a failing cell is recorded, never raised
+    except Exception as exc:  # noqa: BLE001 -- a failing cell is recorded, never raised
         err = f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"
         return CellRun(key, False, None, err, time.perf_counter() - start, _worker_id())
     return CellRun(key, True, text, None, time.perf_counter() - start, _worker_id())

@@ -76,7 +76,7 @@ class InProcess(Executor):
     name = "inprocess"
 
     def run(self, fn: str | CellFn, specs: Sequence[CellSpec], blas_threads: int | None = 1,
-            chunk_size: int = 1) -> Iterator[CellRun]:
+            chunk_size: int = 1) -> Iterator[CellRun]:  # noqa: ARG002 -- Executor protocol
         """Run each cell in turn (``chunk_size`` does not apply)."""
         for spec in specs:
             yield execute_cell(fn, spec.key, spec.config, blas_threads)

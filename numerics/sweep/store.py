@@ -186,7 +186,7 @@ class Store:
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the store {self.path}: {exc}") from None
         try:
-            self._prepare(fresh)
+            self._prepare()
         except sqlite3.DatabaseError as exc:
             self._con.close()
             raise StoreError(f"{self.path} holds a damaged store database ({DB_NAME}): {exc}"
@@ -226,7 +226,7 @@ class Store:
         if head and head != _SQLITE_MAGIC:
             raise StoreError(f"{self.db_path} is corrupted or foreign: not an SQLite database")
 
-    def _prepare(self, fresh: bool) -> None:
+    def _prepare(self) -> None:
         con = self._con
         con.execute("PRAGMA busy_timeout = 30000")
         tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}

@@ -247,13 +247,13 @@ def _compare(entry: Expression, directory: Path) -> GoldenEntry:
         if old is not None and old.get("srepr") == sp.srepr(expr):
             return GoldenEntry(entry.name, "same", "identical srepr", old, old)
         new = serialize(entry, expr)
-    except Exception as exc:  # a derivation that raises is reported, not hidden
+    except Exception as exc:  # noqa: BLE001 -- a derivation that raises is reported, not hidden
         return GoldenEntry(entry.name, "error", f"derivation raised {exc!r}")
     if old is None:
         return GoldenEntry(entry.name, "new", "no golden file yet", None, new)
     try:
         old_expr = parse(old)
-    except Exception as exc:  # an unreadable golden file is a change that needs review
+    except Exception as exc:  # noqa: BLE001 -- an unreadable golden file is a change to review
         return GoldenEntry(entry.name, "changed", f"golden srepr does not parse: {exc!r}", old, new)
     ok, how = equivalent(entry, old_expr, expr)
     return GoldenEntry(entry.name, "equivalent" if ok else "changed", how, old, new)

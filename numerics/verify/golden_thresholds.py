@@ -161,7 +161,7 @@ def _compare(t: Threshold, directory: Path) -> ThresholdEntry:
     path = directory / f"{t.name}.json"
     try:
         new = _record(t)
-    except Exception as exc:  # a computation that raises is reported, not hidden
+    except Exception as exc:  # noqa: BLE001 -- a computation that raises is reported
         return ThresholdEntry(t.name, "error", f"computation raised {exc!r}")
     if not path.is_file():
         return ThresholdEntry(t.name, "new", "no golden file yet", None, new)

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from numerics.apps.cnn._linear_rule import companion_escape
+from numerics.apps.cnn._linear_rule import LinearRule, companion_escape
 from numerics.apps.cnn.data import DataConfig, forget_split, make_data
 from numerics.apps.cnn.model import CNNConfig, init_weights
 from numerics.apps.cnn.train import TrainConfig, train_gd
 from numerics.apps.cnn.unlearn import ESCAPE_LOSS, UnlearnConfig, draw_batches, unlearn
-from numerics.core.inputs import InputError
+from numerics.core.inputs import InputError, UnlearningConfig
 from theory.sampling import scheme_names
 
 
@@ -87,18 +87,17 @@ def test_bad_unlearning_input(trained):
 def test_companion_rule_follows_the_growth_rate():
     e = np.eye(3)[:, :, None]
     # retain only, full-batch on orthonormal directions: multiplier 1 - eta/3 per axis
-    stable = companion_escape(e, None, eta=0.5, alpha=0.0, batch_retain=3, batch_forget=1,
-                              horizon=200)
+    stable = companion_escape(e, None, 0.5, UnlearningConfig(0.0, 3, 1), LinearRule(horizon=200))
     assert stable.escape_fraction == 0.0
     # a private forget direction with alpha > 0 escapes (lambda_min(A) < 0)
-    out = companion_escape(e[:2], e[2:], eta=0.5, alpha=0.3, batch_retain=2, batch_forget=1,
-                           horizon=200, repeats=6)
+    out = companion_escape(e[:2], e[2:], 0.5, UnlearningConfig(0.3, 2, 1),
+                           LinearRule(horizon=200, repeats=6))
     assert out.escapes and np.all(out.first_escape > 0)
     # the escape time matches the exact growth 1 + eta alpha per step along e_3
     growth = 2 * np.log1p(0.5 * 0.3)
     assert np.median(out.first_escape) <= np.log(1000 * 3) / growth + 2
     with pytest.raises(InputError):
-        companion_escape(e, None, eta=0.5, alpha=0.0, batch_retain=3, batch_forget=1, horizon=0)
+        companion_escape(e, None, 0.5, UnlearningConfig(0.0, 3, 1), LinearRule(horizon=0))
 
 
 def test_device_policy():

@@ -331,8 +331,15 @@ def verdict_problems(rec: dict[str, Any]) -> list[str]:
     shown = re.findall(r"eta\*? = " + _NUM, verdict)
     if not any(abs(float(v) - es) <= 1e-5 * es for v in shown):
         out.append(f"the verdict does not print eta_star_ms = {es:.6g}: {verdict!r}")
-    if eta is None:
-        return out
+    if eta is not None:
+        out += _at_eta_problems(rec, verdict, eta, es)
+    return out
+
+
+def _at_eta_problems(rec: dict[str, Any], verdict: str, eta: float, es: float) -> list[str]:
+    """The verdict at a step size against eta* and rho."""
+    out: list[str] = []
+    rho = rec.get("rho")
     says_resists = "resists at" in verdict or "it resists" in verdict
     says_escapes = "escapes at eta" in verdict or "it escapes" in verdict
     if says_resists == says_escapes:

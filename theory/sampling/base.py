@@ -168,7 +168,9 @@ class SamplingScheme(ABC):
             float64 ``(size, n_pool)``, :math:`\hat H=\sum_i\omega_iH_i` per row.
         """
 
-    def count_law(self, n_pool: int, batch: int, marked: int) -> tuple[np.ndarray, np.ndarray]:
+    def count_law(
+        self, n_pool: int, batch: int, marked: int,  # noqa: ARG002 -- the overrides' signature
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Support and pmf of the count of ``marked`` samples (of ``n_pool``) in a batch.
 
         Only exchangeable schemes have one law whatever the marked samples are; the others raise

@@ -24,9 +24,35 @@ from dataclasses import dataclass
 import numpy as np
 
 from numerics.apps.cnn.unlearn import draw_batches
-from numerics.core.inputs import InputError, check_alpha, check_batch, check_eta, check_sampling
+from numerics.core.inputs import (
+    InputError,
+    UnlearningConfig,
+    check_alpha,
+    check_batch,
+    check_eta,
+    check_sampling,
+)
 
-__all__ = ["LinearRuleOutcome", "companion_escape"]
+__all__ = ["LinearRule", "LinearRuleOutcome", "companion_escape"]
+
+
+@dataclass(frozen=True)
+class LinearRule:
+    r"""The rule's constants: horizon :math:`T`, runs :math:`R`, growth :math:`G`, seed, chunk.
+
+    ``chunk`` is the number of steps whose batches are drawn at once (memory only: the draws,
+    and so the outcome, do not depend on it).
+    """
+
+    horizon: int = 1000
+    repeats: int = 10
+    growth: float = 1000.0
+    seed: int = 0
+    chunk: int = 100
+
+    def __post_init__(self) -> None:
+        if self.horizon < 1 or self.repeats < 1 or not self.growth > 1:
+            raise InputError("horizon and repeats must be >= 1 and growth > 1")
 
 
 @dataclass(frozen=True)
@@ -49,12 +75,32 @@ class LinearRuleOutcome:
     first_escape: np.ndarray
 
 
-def companion_escape(retain: np.ndarray, forget: np.ndarray | None, eta: float, alpha: float,
-                     batch_retain: int, batch_forget: int, *, horizon: int = 1000,
-                     repeats: int = 10, growth: float = 1000.0, sampling: str = "wor",
-                     seed: int = 0, chunk: int = 100) -> LinearRuleOutcome:
-    r"""Run the companion rule on reduced factors ``(n, r, k)`` (see the module docstring)."""
-    eta, alpha, sampling = check_eta(eta), check_alpha(alpha), check_sampling(sampling)
+def companion_escape(retain: np.ndarray, forget: np.ndarray | None, eta: float,
+                     config: UnlearningConfig, rule: LinearRule | None = None,
+                     ) -> LinearRuleOutcome:
+    r"""Run the companion rule on reduced factors ``(n, r, k)`` (see the module docstring).
+
+    Parameters
+    ----------
+    retain, forget:
+        Factors reduced to the active subspace, ``(n, r, k)`` (``forget`` may be ``None``).
+    eta:
+        Step size :math:`\eta`.
+    config:
+        :math:`\alpha`, the batch sizes and their sampling.
+    rule:
+        :math:`T`, :math:`R`, :math:`G`, seed (default :class:`LinearRule`: 1000, 10, 1000, 0).
+
+    Returns
+    -------
+    LinearRuleOutcome
+        Escape fraction, majority vote and first escaping steps.
+    """
+    lr = LinearRule() if rule is None else rule
+    horizon, repeats, growth, seed, chunk = lr.horizon, lr.repeats, lr.growth, lr.seed, lr.chunk
+    eta, alpha = check_eta(eta), check_alpha(config.alpha)
+    sampling = check_sampling(config.sampling)
+    batch_retain, batch_forget = config.batch_retain, config.batch_forget
     R_f = np.asarray(retain, dtype=np.float64)
     pools = [R_f]
     if forget is not None:
@@ -62,8 +108,6 @@ def companion_escape(retain: np.ndarray, forget: np.ndarray | None, eta: float, 
     r = R_f.shape[1]
     if any(p.ndim != 3 or p.shape[1] != r for p in pools):
         raise InputError("reduced factors must be (n, r, k) arrays with a common r")
-    if horizon < 1 or repeats < 1 or not growth > 1:
-        raise InputError("horizon and repeats must be >= 1 and growth > 1")
     k = max(p.shape[2] for p in pools)
     cols = np.concatenate([np.pad(p, ((0, 0), (0, 0), (0, k - p.shape[2]))) for p in pools])
     N = cols.shape[0]

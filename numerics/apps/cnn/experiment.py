@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from numerics.apps.cnn._linear_rule import companion_escape
+from numerics.apps.cnn._linear_rule import LinearRule, companion_escape
 from numerics.apps.cnn.data import FORGET_RULES, DataConfig, forget_split, make_data
 from numerics.apps.cnn.model import (
     ACTIVATIONS,
@@ -246,9 +246,8 @@ def analyse(prep: Prepared, config: ExperimentConfig | None = None) -> dict[str,
         record["eta_star_retain_rel"] = op_r.eta_star_ms() * lam_max_r / 2.0
         record["eta_star_ms"] = None if esc.escapes_at_every_eta else op.eta_star_ms()
     if cfg.with_linear_rule:
-        lin = companion_escape(Zr, Zf, eta, cfg.alpha, cfg.batch_retain, cfg.batch_forget,
-                               horizon=cfg.horizon, repeats=cfg.repeats, growth=cfg.growth,
-                               sampling=cfg.sampling, seed=cfg.seed)
+        lin = companion_escape(Zr, Zf, eta, ucfg, LinearRule(cfg.horizon, cfg.repeats,
+                                                             cfg.growth, cfg.seed))
         record["linear_escape_fraction"] = lin.escape_fraction
         record["linear_escapes"] = lin.escapes
     else:

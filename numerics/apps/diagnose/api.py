@@ -232,9 +232,20 @@ def _coherence_signed_safe(fr, ff, sr, sf) -> Coherence:
                            keep_matrices=True)
 
 
-def _report(crit: Criterion, res: dict[str, Any], coh: Coherence, route: str,
-            curvature_info: dict[str, Any], config: dict[str, Any], basis: np.ndarray | None,
-            oos: float, notes: list[str], timings: dict[str, float]) -> DiagnoseReport:
+@dataclass(frozen=True)
+class _Found:
+    """What the curvature step found, besides the criterion: route, info, basis, out-of-span."""
+
+    route: str
+    info: dict[str, Any]
+    basis: np.ndarray | None
+    oos: float
+
+
+def _report(crit: Criterion, res: dict[str, Any], coh: Coherence, found: _Found,
+            config: dict[str, Any], notes: list[str], timings: dict[str, float]
+            ) -> DiagnoseReport:
+    route, curvature_info, basis, oos = found.route, found.info, found.basis, found.oos
     cur: Point = res["point"]
     if cur.rho_converged is False:
         notes.append("rho(T) did not converge to tolerance (many eigenvalues of T crowd at 1); "
@@ -342,7 +353,7 @@ def diagnose_curvature(retain: Any, forget: Any, options: DiagnoseOptions | None
             "indefinite": bool(signed), "n_params": int(fr.shape[1]), "active_dim": red.rank,
             "flat_directions_cut": n_flat, "flat_rtol": FLAT_RTOL}
     basis = red.basis.cpu().numpy() if red.basis is not None else None
-    return _report(crit, res, coh, "given", info, cfg, basis, oos, [], timings)
+    return _report(crit, res, coh, _Found("given", info, basis, oos), cfg, [], timings)
 
 
 def diagnose(model: torch.nn.Module, loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
@@ -436,7 +447,8 @@ def diagnose(model: torch.nn.Module, loss: Callable[[torch.Tensor, torch.Tensor]
             notes.append(f"{n_flat} direction(s) with curvature below {FLAT_RTOL:g} of the "
                          "largest were treated as flat (inert)")
         basis = red.basis.cpu().numpy()
-        report = _report(crit, res, curv.coherence, curv.route, info, cfg, basis, oos, notes,
+        report = _report(crit, res, curv.coherence, _Found(curv.route, info, basis, oos), cfg,
+                         notes,
                          timings)
         report.witness_summary["layers"] = flat.layer_shares(report.witness)
         eta_abs = res["eta"]

@@ -222,7 +222,7 @@ def check_loss(flat: FlatModel, loss: LossFn, data: DataSet, probe: int = 3) -> 
         out = flat.forward(flat.theta, data.inputs[:m])
         try:
             val = loss(out, data.targets[:m])
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 -- the user's loss may raise anything
             raise InputError(f"calling loss(model(inputs), targets) on {m} {data.name} samples "
                              f"failed: {type(exc).__name__}: {exc}") from None
         if not isinstance(val, torch.Tensor):
@@ -272,7 +272,7 @@ def _import_entry(spec: str) -> Callable[[], Any]:
         module = importlib.util.module_from_spec(mod_spec)
         try:
             mod_spec.loader.exec_module(module)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 -- the user's module may raise anything
             raise InputError(f"importing {path} failed: {type(exc).__name__}: {exc}") from None
     else:
         if "" not in sys.path and str(Path.cwd()) not in sys.path:
@@ -333,6 +333,6 @@ def load_entry(spec: str) -> Entry:
         obj = fn()
     except InputError:
         raise
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 -- the user's entry may raise anything
         raise InputError(f"calling {spec}() failed: {type(exc).__name__}: {exc}") from None
     return entry_from_dict(obj, f"{spec}()")

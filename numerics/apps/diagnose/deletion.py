@@ -54,7 +54,7 @@ def retrain(train: Callable[..., torch.nn.Module], retain: DataSet, seed: int,
         model = train(retain.inputs, retain.targets, seed)
     except InputError:
         raise
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 -- the user's train() may raise anything
         raise InputError(f"the entry's train(inputs, targets, seed) failed: "
                          f"{type(exc).__name__}: {exc}") from None
     if not isinstance(model, torch.nn.Module):

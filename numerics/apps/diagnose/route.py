@@ -253,9 +253,26 @@ def _bar(total: int, desc: str, progress: bool) -> tqdm:
 
 def compute_curvature(flat: FlatModel, loss: Callable, retain: DataSet, forget: DataSet, *,
                       route: str = "auto", budget_gb: float = DEFAULT_BUDGET_GB,
-                      progress: bool = True, seed: int = 0,
-                      residual_samples: int = RESIDUAL_SAMPLES) -> Curvature:
-    """Per-sample curvature of both sets by :func:`choose_route`, with a progress bar."""
+                      progress: bool = True, seed: int = 0) -> Curvature:
+    """Per-sample curvature of both sets by :func:`choose_route`, with a progress bar.
+
+    Parameters
+    ----------
+    flat, loss:
+        The model as a function of its flat trainable parameters, and the per-sample loss.
+    retain, forget:
+        The two sets.
+    route, budget_gb:
+        ``auto``, ``dense`` or ``ggn``, and the memory the per-sample curvature may use (GiB).
+    progress, seed:
+        Progress bar on stderr; seed of the subsample on which the Gauss-Newton residual is
+        measured (:data:`RESIDUAL_SAMPLES` samples).
+
+    Returns
+    -------
+    Curvature
+        Factors (and signs when indefinite), coherence and what the route omits.
+    """
     if not (np.isfinite(budget_gb) and budget_gb > 0):
         raise InputError(f"memory budget must be finite and > 0 GiB, got {budget_gb}")
     budget = float(budget_gb) * 2**30
@@ -289,18 +306,19 @@ def compute_curvature(flat: FlatModel, loss: Callable, retain: DataSet, forget: 
     name = "ggn-rank-one" if fr.shape[2] == 1 else "ggn"
     info.update(route=name, exact=False, omits=GGN_OMITS, factor_rank=int(fr.shape[2]),
                 memory_gib=_bytes_ggn(n, P, C) / 2**30)
-    info["ggn_residual"] = _measure_residual(flat, loss, retain, forget, fr, ff, budget, seed,
-                                             residual_samples)
+    info["ggn_residual"] = _measure_residual(flat, loss, (retain, forget), (fr, ff), budget,
+                                             seed)
     coh = coherence(fr, ff, keep_matrices=True)
     return Curvature(name, fr, ff, None, None, coh, info)
 
 
-def _measure_residual(flat: FlatModel, loss: Callable, retain: DataSet, forget: DataSet,
-                      fr: torch.Tensor, ff: torch.Tensor, budget: float, seed: int,
-                      m: int) -> dict[str, Any]:
+def _measure_residual(flat: FlatModel, loss: Callable, sets: tuple[DataSet, DataSet],
+                      factors: tuple[torch.Tensor, torch.Tensor], budget: float,
+                      seed: int) -> dict[str, Any]:
     r"""Relative Frobenius error :math:`\|H_i-H^{\rm GGN}_i\|_F/\|H_i\|_F` on a seeded subsample."""
+    (retain, forget), (fr, ff) = sets, factors
     P = flat.P
-    m = min(int(m), retain.n + forget.n)
+    m = min(RESIDUAL_SAMPLES, retain.n + forget.n)
     if m < 1 or P > DENSE_MAX_P or 3 * _bytes_dense(m, P) > budget:
         return {"measured": False,
                 "why": f"P = {P} too large for exact Hessians of a subsample within the budget"}

@@ -10,7 +10,7 @@ import sympy as sp
 from numerics.verify.tables.base import BuildContext, Column, Table, TableSpec, register_table
 
 
-def build(ctx: BuildContext) -> Table:
+def build(ctx: BuildContext) -> Table:  # noqa: ARG001 -- builder protocol; needs no context
     r""":math:`a`, :math:`b`, :math:`\mathbb EK`, :math:`\operatorname{Var}K` per model."""
     from theory import moments as mo
     from theory.sampling import get_scheme, scheme_names
