@@ -298,6 +298,20 @@ def axis_eta_star(
     float or ndarray
         :math:`\eta^\star` where :math:`D>0`, and ``0.0`` where :math:`D\le 0` (the mean escapes:
         :math:`\mathbb EJ^2>1` for every :math:`\eta>0`).  Broadcasts over array arguments.
+
+    Examples
+    --------
+    Full-batch gradient descent on one sample of curvature 1: the classical :math:`2/\lambda`.
+
+    >>> axis_eta_star("wor", lam_r=1.0, m_r=1, n_r=1, B_r=1)
+    2.0
+
+    Two of four samples on the axis, batches of two without replacement: the count is
+    hypergeometric with :math:`\mathbb EK=1`, :math:`\operatorname{Var}K=1/3`, so :math:`D=1/2`,
+    :math:`V=1/12` and :math:`\eta^\star=2D/(D^2+V)=3`.
+
+    >>> round(axis_eta_star("wor", lam_r=1.0, m_r=2, n_r=4, B_r=2), 12)
+    3.0
     """
     args = _generic_args(sampling, alpha, lam_r, m_r, n_r, B_r, lam_f, m_f, n_f, B_f)
     fns = _generic_callables()

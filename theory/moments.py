@@ -40,7 +40,28 @@ __all__ = [
 
 @cache
 def batch_moments(sampling: str) -> BatchMoments:
-    """Derived indicator moments of the registered scheme ``sampling`` (cached)."""
+    r"""Derived indicator moments of the registered scheme ``sampling`` (cached).
+
+    Parameters
+    ----------
+    sampling:
+        A registered scheme name (:func:`theory.sampling.scheme_names`).
+
+    Returns
+    -------
+    BatchMoments
+        :math:`\mathbb E\omega_i`, :math:`\mathbb E\omega_i^2`, :math:`\mathbb E\omega_i\omega_j`
+        of the batch weights :math:`\omega_i=\mathbb 1[i\in\text{batch}]/B`.
+
+    Examples
+    --------
+    Every scheme weighs a sample :math:`1/n` on average (the batch gradient is unbiased); without
+    replacement :math:`\mathbb E\omega_i^2=\mathbb E\omega_i/B`:
+
+    >>> m = batch_moments("wor")
+    >>> m.e_omega, m.e_omega2
+    (1/n, 1/(B*n))
+    """
     return get_scheme(sampling).derive_moments()
 
 

@@ -6,9 +6,10 @@ Usage: PYTHONPATH=$PWD python docs/gallery/cnn_table.py [quick|default]
 import sys
 
 import numpy as np
+from scipy.stats import spearmanr
 from threadpoolctl import threadpool_limits
 
-from numerics.verify.claims.cnn import SWEEPS, _theory_table, summarise, sweep
+from numerics.verify.claims.cnn import SWEEPS, summarise, sweep, theory_table
 
 scale = sys.argv[1] if len(sys.argv) > 1 else "quick"
 spec = SWEEPS[scale]
@@ -18,7 +19,7 @@ with threadpool_limits(1):
     torch.set_num_threads(1)
     recs = sweep(scale)
 t = summarise(recs)
-th = _theory_table(t, spec.config)
+th = theory_table(t, spec.config)
 n = spec.config.n
 cols = [("SNR", "snr"), ("n SNR²", None), ("test acc", "test_acc"), ("σ_joint", "sigma_joint"),
         ("σ_r", "sigma_r"), ("σ_rf", "sigma_rf"), ("cos same", "cos_same_label"),
@@ -44,8 +45,16 @@ print("|" + "---|" * (len(keys) + 3))
 for i, s in enumerate(t["snr"]):
     cells = [f"{th[k][i]:.3g} ({t[k][i] / th[k][i]:.2f})" for k in keys]
     print(f"| {s:g} | {t['kappa'][i]:.2f} | {t['omega'][i]:.2f} | " + " | ".join(cells) + " |")
-from scipy.stats import spearmanr  # noqa: E402
 
 print("\nSpearman with SNR:", {k: round(float(spearmanr(t["snr"], t[k]).statistic), 3)
                              for k in keys + ["forget_loss_growth", "forget_acc_after"]})
 print("min/max lambda_min rel:", np.min(t["lambda_min_A_rel"]), np.max(t["lambda_min_A_rel"]))
+
+# What the table shows (claims C7/C8 at this scale): one row per SNR level, every prediction a
+# finite positive number where it is a coherence, coherence rising and the linear growth falling
+# with SNR.
+assert len(t["snr"]) == len(spec.snrs) and list(t["snr"]) == sorted(t["snr"])
+for k in ("sigma_joint", "sigma_r", "sigma_rf"):
+    assert all(np.isfinite(v) and v > 0 for v in th[k]), k
+assert spearmanr(t["snr"], t["sigma_joint"]).statistic >= 0.9, "coherence rises with SNR"
+assert spearmanr(t["snr"], t["rho"]).statistic <= -0.8, "the linear growth falls with SNR"

@@ -98,11 +98,6 @@ class Expression:
             raise ValueError(f"expression {self.name} has undeclared symbols: {sorted(extra)}")
         return value
 
-    def substitution(self, point: Mapping[str, sp.Rational]) -> dict[sp.Symbol, sp.Rational]:
-        """Map a point given by symbol names onto this expression's symbols."""
-        by_name = {str(s): s for s in self.symbols}
-        return {by_name[k]: v for k, v in point.items() if k in by_name}
-
 
 _REGISTRY: dict[str, Expression] = {}
 _SKIPPED: dict[str, str] = {}

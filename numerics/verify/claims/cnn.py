@@ -27,7 +27,7 @@ from numerics.verify.claims.base import CheckOutcome, Claim, Comparison, registe
 from numerics.verify.claims.policy import Kind, Notion, Tolerance
 from theory import cnn as th
 
-__all__ = ["SweepSpec", "SWEEPS", "sweep", "summarise", "noise_concentration"]
+__all__ = ["SweepSpec", "SWEEPS", "sweep", "summarise", "theory_table", "noise_concentration"]
 
 
 @dataclass(frozen=True)
@@ -87,8 +87,21 @@ def _spearman(x: list[float], y: list[float]) -> float:
     return float(rho) if np.isfinite(rho) else 0.0
 
 
-def _theory_table(table: dict[str, Any], cfg: ExperimentConfig) -> dict[str, list[float]]:
-    """Leading-order predictions at each SNR with the measured kappa and omega (theory.cnn)."""
+def theory_table(table: dict[str, Any], cfg: ExperimentConfig) -> dict[str, list[float]]:
+    """Leading-order predictions at each SNR with the measured kappa and omega (theory.cnn).
+
+    Parameters
+    ----------
+    table:
+        Seed means per SNR (:func:`summarise`), with the measured ``kappa`` and ``omega``.
+    cfg:
+        The experiment's configuration (n, n_forget, d, alpha, eta_rel, B_f).
+
+    Returns
+    -------
+    dict[str, list[float]]
+        Per record key, one prediction per SNR level.
+    """
     out: dict[str, list[float]] = {}
     for i, s in enumerate(table["snr"]):
         pred = th.predictions(s, n_value=cfg.n, n_forget=cfg.n_forget, d_value=cfg.d,
@@ -134,7 +147,7 @@ def _check_c7(scale: str) -> CheckOutcome:
             f"{C7_HIGH_FRACTION * cfg.n / 2:g}": high >= C7_HIGH_FRACTION * cfg.n / 2,
             f"max opposite-label |cos| < {C7_OPPOSITE_MAX}": cos_opp < C7_OPPOSITE_MAX,
         }
-        theory = _theory_table(table, cfg)
+        theory = theory_table(table, cfg)
         evidence[act] = {
             "table": table, "spearman_sigma_joint": sp_sigma, "spearman_cos_same": sp_cos,
             "spearman_sigma_r": _spearman(table["snr"], table["sigma_r"]),
@@ -182,7 +195,7 @@ def _check_c8(scale: str) -> CheckOutcome:
         f"forget acc after at highest SNR >= {C8_HIGH_ACC_MIN}":
             table["forget_acc_after"][-1] >= C8_HIGH_ACC_MIN,
     }
-    theory = _theory_table(table, cfg)
+    theory = theory_table(table, cfg)
     evidence = {
         "config": asdict(cfg), "seeds": list(spec.seeds), "table": table,
         "spearman_rho": sp_rho, "spearman_forget_loss_growth": sp_growth,
