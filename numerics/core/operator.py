@@ -51,6 +51,8 @@ __all__ = [
 
 #: Largest active dimension for which ``method="auto"`` uses the dense Kronecker path.
 DENSE_MAX_DIM = 20
+#: float64 :math:`r^2\times r^2` matrices the dense path holds at once (L, Q, T and products).
+DENSE_COPIES = 6
 #: Largest :math:`\eta\lambda_{\max}(H_i)` for which :math:`\mathcal T(\eta)` is evaluated.
 MAX_STEP_SCALE = 1e100
 #: Relative tolerance for the numerical rank of the stacked factors.
@@ -441,7 +443,25 @@ class SecondMomentOperator:
             raise InputError(f"unknown method {method!r}; expected auto, dense or lanczos")
         if method == "auto":
             return "dense" if self.dim <= DENSE_MAX_DIM else "lanczos"
+        if method == "dense":
+            self.check_dense_size()
         return method
+
+    def check_dense_size(self, available: float | None = None) -> None:
+        r"""Refuse the dense path when its :math:`r^2\times r^2` matrices would not fit.
+
+        The estimate is :data:`DENSE_COPIES` float64 matrices of :math:`r^4` entries, compared
+        with the memory available (before anything is allocated).
+        """
+        from numerics.core.npz import GIB, available_bytes
+
+        need = DENSE_COPIES * 8.0 * float(self.dim) ** 4
+        have = available_bytes() if available is None else float(available)
+        if need > have:
+            raise InputError(f"the dense method at active dimension {self.dim} needs about "
+                             f"{need / GIB:.3g} GiB ({DENSE_COPIES} matrices of {self.dim}^2 x "
+                             f"{self.dim}^2 float64), more than the {have / GIB:.3g} GiB "
+                             "available; use the matrix-free method (lanczos)")
 
     # ------------------------------------------------------------------ quantities
     def rho(self, eta: float, method: str = "auto", solver: LanczosOptions | None = None) -> float:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import re
 import threading
 import time
 import uuid
@@ -314,6 +315,10 @@ def require_dask():
     return distributed
 
 
+#: A Dask scheduler address: ``protocol://host[:port]``.
+_ADDRESS = re.compile(r"^[a-z][a-z0-9+.-]*://[^\s/:]+(:\d+)?/?$")
+
+
 def check_executor(name: str | Executor, workers: int | None = None,
                    scheduler: str | None = None) -> None:
     """Validate executor options before anything runs (Dask must be importable when named)."""
@@ -321,6 +326,9 @@ def check_executor(name: str | Executor, workers: int | None = None,
         return
     if name not in EXECUTORS:
         raise InputError(f"unknown executor {name!r}; expected one of {', '.join(EXECUTORS)}")
+    if scheduler is not None and not _ADDRESS.match(str(scheduler)):
+        raise InputError(f"scheduler address {scheduler!r} is not an address like "
+                         "tcp://host:8786")
     if scheduler is not None and name != "dask":
         raise InputError(f"a scheduler address needs the dask executor, not {name!r}")
     if scheduler is not None and workers is not None:

@@ -65,6 +65,12 @@ def _neutral(p: Path) -> None:
     np.savez(p, retain=h, forget=f)
 
 
+def _wide(p: Path) -> None:
+    """rank-one factors (300, 300, 1): active dimension 300."""
+    f = np.random.default_rng(4).standard_normal((300, 300, 1))
+    np.savez(p, retain=f, forget=0.1 * f[:5])
+
+
 def _zero_bytes(p: Path) -> None:
     """an empty file."""
     p.write_bytes(b"")
@@ -191,6 +197,7 @@ FILES: dict[str, tuple[str, Callable[[Path], None]]] = {
     "misspelled": ("misspelled.npz", _misspelled),
     "extra_key": ("extra_key.npz", _extra_key),
     "neutral": ("neutral.npz", _neutral),
+    "wide": ("wide_factors.npz", _wide),
     "zero_bytes": ("zero_bytes.npz", _zero_bytes),
     "truncated": ("truncated.npz", _truncated),
     "non_array_member": ("non_array_member.npz", _non_array_member),

@@ -137,7 +137,20 @@ def _check_neutral(rec, tmp):
         assert abs(rec["rho"] - 1.0) <= IDENTITY
 
 
-CHECKS = {"radius-good": _check_radius_good, "threshold-good": _check_threshold_good,
+def _check_untrained_noted(rec, tmp):
+    # an untrained MLP: the per-sample gradients do not cancel, and the report must say so
+    assert any("not a stationary point" in n for n in rec["notes"]), rec["notes"]
+
+
+def _check_least_squares(rec, tmp):
+    # least squares solved exactly: w* is the minimum, no stationarity note
+    assert not any("stationary" in n for n in rec["notes"]), rec["notes"]
+    assert rec["curvature"]["stationarity"]["relative"] < 1e-8
+
+
+CHECKS = {"diagnose-good": _check_untrained_noted, "diagnose-linear-resists": _check_least_squares,
+          "diagnose-linear-escapes": _check_least_squares,
+          "radius-good": _check_radius_good, "threshold-good": _check_threshold_good,
           "radius-escapes-every": _check_escapes_every, "radius-neutral": _check_neutral,
           "threshold-neutral": _check_neutral}
 

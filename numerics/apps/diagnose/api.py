@@ -53,6 +53,7 @@ from numerics.apps.diagnose.options import (
 )
 from numerics.apps.diagnose.prescribe import REPORT_TOL, prescribe
 from numerics.apps.diagnose.route import compute_curvature
+from numerics.apps.diagnose.stationary import STATIONARY_TOL, stationarity
 from numerics.apps.diagnose.unlearn import gradient_difference
 from numerics.core.device import resolve_device, resolve_dtype, thread_limit
 from numerics.core.inputs import (
@@ -437,6 +438,14 @@ def diagnose(model: torch.nn.Module, loss: Callable[[torch.Tensor, torch.Tensor]
         info = dict(curv.info)
         info.update(active_dim=red.rank, flat_directions_cut=n_flat, flat_rtol=FLAT_RTOL,
                     minimum_check=_minimum_check(crit))
+        info["stationarity"] = stationarity(flat, loss, (r_set, f_set))
+        st = info["stationarity"]
+        if not st["stationary"]:
+            notes.append(f"the trained weights are not a stationary point of the training loss: "
+                         f"|mean gradient| = {st['mean_gradient_norm']:.3g}, "
+                         f"{st['relative']:.2g} of the mean per-sample gradient norm (above "
+                         f"{STATIONARY_TOL:g}); the verdict linearises at w* as if it were a "
+                         "minimum: train to convergence first")
         if not info["minimum_check"]["is_minimum"]:
             mc = info["minimum_check"]
             notes.append(f"the trained weights are not a minimum of the training loss for this "

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch.func import functional_call
 
-from numerics.core.inputs import InputError
+from numerics.core.inputs import InputError, check_seed
 
 __all__ = ["Entry", "DataSet", "FlatModel", "load_entry", "entry_from_dict", "as_dataset",
            "check_disjoint", "check_loss", "subsample", "ENTRY_KEYS"]
@@ -80,7 +80,12 @@ def as_dataset(data: Any, name: str) -> DataSet:
                              "(inputs, targets) pair") from None
         if size == 0:
             raise InputError(f"the {name} set is empty: it needs at least one sample")
-        batch = next(iter(torch.utils.data.DataLoader(data, batch_size=size, shuffle=False)))
+        try:
+            batch = next(iter(torch.utils.data.DataLoader(data, batch_size=size,
+                                                          shuffle=False)))
+        except Exception as exc:  # noqa: BLE001 -- the user's Dataset may raise anything
+            raise InputError(f"reading the {name} Dataset failed: {type(exc).__name__}: "
+                             f"{exc}".splitlines()[0]) from None
         data = batch
     if not isinstance(data, (tuple, list)) or len(data) != 2:
         raise InputError(f"the {name} set must be an (inputs, targets) pair of tensors or a torch "
@@ -322,8 +327,10 @@ def entry_from_dict(obj: Any, where: str = "the entry point") -> Entry:
     output_map = obj.get("output_map")
     if output_map is not None and not callable(output_map):
         raise InputError("entry 'output_map' must be callable on a batch of model outputs")
+    seed = obj.get("seed")
+    seed = 0 if seed is None else check_seed(seed, "entry 'seed'")
     return Entry(obj["model"], obj["loss"], obj["retain"], obj["forget"], obj.get("test"), train,
-                 int(obj.get("seed", 0) or 0), options, output_map)
+                 seed, options, output_map)
 
 
 def load_entry(spec: str) -> Entry:

@@ -30,6 +30,18 @@ __all__ = ["UnlearningOptions", "CurvatureOptions", "RunOptions", "DeletionOptio
 DEFAULT_BATCH = 32
 
 
+#: Largest alpha grid: each point is one eta*_ms solve (1e6 points hung for hours).
+MAX_GRID = 1000
+
+
+def _grid(value: int, name: str) -> int:
+    g = at_least(1)(value, name)
+    if g > MAX_GRID:
+        raise InputError(f"{name} must be at most {MAX_GRID} (one eta*_ms solve per point), "
+                         f"got {value}")
+    return g
+
+
 def _eta(value: float, _name: str) -> float:
     return check_eta(value)
 
@@ -124,7 +136,7 @@ class PrescriptionOptions(Options):
     kind = "prescription option"
 
     prescribe: bool = option(True, help="skip the prescriptions")
-    grid_size: int = option(8, flag="--grid", check=at_least(1),
+    grid_size: int = option(8, flag="--grid", check=_grid,
                             help="alpha grid size for the figure and the alpha prescriptions")
 
 

@@ -112,9 +112,11 @@ def _alpha_prescriptions(crit: Criterion, cur: Point, alpha_c: float, how: str,
                    "that unlearning adds)")
             out.append(Prescription("alpha", "resist", "none", None, None, txt))
             return out
-        txt = ("no alpha > 0 resists: the forget set curves directions the retain set does not "
-               "(its curvature leaves the retain span), and ascent along them is never "
-               "neutralised; only alpha = 0 (fine-tuning on the retain set alone) resists")
+        txt = ("no alpha > 0 resists: the forget set curves a direction that the retain set "
+               "curves not at all or below the resolution of the mean-escape test (alpha_c "
+               "below 1e-9; out_of_span_forget says how much forget curvature leaves the retain "
+               "span), and ascent along it is never neutralised; only alpha = 0 (fine-tuning on "
+               "the retain set alone) resists")
         out.append(Prescription("alpha", "resist", "<=", 0.0, 0.0, txt,
                                 _check(crit, "resist", None, {"alpha": 0.0, **cfg})))
         return out
