@@ -29,7 +29,7 @@ CHUNK = 256
 
 
 def stationarity(flat: FlatModel, loss: LossFn, sets: tuple[DataSet, ...]) -> dict[str, Any]:
-    """How far :math:`\theta^\star` is from a stationary point of the training loss.
+    r"""How far :math:`\theta^\star` is from a stationary point of the training loss.
 
     Parameters
     ----------
