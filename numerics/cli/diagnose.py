@@ -99,7 +99,10 @@ def run(args: argparse.Namespace) -> int:
         u = report.unlearning
         print(f"unlearning run: {u['steps_taken']} steps, forget loss {u['forget_loss_before']:.4g}"
               f" -> {u['forget_loss_after']:.4g} (uninformative level "
-              f"{u['uninformative_forget_loss']:.4g}): {'escaped' if u['escaped'] else 'resisted'}")
+              f"{u['uninformative_forget_loss']:.4g}, {u['uninformative_predictor']}): "
+              f"{u['outcome']}"
+              + ("" if u["steps_to_escape_observed"] is None else
+                 f" at step {u['steps_to_escape_observed']} of {u['horizon']}"))
     if report.deletion is not None:
         d = report.deletion
         fd = d["function_distance"]["original-retrained"]

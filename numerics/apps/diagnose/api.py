@@ -51,7 +51,7 @@ from numerics.apps.diagnose.options import (
     PrescriptionOptions,
     UnlearningOptions,
 )
-from numerics.apps.diagnose.prescribe import REPORT_TOL, prescribe
+from numerics.apps.diagnose.prescribe import REPORT_TOL, prescribe, steps_map
 from numerics.apps.diagnose.route import compute_curvature
 from numerics.apps.diagnose.stationary import STATIONARY_TOL, stationarity
 from numerics.apps.diagnose.unlearn import gradient_difference
@@ -75,7 +75,8 @@ REPORT_KEYS: tuple[str, ...] = (
     "lambda_min_A", "lambda_max_A", "alpha_c", "sigma_r", "sigma_f", "sigma_rf", "sigma_joint",
     "curvature_route", "curvature", "prescription", "prescriptions", "config", "active_dim",
     "out_of_span_forget", "witness_summary", "region", "unlearning", "deletion", "standards",
-    "notes", "timings",
+    "notes", "timings", "escape_event", "horizon", "steps_to_escape_predicted",
+    "steps_to_escape_observed",
 )
 #: Mean-square growth factor used for the finite-horizon step count (the companion rule's 1000).
 GROWTH = 1000.0
@@ -97,6 +98,14 @@ def _reduce(fr: Any, ff: Any) -> tuple[Any, int]:
 @dataclass
 class DiagnoseReport:
     r"""What :func:`diagnose` found; :meth:`as_dict` is the JSON report.
+
+    When: ``escape_event`` names the event of the real (nonlinear) unlearning run (forget loss
+    reaching its uninformative level, :math:`\log C` for :math:`C`-class cross-entropy),
+    ``horizon`` its number of steps :math:`K`, ``steps_to_escape_observed`` the first recorded step
+    of that event in the run (``None``: not within :math:`K`); ``steps_to_escape_predicted`` is
+    ``None`` until the forced recursion (:mod:`numerics.core.forcing`) is wired to the run's
+    gradients.  ``region.steps_map`` holds the mean-square steps to a 1000-fold growth of
+    :math:`\mathbb E\|\delta\|^2` over an :math:`(\alpha,\eta)` grid (a different event, named there).
 
     The main attributes mirror the JSON keys (:data:`REPORT_KEYS`); ``witness`` (the unit
     eigenvector of :math:`\lambda_{\min}(A|_V)` in parameter coordinates) and
@@ -135,6 +144,10 @@ class DiagnoseReport:
     witness: np.ndarray | None = field(default=None, repr=False)
     coherence_matrix: np.ndarray | None = field(default=None, repr=False)
     n_retain_block: int = 0
+    escape_event: str | None = None
+    horizon: int | None = None
+    steps_to_escape_predicted: int | None = None
+    steps_to_escape_observed: int | None = None
 
     @property
     def prescription(self) -> str:
@@ -205,10 +218,18 @@ def _analyse(crit: Criterion, un: UnlearningOptions, cfg: dict[str, Any],
         pres, region = [], {"alpha": [], "eta_star": [], "alpha_c": alpha_c}
     region.update({"alpha_c_method": how, "user_alpha": alpha, "user_eta": eta,
                    "lambda_max_retain_mean": lam_r})
+    if pres_opts.steps_grid > 0:
+        finite = [v for v in region.get("eta_star", []) if v is not None]
+        top = 1.3 * max([*finite, *([eta] if eta else []), cur.eta_star_ms or 0.0]
+                        or [2.0 / lam_r])
+        top = top if top > 0 else 2.0 / lam_r
+        region["steps_map"] = steps_map(crit, cur, top, pres_opts.steps_grid, GROWTH)
     esc = crit.mean_escape(alpha, batch_retain, batch_forget)
     growth = None
     if cur.rho is not None and cur.rho > 1.0:
         growth = math.log(GROWTH) / math.log(cur.rho)
+    if "steps_map" in region:
+        region["steps_map"]["user_steps"] = growth  # at the user's point exactly (None: resists)
     return {"point": cur, "code": code, "text": text, "prescriptions": pres, "region": region,
             "alpha_c": alpha_c, "witness_reduced": esc.witness, "eta": eta,
             "lambda_max_retain_mean": lam_r, "ms_growth_steps": growth,
@@ -469,8 +490,21 @@ def diagnose(model: torch.nn.Module, loss: Callable[[torch.Tensor, torch.Tensor]
             run = gradient_difference(flat, loss, r_set, f_set, ucfg, eta_abs, run=ro,
                                       test=test_set)
             report.unlearning = run.record
-            report.unlearning["agrees_with_verdict"] = bool(run.record["escaped"]
-                                                            == bool(report.escapes))
+            report.unlearning["agrees_with_verdict"] = bool(
+                run.record["outcome"] != "collapse"
+                and run.record["escaped"] == bool(report.escapes))
+            report.escape_event = run.record["escape_event"]
+            report.horizon = run.record["horizon"]
+            report.steps_to_escape_observed = run.record["steps_to_escape_observed"]
+            notes.append("steps_to_escape_predicted is not computed for the run's event (forget "
+                         "loss reaching its uninformative level from theta*): that prediction "
+                         "needs the gradient (forcing) term at theta*; "
+                         "witness_summary.ms_growth_steps_1000x is the mean-square count of a "
+                         "different event (1000-fold growth of E|delta|^2)")
+            if run.record["outcome"] == "collapse":
+                notes.append("the unlearning run collapsed: retain accuracy fell to chance "
+                             f"({run.record['retain_acc_after']:.3g}); the model was destroyed, "
+                             "not resisting")
             theta_un = run.theta
             timings["unlearn_s"] = time.perf_counter() - t0
         elif ro.unlearn_steps > 0:

@@ -138,6 +138,9 @@ class PrescriptionOptions(Options):
     prescribe: bool = option(True, help="skip the prescriptions")
     grid_size: int = option(8, flag="--grid", check=_grid,
                             help="alpha grid size for the figure and the alpha prescriptions")
+    steps_grid: int = option(6, check=at_least(0),
+                             help="points per axis of the (alpha, eta) map of predicted "
+                                  "mean-square steps to escape in the figure (0 skips it)")
 
 
 @dataclass(frozen=True)

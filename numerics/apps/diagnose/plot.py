@@ -3,7 +3,9 @@ r"""The ``diagnose`` figure: coherence-matrix blocks and the verdict region in t
 Left: the joint coherence matrix :math:`S_{ij}=\sqrt{\operatorname{tr}(H_iH_j)}` (retain block
 first, forget block last, on a log colour scale), with the block boundary drawn.
 
-Right: the verdict region (a symmetric-log α axis when :math:`\alpha_c<0.05`).  For
+Right: the verdict region (a symmetric-log α axis when :math:`\alpha_c<0.05`), with contours of the
+predicted mean-square steps to escape (:math:`\log G/\log\rho(\mathcal T)`, the report's
+``region.steps_map``) and the user's point labelled with its count.  For
 :math:`\alpha>\alpha_c` the mean escapes: every step size escapes.
 For :math:`\alpha<\alpha_c` the model resists for :math:`\eta<\eta^\star_{ms}(\alpha)` (computed
 on the grid of the report, joined by straight lines) and escapes above.  The user's
@@ -21,6 +23,30 @@ if TYPE_CHECKING:  # pragma: no cover
     from numerics.apps.diagnose import api
 
 __all__ = ["figure"]
+
+
+def _steps_contours(ax, smap: dict | None, user_alpha: float | None,
+                    user_eta: float | None) -> None:
+    r"""Contours of predicted mean-square steps to escape (:math:`\log_{10}` levels) and the user's point."""
+    if not smap or not smap.get("steps"):
+        return
+    a = np.asarray(smap["alpha"], float)
+    e = np.asarray(smap["eta"], float)
+    S = np.array([[np.nan if v is None else v for v in row] for row in smap["steps"]], float).T
+    if not np.isfinite(S).any():
+        return
+    L = np.log10(np.where(np.isfinite(S), np.maximum(S, 1.0), np.nan))
+    lo, hi = np.floor(np.nanmin(L)), np.ceil(np.nanmax(L))
+    levels = np.arange(lo, hi + 1.0)
+    if levels.size >= 2:
+        cs = ax.contour(a, e, L, levels=levels, colors="k", linewidths=0.8, alpha=0.7)
+        ax.clabel(cs, fmt=lambda v: f"{10 ** v:.0f} steps", fontsize=7)
+    ax.plot([], [], "k-", lw=0.8, label=f"predicted steps to {smap['growth']:g}x E|δ|² (ms)")
+    if user_alpha is not None and user_eta is not None:
+        v = smap.get("user_steps")
+        txt = "resists (rho <= 1)" if v is None else f"{v:.3g} steps to {smap['growth']:g}x"
+        ax.annotate(f"you: {txt}", (user_alpha, user_eta), xytext=(8, -12),
+                    textcoords="offset points", fontsize=7)
 
 
 def figure(report: api.DiagnoseReport, path: str | Path) -> Path:
@@ -64,6 +90,7 @@ def figure(report: api.DiagnoseReport, path: str | Path) -> Path:
         ax1.fill_between(a, 0, s, color="tab:green", alpha=0.3, lw=0, label="resists (η < η*)")
         ax1.fill_between(a, s, top, color="tab:red", alpha=0.12, lw=0, label="escapes (η > η*)")
         ax1.plot(a, s, "k.-", lw=1, ms=4, label="η*_ms(α)")
+    _steps_contours(ax1, reg.get("steps_map"), reg.get("user_alpha"), user_eta)
     ax1.axvline(alpha_c, color="k", ls="--", lw=1)
     ax1.text(alpha_c, top * 0.95, f" α_c={alpha_c:.3g}", fontsize=8, va="top")
     ua = reg.get("user_alpha")

@@ -29,7 +29,7 @@ import numpy as np
 
 from numerics.apps.diagnose.criterion import Criterion, Point
 
-__all__ = ["Prescription", "prescribe", "MARGIN", "REPORT_TOL"]
+__all__ = ["Prescription", "prescribe", "steps_map", "MARGIN", "REPORT_TOL"]
 
 #: Relative margin by which a prescribed continuous value sits inside the new region.
 MARGIN = 1e-3
@@ -271,3 +271,27 @@ def prescribe(crit: Criterion, cur: Point, *, grid_size: int = 8) -> tuple[
         if cur.alpha > 0.0:
             out.append(_batch_prescription(crit, cur, "batch_forget", cur.eta))
     return out, grid, alpha_c, how
+
+
+def steps_map(crit: Criterion, cur: Point, top: float, size: int,
+              growth: float = 1000.0) -> dict:
+    r"""Predicted steps to escape over an :math:`(\alpha,\eta)` grid (the figure's regime panel).
+
+    Notion: mean-square, asymptotic rate: :math:`t=\log G/\log\rho(\mathcal T(\eta;\alpha))`
+    steps for :math:`\mathbb E\|\delta_t\|^2` to grow by :math:`G` (``None`` where
+    :math:`\rho\le1`: it resists).  :math:`\alpha` on ``size`` points of :math:`[0,1]`,
+    :math:`\eta` on ``size`` geometric points of :math:`[\mathrm{top}/30,\mathrm{top}]`, at the
+    user's batch sizes; one :math:`\rho` evaluation per point.
+    """
+    alphas = np.linspace(0.0, 1.0, size)
+    etas = np.geomspace(top / 30.0, top, size)
+    steps = []
+    for a in alphas:
+        row = []
+        for e in etas:
+            rho = crit.rho(float(e), float(a), cur.batch_retain, cur.batch_forget)
+            row.append(float(np.log(growth) / np.log(rho)) if rho > 1.0 else None)
+        steps.append(row)
+    return {"alpha": alphas.tolist(), "eta": etas.tolist(), "steps": steps, "growth": growth,
+            "notion": "mean-square: steps until E|delta|^2 grows by the factor, "
+                      "log(growth) / log rho(T)"}

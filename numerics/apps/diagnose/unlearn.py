@@ -9,13 +9,25 @@ CNN loop itself is specific to that network's analytic gradient, so this module 
 one: ``functional_call`` + autograd on the trainable parameters, frozen ones held fixed).
 Only the samples in the two batches are evaluated at each step.
 
-**Escape criterion (nonlinear, generic).**  The run *escapes* when the mean forget loss after
-:math:`K` steps reaches the loss of the *uninformative predictor* -- the constant output
-:math:`\bar o`, the mean output of :math:`\theta^\star` over the retain inputs -- on the forget
-targets: on average the forget samples are then fitted no better than by a model that ignores
-its input.  For a logistic loss with balanced labels :math:`\bar o\approx0` and the level is
-:math:`\log2`, the CNN criterion of :mod:`numerics.apps.cnn.unlearn`.  A run whose parameters become
-non-finite is reported as ``diverged`` (and escaped).
+**Escape criterion (nonlinear, generic).**  The run *escapes* when the mean forget loss reaches
+the loss of the *uninformative predictor* on the forget targets: on average the forget samples are
+then fitted no better than by a model that ignores its input.  For multi-class outputs
+(``(n, C)`` logits, :math:`C>1`) the uninformative predictor is the uniform one, zero logits, whose
+cross-entropy is exactly :math:`\log C`; otherwise it is the constant output :math:`\bar o`, the
+mean output of :math:`\theta^\star` over the retain inputs (for a logistic loss with balanced labels
+:math:`\bar o\approx0` and the level is :math:`\log2`, the CNN criterion of
+:mod:`numerics.apps.cnn.unlearn`).  A run whose parameters become non-finite is reported as
+``diverged`` (and escaped).
+
+**Collapse.**  A run that drives the *retain* accuracy to chance (:math:`1/C`, or 1/2 for
+:math:`\pm1` labels) destroyed the model rather than unlearning the forget set; its ``outcome`` is
+``"collapse"``, never ``"resisted"``: retain accuracy after the run within
+:data:`COLLAPSE_FRACTION` of the way from chance to its value before.
+
+**When.**  ``steps_to_escape_observed`` is the first recorded step at which the forget loss reached
+the level (``None`` when it did not within ``horizon`` = :math:`K` steps); the loss is recorded
+every ``escape_resolution`` steps (about :data:`RECORDS` points), so the step is exact to that
+resolution.  Notion: the real (nonlinear) run.
 """
 
 from __future__ import annotations
@@ -32,10 +44,15 @@ from numerics.apps.diagnose.data import DataSet, FlatModel
 from numerics.apps.diagnose.options import RunOptions
 from numerics.core.inputs import InputError, UnlearningConfig, check_eta
 
-__all__ = ["UnlearnRun", "gradient_difference", "baseline_loss", "accuracy", "mean_loss"]
+__all__ = ["UnlearnRun", "gradient_difference", "baseline_loss", "uninformative_level", "accuracy",
+           "mean_loss", "chance_accuracy", "COLLAPSE_FRACTION", "ESCAPE_EVENT"]
 
 #: Points of the coarse trajectory kept in the record (about this many, evenly spaced).
 RECORDS = 20
+#: Retain accuracy within this fraction of the way from chance to its value before is a collapse.
+COLLAPSE_FRACTION = 0.1
+#: The event whose first step is reported (real nonlinear run).
+ESCAPE_EVENT = "forget loss >= uninformative level (log C for C-class cross-entropy)"
 
 
 @dataclass
@@ -84,6 +101,31 @@ def baseline_loss(flat: FlatModel, loss: Callable, retain: DataSet, data: DataSe
         mean_out = flat.forward(flat.theta, retain.inputs).mean(dim=0, keepdim=True)
         out = mean_out.expand(data.n, *mean_out.shape[1:])
         return float(loss(out, data.targets).mean())
+
+
+def uninformative_level(flat: FlatModel, loss: Callable, retain: DataSet,
+                        data: DataSet) -> tuple[float, str]:
+    r"""Mean loss on ``data`` of the uninformative predictor, and which predictor it is.
+
+    Multi-class outputs (``(n, C)``, :math:`C>1`): the uniform predictor (zero logits; for
+    cross-entropy the level is exactly :math:`\log C`).  Otherwise the constant mean retain output
+    :func:`baseline_loss`.
+    """
+    with torch.no_grad():
+        out = flat.forward(flat.theta, data.inputs[:1])
+        if out.ndim == 2 and out.shape[1] > 1:
+            zeros = torch.zeros((data.n, out.shape[1]), dtype=out.dtype, device=out.device)
+            return float(loss(zeros, data.targets).mean()), "uniform (zero logits)"
+    return baseline_loss(flat, loss, retain, data), "constant mean retain output"
+
+
+def chance_accuracy(flat: FlatModel, data: DataSet) -> float | None:
+    """Accuracy of guessing: :math:`1/C` for ``(n, C)`` outputs, 1/2 for a single output."""
+    with torch.no_grad():
+        out = flat.forward(flat.theta, data.inputs[:1])
+    if out.ndim == 2 and out.shape[1] > 1:
+        return 1.0 / out.shape[1]
+    return 0.5
 
 
 def _acc(flat: FlatModel, theta: torch.Tensor, data: DataSet) -> float | None:
@@ -143,7 +185,7 @@ def gradient_difference(flat: FlatModel, loss: Callable, retain: DataSet, forget
     before = {"forget_loss": mean_loss(flat, loss, theta0, forget),
               "retain_loss": mean_loss(flat, loss, theta0, retain),
               "forget_acc": _acc(flat, theta0, forget), "retain_acc": _acc(flat, theta0, retain)}
-    level = baseline_loss(flat, loss, retain, forget)
+    level, predictor = uninformative_level(flat, loss, retain, forget)
     every = max(1, K // RECORDS)
     traj: list[dict[str, float]] = []
     diverged = False
@@ -167,6 +209,15 @@ def gradient_difference(flat: FlatModel, loss: Callable, retain: DataSet, forget
     f_after = mean_loss(flat, loss, theta, forget)
     if not np.isfinite(f_after):
         diverged = True
+    escaped = bool(diverged or (np.isfinite(f_after) and f_after >= level))
+    hit = [p["step"] for p in traj if p["forget_loss"] >= level]
+    observed = hit[0] if hit else (taken + 1 if diverged else None)
+    r_before, r_after = before["retain_acc"], _acc(flat, theta, retain)
+    chance = chance_accuracy(flat, retain) if r_before is not None else None
+    collapsed = bool(r_after is not None and chance is not None and r_before > chance
+                     and r_after - chance <= COLLAPSE_FRACTION * (r_before - chance))
+    outcome = ("diverged" if diverged else "collapse" if collapsed
+               else "escaped" if escaped else "resisted")
     record = {
         "steps": K, "steps_taken": taken, "eta": eta, "alpha": alpha, "batch_retain": br,
         "batch_forget": bf, "sampling": sampling, "seed": int(seed), "init_noise": init_noise,
@@ -174,12 +225,15 @@ def gradient_difference(flat: FlatModel, loss: Callable, retain: DataSet, forget
         "retain_loss_before": before["retain_loss"],
         "retain_loss_after": mean_loss(flat, loss, theta, retain),
         "forget_acc_before": before["forget_acc"], "forget_acc_after": _acc(flat, theta, forget),
-        "retain_acc_before": before["retain_acc"], "retain_acc_after": _acc(flat, theta, retain),
-        "uninformative_forget_loss": level,
+        "retain_acc_before": r_before, "retain_acc_after": r_after,
+        "uninformative_forget_loss": level, "uninformative_predictor": predictor,
+        "chance_retain_accuracy": chance, "collapsed": collapsed, "outcome": outcome,
+        "escape_event": ESCAPE_EVENT, "horizon": K, "escape_resolution": every,
+        "steps_to_escape_observed": observed,
         "parameter_distance": float((theta - theta0).norm()),
         "relative_parameter_distance": float((theta - theta0).norm() / theta0.norm()),
         "diverged": diverged,
-        "escaped": bool(diverged or (np.isfinite(f_after) and f_after >= level)),
+        "escaped": escaped,
         "trajectory": traj,
     }
     if test is not None:
