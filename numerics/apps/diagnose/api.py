@@ -378,6 +378,23 @@ def diagnose_curvature(retain: Any, forget: Any, options: DiagnoseOptions | None
     return _report(crit, res, coh, _Found("given", info, basis, oos), cfg, [], timings)
 
 
+def _attach_run(report: DiagnoseReport, record: dict[str, Any], notes: list[str]) -> None:
+    """The unlearning run's record and its event (real nonlinear run) on the report."""
+    report.unlearning = record
+    record["agrees_with_verdict"] = bool(record["outcome"] != "collapse"
+                                         and record["escaped"] == bool(report.escapes))
+    report.escape_event = record["escape_event"]
+    report.horizon = record["horizon"]
+    report.steps_to_escape_observed = record["steps_to_escape_observed"]
+    notes.append("steps_to_escape_predicted is not computed for the run's event (forget loss "
+                 "reaching its uninformative level from theta*): that prediction needs the "
+                 "gradient (forcing) term at theta*; witness_summary.ms_growth_steps_1000x is the "
+                 "mean-square count of a different event (1000-fold growth of E|delta|^2)")
+    if record["outcome"] == "collapse":
+        notes.append("the unlearning run collapsed: retain accuracy fell to chance "
+                     f"({record['retain_acc_after']:.3g}); the model was destroyed, not resisting")
+
+
 def diagnose(model: torch.nn.Module, loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
              retain: Any, forget: Any, options: DiagnoseOptions | None = None, *,
              test: Any = None, train: Callable[..., torch.nn.Module] | None = None,
@@ -489,22 +506,7 @@ def diagnose(model: torch.nn.Module, loss: Callable[[torch.Tensor, torch.Tensor]
                                     min(cfg["batch_forget"], f_set.n), cfg["sampling"])
             run = gradient_difference(flat, loss, r_set, f_set, ucfg, eta_abs, run=ro,
                                       test=test_set)
-            report.unlearning = run.record
-            report.unlearning["agrees_with_verdict"] = bool(
-                run.record["outcome"] != "collapse"
-                and run.record["escaped"] == bool(report.escapes))
-            report.escape_event = run.record["escape_event"]
-            report.horizon = run.record["horizon"]
-            report.steps_to_escape_observed = run.record["steps_to_escape_observed"]
-            notes.append("steps_to_escape_predicted is not computed for the run's event (forget "
-                         "loss reaching its uninformative level from theta*): that prediction "
-                         "needs the gradient (forcing) term at theta*; "
-                         "witness_summary.ms_growth_steps_1000x is the mean-square count of a "
-                         "different event (1000-fold growth of E|delta|^2)")
-            if run.record["outcome"] == "collapse":
-                notes.append("the unlearning run collapsed: retain accuracy fell to chance "
-                             f"({run.record['retain_acc_after']:.3g}); the model was destroyed, "
-                             "not resisting")
+            _attach_run(report, run.record, notes)
             theta_un = run.theta
             timings["unlearn_s"] = time.perf_counter() - t0
         elif ro.unlearn_steps > 0:
