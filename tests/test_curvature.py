@@ -143,19 +143,19 @@ def test_psd_root_near_one_hot_softmax_is_roundoff_not_negative():
     The round-off is judged against the batch's curvature scale (the moderate sample's Λ ~ 0.2),
     and the factor still reproduces Λ to that round-off; a genuinely indefinite Λ still raises.
     """
-    from numerics.curvature.hessians import _psd_root, output_curvature
+    from numerics.curvature.hessians import RootOptions, output_curvature, psd_roots
 
     outs = torch.tensor([[30.0, 0.0, 0.0, -1.0], [0.3, 0.1, -0.2, 0.0]])
     lam = output_curvature(_xent, outs, torch.tensor([0, 1]), (4,))
     assert float(torch.linalg.eigvalsh(lam[0])[0]) < 0  # the round-off this test is about
-    root = _psd_root(lam, 1e-10)
+    (root,) = psd_roots([lam], RootOptions(rtol=1e-10))
     scale = float(torch.linalg.eigvalsh(lam).abs().max())
     err = float((root @ root.transpose(-1, -2) - lam).abs().max())
     assert err <= 1e-14 * scale, err
     bad = lam.clone()
     bad[1] = torch.diag(torch.tensor([0.2, -0.1, 0.0, 0.0]))
     with pytest.raises(InputError, match="sample 1 is not PSD"):
-        _psd_root(bad, 1e-10)
+        psd_roots([bad], RootOptions(rtol=1e-10))
 
 
 def test_functional_model_skips_frozen_parameters():

@@ -51,6 +51,8 @@ __all__ = [
     "per_sample_hessians",
     "per_sample_jacobians",
     "output_curvature",
+    "RootOptions",
+    "psd_roots",
     "ggn_factors",
     "factors_from_gradients",
     "ggn_residual",
@@ -171,27 +173,75 @@ def output_curvature(loss_fn: LossFn, outputs: torch.Tensor, targets: torch.Tens
     return vmap(hessian(flat_loss))(outputs.reshape(outputs.shape[0], -1), targets)
 
 
-def _psd_root(lam: torch.Tensor, rtol: float) -> torch.Tensor:
-    r"""Batched :math:`R_i` with :math:`R_iR_i^\top=\Lambda_i` (eigenvalues clamped at 0).
+@dataclass(frozen=True)
+class RootOptions:
+    r"""Options of :func:`psd_roots`.
 
-    An eigenvalue counts as negative when it is below :math:`-\mathrm{rtol}\max_{j}\|\Lambda_j\|`,
-    the scale of the whole batch: a near-one-hot softmax sample has
-    :math:`\Lambda_i=\operatorname{diag}(p)-pp^\top` with entries :math:`p_c(1-p_c)\approx10^{-12}`
-    formed with absolute round-off :math:`\sim10^{-16}`, so a per-sample scale would call that
-    round-off a genuine negative curvature.
+    Attributes
+    ----------
+    rtol:
+        An eigenvalue is negative when below :math:`-\mathrm{rtol}\cdot s`, :math:`s` the largest
+        :math:`|\lambda|` over *all* samples of all sets.
+    drop_dead:
+        Drop the output directions with no curvature (:math:`\lambda\le\mathrm{rtol}\cdot s`) at
+        any sample of any set (e.g. softmax's all-ones direction); all kept when none is live.
+    require_curvature:
+        Raise when every :math:`\Lambda_i` is zero (nothing to analyse).
+    advice:
+        Appended to the not-PSD error message (what to do instead).
     """
-    lam = 0.5 * (lam + lam.transpose(-1, -2))
-    evals, evecs = torch.linalg.eigh(lam)
-    scale = evals.abs().amax().clamp_min(torch.finfo(lam.dtype).tiny)
-    worst = evals[:, 0] / scale
-    if bool((worst < -rtol).any()):
-        i = int(torch.argmin(worst))
-        raise InputError(
-            f"output curvature of sample {i} is not PSD (smallest eigenvalue "
-            f"{float(evals[i, 0]):.3g}): the loss is not convex in the output, so the GGN "
-            "is not a PSD factorisation"
-        )
-    return evecs * evals.clamp_min(0.0).sqrt().unsqueeze(-2)
+
+    rtol: float = PSD_RTOL
+    drop_dead: bool = False
+    require_curvature: bool = False
+    advice: str = ("the loss is not convex in the output, so the GGN is not a PSD "
+                   "factorisation")
+
+
+def psd_roots(lams: list[torch.Tensor], options: RootOptions | None = None) -> list[torch.Tensor]:
+    r"""Batched :math:`R_i` with :math:`R_iR_i^\top=\Lambda_i` for each set, eigenvalues clamped at 0.
+
+    :math:`\Lambda_i=V\operatorname{diag}(\lambda)V^\top\mapsto R_i=V\operatorname{diag}
+    (\max(\lambda,0))^{1/2}` (never the root of a negative number).  An eigenvalue counts as
+    negative when it is below :math:`-\mathrm{rtol}\cdot s`, :math:`s` the scale of *all* samples:
+    a near-one-hot softmax sample has :math:`\Lambda_i=\operatorname{diag}(p)-pp^\top` with entries
+    :math:`p_c(1-p_c)\approx10^{-12}` formed with absolute round-off :math:`\sim10^{-16}`, so a
+    per-sample scale would call that round-off a genuine negative curvature.
+
+    Parameters
+    ----------
+    lams:
+        Per-set ``(n, C, C)`` output curvatures :math:`\Lambda_i` (symmetrised here).
+    options:
+        :class:`RootOptions`.
+
+    Returns
+    -------
+    list of torch.Tensor
+        Per set, ``(n, C, c)`` roots (``c = C`` unless dead directions are dropped).
+    """
+    opt = options or RootOptions()
+    evs = [torch.linalg.eigh(0.5 * (lam + lam.transpose(-1, -2))) for lam in lams]
+    scale = max(float(ev.abs().max()) for ev, _ in evs)
+    if opt.require_curvature and not scale > 0:
+        raise InputError("the loss has zero curvature in the model output at every sample: "
+                         "the Gauss-Newton curvature is zero; nothing to analyse")
+    tol = opt.rtol * max(scale, torch.finfo(lams[0].dtype).tiny)
+    for ev, _ in evs:
+        worst = ev[:, 0]
+        if bool((worst < -tol).any()):
+            i = int(torch.argmin(worst))
+            raise InputError(f"output curvature of sample {i} is not PSD (smallest eigenvalue "
+                             f"{float(worst[i]):.3g}): {opt.advice}")
+    roots = [vec * ev.clamp_min(0.0).sqrt().unsqueeze(-2) for ev, vec in evs]
+    if not opt.drop_dead:
+        return roots
+    live = torch.zeros(lams[0].shape[-1], dtype=torch.bool, device=lams[0].device)
+    for ev, _ in evs:
+        live |= (ev > tol).any(dim=0)
+    if not bool(live.any()):
+        live[:] = True
+    return [root[..., live] for root in roots]
 
 
 def ggn_factors(model_fn: ModelFn, loss_fn: LossFn, params: torch.Tensor, inputs: torch.Tensor,
@@ -209,7 +259,7 @@ def ggn_factors(model_fn: ModelFn, loss_fn: LossFn, params: torch.Tensor, inputs
         out0 = model_fn(params, inputs[0])
         outputs = vmap(lambda x: model_fn(params, x).reshape(-1))(inputs)
     lam = output_curvature(loss_fn, outputs, targets, out0.shape)  # (n, C, C)
-    root = _psd_root(lam, psd_rtol)  # (n, C, C)
+    (root,) = psd_roots([lam], RootOptions(rtol=psd_rtol))  # (n, C, C)
     return torch.einsum("ncp,nck->npk", jac, root)
 
 

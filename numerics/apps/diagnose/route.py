@@ -43,6 +43,7 @@ from numerics.apps.diagnose.data import DataSet, FlatModel
 from numerics.core.inputs import InputError
 from numerics.core.pools import signed_factors
 from numerics.curvature.coherence import Coherence, coherence, coherence_dense
+from numerics.curvature.hessians import RootOptions, psd_roots
 
 __all__ = ["ROUTES", "DENSE_MAX_P", "DEFAULT_BUDGET_GB", "GGN_OMITS", "Curvature",
            "choose_route", "compute_curvature", "dense_hessians"]
@@ -193,30 +194,20 @@ def _ggn_pieces(flat: FlatModel, loss: Callable, data: DataSet, *, chunk: int,
     return torch.cat(jacs), torch.cat(lams)
 
 
+#: What to do when the loss is not convex in the model output (the Gauss-Newton route fails).
+_NOT_CONVEX = ("the loss is not convex in the model output, so the Gauss-Newton matrix is not "
+               "PSD: use --route dense (exact, handles indefinite curvature) if the model is "
+               "small, or a loss convex in the output (MSE, cross-entropy)")
+
+
 def _psd_roots(lams: list[torch.Tensor]) -> list[torch.Tensor]:
-    r""":math:`R_i` with :math:`R_iR_i^\top=\Lambda_i`, negative round-off clamped (global scale)."""
-    evs = [torch.linalg.eigh(0.5 * (lam + lam.transpose(1, 2))) for lam in lams]
-    scale = max(float(ev.abs().max()) for ev, _ in evs)
-    if not scale > 0:
-        raise InputError("the loss has zero curvature in the model output at every sample: "
-                         "the Gauss-Newton curvature is zero; nothing to analyse")
-    tol = RTOL * scale
-    for ev, _ in evs:
-        worst = ev[:, 0]
-        if bool((worst < -tol).any()):
-            i = int(torch.argmin(worst))
-            raise InputError(
-                f"the loss is not convex in the model output at sample {i} (output-curvature "
-                f"eigenvalue {float(worst[i]):.3g}), so the Gauss-Newton matrix is not PSD: use "
-                "--route dense (exact, handles indefinite curvature) if the model is small, or a "
-                "loss convex in the output (MSE, cross-entropy)")
-    # output directions with no curvature at any sample (e.g. softmax's all-ones direction)
-    live = torch.zeros(lams[0].shape[-1], dtype=torch.bool, device=lams[0].device)
-    for ev, _ in evs:
-        live |= (ev > tol).any(dim=0)
-    if not bool(live.any()):
-        live[:] = True
-    return [(vec * ev.clamp_min(0.0).sqrt().unsqueeze(-2))[..., live] for ev, vec in evs]
+    r""":math:`R_i` with :math:`R_iR_i^\top=\Lambda_i` (:func:`~numerics.curvature.hessians.psd_roots`).
+
+    Negative round-off clamped on the scale of both sets; output directions with no curvature at
+    any sample dropped; an all-zero curvature is an error.
+    """
+    return psd_roots(lams, RootOptions(rtol=RTOL, drop_dead=True, require_curvature=True,
+                                       advice=_NOT_CONVEX))
 
 
 def _dense_to_signed(hs: list[torch.Tensor]) -> tuple[list[np.ndarray], list[np.ndarray],
