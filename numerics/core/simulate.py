@@ -32,6 +32,7 @@ __all__ = [
     "ms_growth_rate",
     "lyapunov_exponent",
     "trajectory_rule",
+    "BatchDraws",
     "Estimate",
     "TrajectoryOutcome",
 ]
@@ -46,7 +47,7 @@ class Estimate:
     samples: int
 
     def z_score(self, exact: float) -> float:
-        r""":math:`|\\hat x-x|/\\mathrm{se}` (``inf`` when the SE is zero and they differ)."""
+        r""":math:`|\hat x-x|/\mathrm{se}` (``inf`` when the SE is zero and they differ)."""
         diff = abs(self.value - exact)
         if self.stderr == 0.0:
             return 0.0 if diff == 0.0 else float("inf")
@@ -69,34 +70,45 @@ def sample_weights(rng: np.random.Generator, sampling: str, n: int, batch: int,
 
 
 class _Stepper:
-    r"""Applies :math:`\\delta\\mapsto(I-\\eta\\hat A)\\delta` to ``R`` trajectories at once.
+    r"""Applies :math:`\delta\mapsto(I-\eta\hat A)\delta` to ``R`` trajectories at once.
 
     Every batch goes through the pool protocol (``weighted_apply`` and ``weighted_sum`` of
     :class:`~numerics.core.pools.CurvaturePool`), so signed (indefinite) curvature keeps its signs.
+    With ``draw_inert`` a set of weight 0 (the forget set at :math:`\alpha=0`) still has its
+    batches drawn (and ignored), which keeps the random stream of a rule that always draws both.
     """
 
-    def __init__(self, op: SecondMomentOperator, eta: float, rng: np.random.Generator) -> None:
+    def __init__(self, op: SecondMomentOperator, eta: float, rng: np.random.Generator,
+                 draw_inert: bool = False) -> None:
         cfg = op.config
         self.eta, self.rng, self.scheme = eta, rng, get_scheme(cfg.sampling)
         self.parts: list[tuple[float, CurvaturePool, int]] = []
         for pool, weight, batch in ((op.retain, op.weight_retain, cfg.batch_retain),
                                     (op.forget, -op.weight_forget, cfg.batch_forget)):
-            if pool is not None and weight != 0.0:  # ascent on the forget set: minus sign in A
+            if pool is not None and (weight != 0.0 or draw_inert):  # ascent: minus sign in A
                 self.parts.append((weight, pool, batch))
 
-    def step(self, delta: np.ndarray) -> np.ndarray:
-        R = delta.shape[0]
+    def draw(self, count: int) -> list[np.ndarray]:
+        """Batch weights ``(count, n)`` of every set, in the order retain, forget."""
+        return [self.scheme.weights(self.rng, pool.n, batch, count)
+                for _, pool, batch in self.parts]
+
+    def apply(self, delta: np.ndarray, omegas: list[np.ndarray]) -> np.ndarray:
+        r""":math:`\delta_r-\eta\hat A_r\delta_r` with the batches ``omegas`` (one row per trajectory)."""
         update = np.zeros_like(delta)
-        for weight, pool, batch in self.parts:
-            omega = self.scheme.weights(self.rng, pool.n, batch, R)  # (R, n)
-            update += weight * pool.weighted_apply(delta, omega)
+        for (weight, pool, _), omega in zip(self.parts, omegas, strict=True):
+            if weight != 0.0:
+                update += weight * pool.weighted_apply(delta, omega)
         return delta - self.eta * update
 
+    def step(self, delta: np.ndarray) -> np.ndarray:
+        """One step of every trajectory with freshly drawn batches."""
+        return self.apply(delta, self.draw(delta.shape[0]))
+
     def matrix(self, count: int) -> np.ndarray:
-        r"""``count`` sampled matrices :math:`\\hat A` (``count x r x r``)."""
+        r"""``count`` sampled matrices :math:`\hat A` (``count x r x r``)."""
         out = None
-        for weight, pool, batch in self.parts:
-            omega = self.scheme.weights(self.rng, pool.n, batch, count)
+        for (weight, pool, _), omega in zip(self.parts, self.draw(count), strict=True):
             term = weight * pool.weighted_sum(omega)
             out = term if out is None else out + term
         return out
@@ -178,40 +190,102 @@ def lyapunov_exponent(op: SecondMomentOperator, eta: float, steps: int = 2000, n
 
 
 @dataclass(frozen=True)
+class BatchDraws:
+    r"""How the trajectory rule draws its batches (the random stream; the law is the same).
+
+    Attributes
+    ----------
+    chunk:
+        Steps whose batches are drawn at once, retain then forget (the CNN experiments draw 100
+        steps at a time).
+    draw_inert:
+        Draw the batches of a set of weight 0 too (the CNN experiments' stream at
+        :math:`\alpha=0`).
+    """
+
+    chunk: int = 1
+    draw_inert: bool = False
+
+
+@dataclass(frozen=True)
 class TrajectoryOutcome:
-    """Result of the finite-horizon rule: the majority verdict and the escape fraction."""
+    r"""Result of the finite-horizon rule: the majority verdict, the escape fraction and times.
+
+    ``first_escape`` holds, per run, the first step with :math:`\|w_t\|^2\ge G\|w_0\|^2`
+    (``-1`` if none).
+    """
 
     escapes: bool
     fraction: float
     repetitions: int
     horizon: int
     growth: float
+    first_escape: np.ndarray
 
 
 def trajectory_rule(op: SecondMomentOperator, eta: float, horizon: int = 1000,
-                    growth: float = 1000.0, repetitions: int = 10, seed: int = 0) -> TrajectoryOutcome:
-    r"""The companion code's finite-horizon rule (SPEC §1.5).
+                    growth: float = 1000.0, repetitions: int = 10, seed: int = 0, *,
+                    draws: BatchDraws | None = None) -> TrajectoryOutcome:
+    r"""The companion code's finite-horizon rule (SPEC §1.5), the one implementation.
 
-    Escape when :math:`\|w_t\|^2\ge1000\|w_0\|^2` within :math:`T=1000` steps, majority over 10
-    runs, :math:`w_0\sim U(0,1)^d`.
+    Escape when :math:`\|w_t\|^2\ge G\|w_0\|^2` within :math:`T` steps (default
+    :math:`G=T=1000`), majority over :math:`R=10` runs, :math:`w_0\sim U(0,1)^d` in the
+    coordinates of ``op`` (its ambient space).  An operator built with ``reduce=False`` on factors
+    already reduced to an orthonormal basis of :math:`V` starts in that basis (the CNN
+    experiments: in the ambient :math:`\mathbb R^P` the static :math:`V^\perp` part would dominate
+    :math:`\|w_0\|` and hide any growth).
 
     Run in the reduced coordinates; the component of :math:`w_0` outside the active subspace never
     moves, so its squared norm is added as a constant, which reproduces the ambient rule exactly.
+    Runs are vectorised; an escaped run is frozen at 0 so that nothing overflows.
+
+    Parameters
+    ----------
+    op:
+        The operator (its pools, weights, batch sizes and sampling).
+    eta:
+        Step size.
+    horizon, growth, repetitions:
+        :math:`T\ge1`, :math:`G>1` and :math:`R\ge1`.
+    seed:
+        Seed of the start points and of every batch.
+    draws:
+        :class:`BatchDraws`, the draw schedule (default: one step at a time, inert sets skipped).
+
+    Returns
+    -------
+    TrajectoryOutcome
     """
     eta = check_eta(eta)
+    schedule = draws or BatchDraws()
+    if horizon < 1 or repetitions < 1 or schedule.chunk < 1:
+        raise InputError("the trajectory rule needs horizon, repetitions and chunk >= 1, got "
+                         f"{horizon}, {repetitions}, {schedule.chunk}")
+    if not growth > 1:
+        raise InputError(f"the trajectory rule needs growth > 1, got {growth}")
+    R = int(repetitions)
     rng = np.random.default_rng(seed)
-    w0 = rng.random((repetitions, op.ambient_dim))
+    w0 = rng.random((R, op.ambient_dim))
     delta = w0 @ op.basis
     static = np.einsum("ij,ij->i", w0, w0) - np.einsum("ij,ij->i", delta, delta)
     start = np.einsum("ij,ij->i", w0, w0)
-    stepper = _Stepper(op, eta, rng)
-    escaped = np.zeros(repetitions, dtype=bool)
-    for _ in range(horizon):
-        delta = stepper.step(delta)
-        sq = np.einsum("ij,ij->i", delta, delta) + static
-        escaped |= sq >= growth * start
-        if escaped.all():
-            break
-        delta[escaped] = 0.0  # decided runs stop moving (avoids overflow)
-    frac = float(escaped.mean())
-    return TrajectoryOutcome(frac > 0.5, frac, repetitions, horizon, growth)
+    stepper = _Stepper(op, eta, rng, schedule.draw_inert)
+    first = np.full(R, -1)
+    live = np.ones(R, dtype=bool)
+    t = 0
+    while t < horizon and live.any():
+        steps = min(schedule.chunk, horizon - t)
+        omegas = stepper.draw(steps * R)  # row s * R + j: step s of run j
+        for s in range(steps):
+            delta = stepper.apply(delta, [w[s * R:(s + 1) * R] for w in omegas])
+            t += 1
+            sq = np.einsum("ij,ij->i", delta, delta) + static
+            hit = live & (sq >= growth * start)
+            if hit.any():
+                first[hit] = t
+                live &= ~hit
+                delta[hit] = 0.0  # decided runs stop moving (avoids overflow)
+            if not live.any():
+                break
+    frac = float((first >= 0).mean())
+    return TrajectoryOutcome(frac > 0.5, frac, R, horizon, growth, first)

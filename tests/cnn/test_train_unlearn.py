@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import torch
 
-from numerics.apps.cnn._linear_rule import LinearRule, companion_escape
 from numerics.apps.cnn.data import DataConfig, forget_split, make_data
 from numerics.apps.cnn.model import CNNConfig, forward, init_weights
 from numerics.apps.cnn.train import TrainConfig, train_gd
@@ -94,19 +93,23 @@ def test_bad_unlearning_input(trained):
 
 
 def test_companion_rule_follows_the_growth_rate():
+    from numerics.apps.cnn.experiment import CNN_DRAWS, linear_rule_operator
+    from numerics.core.simulate import trajectory_rule
+
     e = np.eye(3)[:, :, None]
     # retain only, full-batch on orthonormal directions: multiplier 1 - eta/3 per axis
-    stable = companion_escape(e, None, 0.5, UnlearningConfig(0.0, 3, 1), LinearRule(horizon=200))
-    assert stable.escape_fraction == 0.0
+    op = linear_rule_operator(e, None, UnlearningConfig(0.0, 3, 1))
+    stable = trajectory_rule(op, 0.5, horizon=200, draws=CNN_DRAWS)
+    assert stable.fraction == 0.0 and np.all(stable.first_escape == -1)
     # a private forget direction with alpha > 0 escapes (lambda_min(A) < 0)
-    out = companion_escape(e[:2], e[2:], 0.5, UnlearningConfig(0.3, 2, 1),
-                           LinearRule(horizon=200, repeats=6))
+    op = linear_rule_operator(e[:2], e[2:], UnlearningConfig(0.3, 2, 1))
+    out = trajectory_rule(op, 0.5, horizon=200, repetitions=6, draws=CNN_DRAWS)
     assert out.escapes and np.all(out.first_escape > 0)
     # the escape time matches the exact growth 1 + eta alpha per step along e_3
     growth = 2 * np.log1p(0.5 * 0.3)
     assert np.median(out.first_escape) <= np.log(1000 * 3) / growth + 2
     with pytest.raises(InputError):
-        companion_escape(e, None, 0.5, UnlearningConfig(0.0, 3, 1), LinearRule(horizon=0))
+        trajectory_rule(op, 0.5, horizon=0)
 
 
 def test_device_policy():

@@ -28,7 +28,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from numerics.apps.cnn._linear_rule import LinearRule, companion_escape
 from numerics.apps.cnn.data import FORGET_RULES, DataConfig, forget_split, make_data
 from numerics.apps.cnn.model import (
     ACTIVATIONS,
@@ -40,9 +39,10 @@ from numerics.apps.cnn.model import (
 from numerics.apps.cnn.train import TrainConfig, train_gd
 from numerics.apps.cnn.unlearn import UnlearnConfig, unlearn
 from numerics.core.device import DEVICES, DTYPES, resolve_device, resolve_dtype, thread_limit
-from numerics.core.inputs import InputError, UnlearningConfig
+from numerics.core.inputs import InputError, UnlearningConfig, as_pool
 from numerics.core.operator import SecondMomentOperator
 from numerics.core.options import option
+from numerics.core.simulate import BatchDraws, trajectory_rule
 from numerics.curvature.coherence import coherence, cosine_matrix
 from numerics.curvature.hessians import out_of_span_fraction, reduce_to_active
 from theory.sampling import sampling_help
@@ -223,6 +223,36 @@ def prepare(snr: float, config: ExperimentConfig) -> Prepared:
     return Prepared(float(snr), cfg, data, trained, retain, forget, Zr, Zf, lam_max_r, summary)
 
 
+#: The CNN experiments' batch stream for the linear rule: 100 steps drawn at once, both sets
+#: always drawn (kept so that recorded escape fractions stay reproducible).
+CNN_DRAWS = BatchDraws(chunk=100, draw_inert=True)
+
+
+def linear_rule_operator(retain: np.ndarray, forget: np.ndarray | None,
+                         config: UnlearningConfig) -> SecondMomentOperator:
+    r"""The operator of the linearised recursion on factors already reduced to a basis of :math:`V`.
+
+    Built without a second reduction (``reduce=False``), so that
+    :func:`~numerics.core.simulate.trajectory_rule` starts its runs in that basis,
+    :math:`\delta_0\sim U(0,1)^r` (in the ambient :math:`\mathbb R^P` the static
+    :math:`V^\perp` part would dominate :math:`\|\delta_0\|` and hide any growth).
+
+    Parameters
+    ----------
+    retain, forget:
+        Reduced factors ``(n, r, k)`` (``forget`` may be ``None``).
+    config:
+        :math:`\alpha`, batch sizes and sampling.
+
+    Returns
+    -------
+    SecondMomentOperator
+    """
+    fp = as_pool(forget, "forget", factors=True) if forget is not None else None
+    return SecondMomentOperator(as_pool(retain, "retain", factors=True), fp, config,
+                                reduce=False)
+
+
 def analyse(prep: Prepared, config: ExperimentConfig | None = None) -> dict[str, Any]:
     r"""Steps 4--5 for the unlearning knobs of ``config`` (default: the prepared one)."""
     cfg = (config or prep.config).validated()
@@ -246,9 +276,9 @@ def analyse(prep: Prepared, config: ExperimentConfig | None = None) -> dict[str,
         record["eta_star_retain_rel"] = op_r.eta_star_ms() * lam_max_r / 2.0
         record["eta_star_ms"] = None if esc.escapes_at_every_eta else op.eta_star_ms()
     if cfg.with_linear_rule:
-        lin = companion_escape(Zr, Zf, eta, ucfg, LinearRule(cfg.horizon, cfg.repeats,
-                                                             cfg.growth, cfg.seed))
-        record["linear_escape_fraction"] = lin.escape_fraction
+        lin = trajectory_rule(linear_rule_operator(Zr, Zf, ucfg), eta, cfg.horizon, cfg.growth,
+                              cfg.repeats, cfg.seed, draws=CNN_DRAWS)
+        record["linear_escape_fraction"] = lin.fraction
         record["linear_escapes"] = lin.escapes
     else:
         record["linear_escape_fraction"] = None
