@@ -112,7 +112,7 @@ def test_separate_sets_escape(sampling):
     retain, forget = NF.separate_sets(6, 4, 2, 2, 1.0, 1.0, rotation=3)
     op = _op(retain, forget, 0.05, 2, 2, sampling)
     assert op.mean_escape().escapes_at_every_eta
-    assert F.separate_sets_eta_star(sampling, 6, 4, 2, 2, 1.0, 1.0, 2, 2, 0.05) == 0.0
+    assert F.separate_sets_eta_star(sampling, F.SeparateSets(6, 4, 2, 2, 1.0, 1.0), 2, 2, 0.05) == 0.0
     retain, forget = NF.separate_sets(6, 4, 3, 4, 1.0, 1.0, rotation=3)
     alpha_c = (1.0 * 3 / 6) / (1.0 * 3 / 6 + 1.0 * 4 / 4)  # mu_r / (mu_r + mu_f) = 1/3
     assert not _op(retain, forget, alpha_c - 0.02, 2, 2, sampling).mean_escape(
@@ -227,8 +227,7 @@ def test_exact_exponent_vs_matrix_recursion(sampling):
     # standard deviation of log|J_k| per axis, from the exact pmf
     sds = []
     for mr, mf, lr, lf in zip(fam.m_r, fam.m_f, fam.lam_r, fam.lam_f, strict=True):
-        x, p = L.axis_multiplier_law(sampling, alpha, lr, int(mr), n, batch, lf, int(mf), n,
-                                     batch)
+        x, p = L.axis_multiplier_law(L.AxisLaw(sampling, alpha, lr, int(mr), n, batch, lf, int(mf), n, batch))
         lj = np.log(np.abs(1 + eta * x))
         sds.append(math.sqrt(max(p @ lj**2 - (p @ lj) ** 2, 0.0)))
     slack = MC_SIGMAS * max(sds) / math.sqrt(steps) + (

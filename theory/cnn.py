@@ -54,11 +54,14 @@ symbolically (:data:`TRENDS`).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 import sympy as sp
 
 __all__ = [
+    "CNNSetup",
     "snr", "n", "d", "kappa", "eps", "r", "n_r", "n_f", "alpha", "eta_rel", "B_f", "delta",
     "GRAM_INNER", "curvature_ratio", "noise_eps", "SIGMA", "SIGMA_RF", "COS_SAME", "COS_OPPOSITE",
     "OUT_OF_SPAN", "LAMBDA_MIN_REL", "RHO", "MAX_NOISE_RATIO", "NORM_DEVIATION", "INNER_SCALE",
@@ -205,14 +208,48 @@ _EXPRS: dict[str, tuple[sp.Expr, tuple[sp.Symbol, ...]]] = {
 }
 
 
-def predictions(snr_value: float, *, n_value: int, n_forget: int, d_value: int, alpha_value: float,
-                eta_rel_value: float, batch_forget: int, kappa_value: float = 1.0,
+@dataclass(frozen=True)
+class CNNSetup:
+    r"""The experiment quantities the predictions depend on (the names of the CNN configuration).
+
+    Attributes
+    ----------
+    n, n_forget, d:
+        Training samples, forget-set size, patch dimension.
+    alpha, eta_rel, batch_forget:
+        Mixing weight, step in units of :math:`2/\lambda_{\max}(\bar H_r)`, forget batch size.
+    """
+
+    n: int = 24
+    n_forget: int = 4
+    d: int = 300
+    alpha: float = 0.1
+    eta_rel: float = 0.5
+    batch_forget: int = 2
+
+
+def predictions(snr_value: float, setup: CNNSetup | Any, *, kappa_value: float = 1.0,
                 omega_value: float = 0.5) -> dict[str, float]:
     r"""Every leading-order prediction at one SNR, as floats (keys match the ``cnn`` records).
 
-    ``kappa_value`` is :math:`m_s/m_\xi` and ``omega_value`` the shared-filter fraction
-    :math:`\omega`; both can be measured on the trained network (activation counts).
+    Parameters
+    ----------
+    snr_value:
+        The SNR :math:`\|\mu\|/(\sigma_p\sqrt d)`.
+    setup:
+        A :class:`CNNSetup`, or any object with its attributes (e.g. the CNN experiment's
+        configuration).
+    kappa_value, omega_value:
+        :math:`m_s/m_\xi` and the shared-filter fraction :math:`\omega`; both can be measured
+        on the trained network (activation counts).
+
+    Returns
+    -------
+    dict[str, float]
+        One prediction per record key.
     """
+    n_value, n_forget, d_value = setup.n, setup.n_forget, setup.d
+    alpha_value, eta_rel_value, batch_forget = setup.alpha, setup.eta_rel, setup.batch_forget
     e = noise_eps(d_value, omega_value)
     nr = n_value - n_forget
     return {

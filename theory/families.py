@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import cache
+from typing import Any
 
 import numpy as np
 import sympy as sp
@@ -71,6 +72,8 @@ __all__ = [
     "generic_diagonal_law",
     "diagonal_law",
     "count_moment_values",
+    "AxisLaw",
+    "SeparateSets",
     "axis_D",
     "axis_V",
     "axis_second_moment",
@@ -241,14 +244,61 @@ def _generic_callables() -> dict[str, Callable]:
     }
 
 
-def _generic_args(
-    sampling: str, alpha_, lam_r_, m_r_, n_r_, B_r_, lam_f_, m_f_, n_f_, B_f_
-) -> tuple:
-    er, vr = count_moment_values(sampling, n_r_, B_r_, m_r_)
-    ef, vf = count_moment_values(sampling, n_f_, B_f_, m_f_)
+@dataclass(frozen=True, eq=False)
+class AxisLaw:
+    r"""One diagonal axis (or an array of them) under a sampling scheme and mixing weight.
+
+    On the axis, each set has :math:`m` samples of per-sample curvature :math:`\lambda`, in a
+    pool of :math:`n` drawn in batches of nominal size :math:`B`; the forget set defaults to no
+    sample on the axis.  Array values broadcast (several axes at once).
+
+    Attributes
+    ----------
+    sampling:
+        A registered scheme name.
+    alpha:
+        Mixing weight :math:`\alpha\in[0,1]`.
+    lam_r, m_r, n_r, B_r:
+        Retain curvature on the axis, retain samples on it, retain pool size and batch size.
+    lam_f, m_f, n_f, B_f:
+        The same for the forget set.
+    """
+
+    sampling: str
+    alpha: Any
+    lam_r: Any
+    m_r: Any
+    n_r: Any
+    B_r: Any
+    lam_f: Any = 0.0
+    m_f: Any = 0
+    n_f: Any = 1
+    B_f: Any = 1
+
+
+@dataclass(frozen=True)
+class SeparateSets:
+    r"""The separate-sets family of SPEC §4.4: pools, shared counts and curvatures.
+
+    :math:`\sigma_r` of the :math:`n_r` retain samples and :math:`\sigma_f` of the :math:`n_f`
+    forget samples load on the shared axis :math:`e_0` (curvature :math:`\lambda_r`,
+    :math:`\lambda_f`); every other sample has a private axis.
+    """
+
+    n_r: int
+    n_f: int
+    sigma_r: int
+    sigma_f: int
+    lam_r: float
+    lam_f: float
+
+
+def _generic_args(law: AxisLaw) -> tuple:
+    er, vr = count_moment_values(law.sampling, law.n_r, law.B_r, law.m_r)
+    ef, vf = count_moment_values(law.sampling, law.n_f, law.B_f, law.m_f)
     f = np.asarray
-    return (f(alpha_, float), f(lam_r_, float), f(B_r_, float), er, vr,
-            f(lam_f_, float), f(B_f_, float), ef, vf)
+    return (f(law.alpha, float), f(law.lam_r, float), f(law.B_r, float), er, vr,
+            f(law.lam_f, float), f(law.B_f, float), ef, vf)
 
 
 def _as_output(x: np.ndarray) -> float | np.ndarray:
@@ -256,42 +306,32 @@ def _as_output(x: np.ndarray) -> float | np.ndarray:
     return float(x) if x.ndim == 0 else x
 
 
-def axis_D(sampling: str, *, alpha=0.0, lam_r, m_r, n_r, B_r, lam_f=0.0, m_f=0, n_f=1, B_f=1):
+def axis_D(law: AxisLaw) -> float | np.ndarray:
     r"""Numeric :math:`D=(1-\alpha)\lambda_r\mathbb EK_r/B_r-\alpha\lambda_f\mathbb EK_f/B_f`."""
-    args = _generic_args(sampling, alpha, lam_r, m_r, n_r, B_r, lam_f, m_f, n_f, B_f)
+    args = _generic_args(law)
     return _as_output(_generic_callables()["D"](*args))
 
 
-def axis_V(sampling: str, *, alpha=0.0, lam_r, m_r, n_r, B_r, lam_f=0.0, m_f=0, n_f=1, B_f=1):
+def axis_V(law: AxisLaw) -> float | np.ndarray:
     r"""Numeric :math:`V=(1-\alpha)^2(\lambda_r/B_r)^2\operatorname{Var}K_r+\alpha^2(\lambda_f/B_f)^2\operatorname{Var}K_f`."""  # noqa: E501
-    args = _generic_args(sampling, alpha, lam_r, m_r, n_r, B_r, lam_f, m_f, n_f, B_f)
+    args = _generic_args(law)
     return _as_output(_generic_callables()["V"](*args))
 
 
-def axis_second_moment(
-    eta_, sampling: str, *, alpha=0.0, lam_r, m_r, n_r, B_r, lam_f=0.0, m_f=0, n_f=1, B_f=1
-):
+def axis_second_moment(eta_, law: AxisLaw) -> float | np.ndarray:
     r"""Numeric :math:`\mathbb EJ^2=(1-\eta D)^2+\eta^2V`, the per-step mean-square factor."""
-    args = _generic_args(sampling, alpha, lam_r, m_r, n_r, B_r, lam_f, m_f, n_f, B_f)
+    args = _generic_args(law)
     return _as_output(_generic_callables()["EJ2"](np.asarray(eta_, float), *args))
 
 
-def axis_eta_star(
-    sampling: str, *, alpha=0.0, lam_r, m_r, n_r, B_r, lam_f=0.0, m_f=0, n_f=1, B_f=1
-) -> float | np.ndarray:
+def axis_eta_star(law: AxisLaw) -> float | np.ndarray:
     r"""Numeric mean-square threshold of one diagonal axis, :math:`\eta^\star=2D/(D^2+V)`.
 
     Parameters
     ----------
-    sampling:
-        ``wor``, ``bernoulli`` or ``wr``.
-    alpha:
-        Mixing weight :math:`\alpha\in[0,1]`.
-    lam_r, m_r, n_r, B_r:
-        Per-sample retain curvature on the axis, number of retain samples on it, retain pool size
-        and retain batch size.
-    lam_f, m_f, n_f, B_f:
-        The same for the forget set (defaults: no forget sample on the axis).
+    law:
+        The axis: scheme, :math:`\alpha`, and per set the curvature, samples on the axis, pool
+        and batch size (:class:`AxisLaw`; defaults: no forget sample on the axis).
 
     Returns
     -------
@@ -303,17 +343,17 @@ def axis_eta_star(
     --------
     Full-batch gradient descent on one sample of curvature 1: the classical :math:`2/\lambda`.
 
-    >>> axis_eta_star("wor", lam_r=1.0, m_r=1, n_r=1, B_r=1)
+    >>> axis_eta_star(AxisLaw("wor", 0.0, lam_r=1.0, m_r=1, n_r=1, B_r=1))
     2.0
 
     Two of four samples on the axis, batches of two without replacement: the count is
     hypergeometric with :math:`\mathbb EK=1`, :math:`\operatorname{Var}K=1/3`, so :math:`D=1/2`,
     :math:`V=1/12` and :math:`\eta^\star=2D/(D^2+V)=3`.
 
-    >>> round(axis_eta_star("wor", lam_r=1.0, m_r=2, n_r=4, B_r=2), 12)
+    >>> round(axis_eta_star(AxisLaw("wor", 0.0, lam_r=1.0, m_r=2, n_r=4, B_r=2)), 12)
     3.0
     """
-    args = _generic_args(sampling, alpha, lam_r, m_r, n_r, B_r, lam_f, m_f, n_f, B_f)
+    args = _generic_args(law)
     fns = _generic_callables()
     D = np.asarray(fns["D"](*args), float)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -586,8 +626,7 @@ def separate_sets_law(sampling: str) -> SeparateSetsLaw:
 
 
 def separate_sets_eta_star(
-    sampling: str, n_r_: int, n_f_: int, sigma_r_: int, sigma_f_: int, lam_r_: float,
-    lam_f_: float, B_r_: int, B_f_: int, alpha_: float,
+    sampling: str, family: SeparateSets, B_r_: int, B_f_: int, alpha_: float,
 ) -> float:
     r"""Mean-square threshold of the separate-sets family (SPEC §4.4), via :func:`axis_eta_star`.
 
@@ -595,9 +634,7 @@ def separate_sets_eta_star(
     axes and :math:`n_f-\sigma_f` private forget axes.  ``0.0`` when some axis has :math:`D\le0`
     (e.g. any private forget axis once :math:`\alpha>0`).
     """
-    return separate_sets_diagonal(
-        sampling, n_r_, n_f_, sigma_r_, sigma_f_, lam_r_, lam_f_, B_r_, B_f_, alpha_
-    ).eta_star_ms()
+    return separate_sets_diagonal(sampling, family, B_r_, B_f_, alpha_).eta_star_ms()
 
 
 @dataclass(frozen=True)
@@ -686,12 +723,23 @@ class DiagonalFamily:
     multiplicity: np.ndarray
 
     @classmethod
-    def from_axes(
-        cls, sampling: str, alpha_: float, n_r_: int, B_r_: int, n_f_: int, B_f_: int,
-        m_r_, m_f_, lam_r_, lam_f_,
-    ) -> DiagonalFamily:
-        """Validate, drop empty axes and merge identical rows."""
-        key = check_sampling(sampling)
+    def from_axes(cls, law: AxisLaw) -> DiagonalFamily:
+        r"""Validate, drop empty axes and merge identical rows.
+
+        Parameters
+        ----------
+        law:
+            The axes: ``m_r, m_f, lam_r, lam_f`` arrays ``(K,)`` (broadcast), pool and batch
+            sizes and :math:`\alpha` scalars.
+
+        Returns
+        -------
+        DiagonalFamily
+            The family.
+        """
+        key = check_sampling(law.sampling)
+        alpha_, n_r_, B_r_, n_f_, B_f_ = law.alpha, law.n_r, law.B_r, law.n_f, law.B_f
+        m_r_, m_f_, lam_r_, lam_f_ = law.m_r, law.m_f, law.lam_r, law.lam_f
         cols = np.broadcast_arrays(
             np.asarray(m_r_, float), np.asarray(m_f_, float),
             np.asarray(lam_r_, float), np.asarray(lam_f_, float),
@@ -709,25 +757,32 @@ class DiagonalFamily:
                    uniq[:, 0].astype(int), uniq[:, 1].astype(int), uniq[:, 2], uniq[:, 3],
                    counts)
 
-    def _kw(self) -> dict:
-        return dict(alpha=self.alpha, lam_r=self.lam_r, m_r=self.m_r, n_r=self.n_r, B_r=self.B_r,
-                    lam_f=self.lam_f, m_f=self.m_f, n_f=self.n_f, B_f=self.B_f)
+    def axis_law(self) -> AxisLaw:
+        r"""The axes as one :class:`AxisLaw` (arrays over the axes).
+
+        Returns
+        -------
+        AxisLaw
+            Scheme, :math:`\alpha`, and per set the per-axis counts and curvatures.
+        """
+        return AxisLaw(self.sampling, self.alpha, self.lam_r, self.m_r, self.n_r, self.B_r,
+                       self.lam_f, self.m_f, self.n_f, self.B_f)
 
     def D(self) -> np.ndarray:
         """Per-axis net mean curvature :math:`D_k`."""
-        return np.atleast_1d(axis_D(self.sampling, **self._kw()))
+        return np.atleast_1d(axis_D(self.axis_law()))
 
     def V(self) -> np.ndarray:
         """Per-axis batch variance :math:`V_k`."""
-        return np.atleast_1d(axis_V(self.sampling, **self._kw()))
+        return np.atleast_1d(axis_V(self.axis_law()))
 
     def second_moment(self, eta_: float) -> np.ndarray:
         r"""Per-axis :math:`\mathbb EJ_k^2` at :math:`\eta`."""
-        return np.atleast_1d(axis_second_moment(eta_, self.sampling, **self._kw()))
+        return np.atleast_1d(axis_second_moment(eta_, self.axis_law()))
 
     def eta_star_ms(self) -> float:
         r"""Mean-square threshold :math:`\min_k\eta^\star_k` (``0.0`` if some :math:`D_k\le0`)."""
-        return float(np.min(axis_eta_star(self.sampling, **self._kw())))
+        return float(np.min(axis_eta_star(self.axis_law())))
 
 
 def sigma_family_diagonal(
@@ -736,10 +791,9 @@ def sigma_family_diagonal(
     r"""The σ-family of SPEC §4.2 as a :class:`DiagonalFamily` (:math:`\lambda=cn/\sigma`, plain SGD)."""  # noqa: E501
     _check_family(sampling, sigma_, n_, B_)
     lam_ = c_ * n_ / sigma_
-    return DiagonalFamily.from_axes(
-        sampling, 0.0, n_, B_, 1, 1, [sigma_, 1], [0, 0],
-        [lam_, lam_ if n_ > sigma_ else 0.0], [0.0, 0.0],
-    )
+    return DiagonalFamily.from_axes(AxisLaw(
+        sampling, 0.0, [lam_, lam_ if n_ > sigma_ else 0.0], [sigma_, 1], n_, B_,
+        [0.0, 0.0], [0, 0], 1, 1))
 
 
 def identical_lists_diagonal(
@@ -749,30 +803,29 @@ def identical_lists_diagonal(
     _check_family(sampling, sigma_, n_, B_)
     lam_ = c_ * n_ / sigma_
     priv = lam_ if n_ > sigma_ else 0.0
-    return DiagonalFamily.from_axes(
-        sampling, alpha_, n_, B_, n_, B_, [sigma_, 1], [sigma_, 1], [lam_, priv], [lam_, priv]
-    )
+    return DiagonalFamily.from_axes(AxisLaw(
+        sampling, alpha_, [lam_, priv], [sigma_, 1], n_, B_, [lam_, priv], [sigma_, 1], n_, B_))
 
 
 def separate_sets_diagonal(
-    sampling: str, n_r_: int, n_f_: int, sigma_r_: int, sigma_f_: int, lam_r_: float,
-    lam_f_: float, B_r_: int, B_f_: int, alpha_: float,
+    sampling: str, family: SeparateSets, B_r_: int, B_f_: int, alpha_: float,
 ) -> DiagonalFamily:
     r"""Separate retain/forget sets sharing :math:`e_0` (SPEC §4.4) as a :class:`DiagonalFamily`."""
+    n_r_, n_f_, sigma_r_, sigma_f_ = family.n_r, family.n_f, family.sigma_r, family.sigma_f
+    lam_r_, lam_f_ = family.lam_r, family.lam_f
     if not (0 <= sigma_r_ <= n_r_ and 0 <= sigma_f_ <= n_f_):
         raise ValueError("need 0 <= sigma_r <= n_r and 0 <= sigma_f <= n_f")
     rows_m_r = [sigma_r_, 1 if n_r_ > sigma_r_ else 0, 0]
     rows_m_f = [sigma_f_, 0, 1 if n_f_ > sigma_f_ else 0]
-    return DiagonalFamily.from_axes(
-        sampling, alpha_, n_r_, B_r_, n_f_, B_f_, rows_m_r, rows_m_f,
-        [lam_r_] * 3, [lam_f_] * 3,
-    )
+    return DiagonalFamily.from_axes(AxisLaw(
+        sampling, alpha_, [lam_r_] * 3, rows_m_r, n_r_, B_r_, [lam_f_] * 3, rows_m_f, n_f_, B_f_))
 
 
 def clique_diagonal(sampling: str, n_: int, sigma_: int, lam_: float, B_: int) -> DiagonalFamily:
     r"""Clique of SPEC §4.5 (the other :math:`n-\sigma` samples have zero Hessian)."""
     _check_family(sampling, sigma_, n_, B_)
-    return DiagonalFamily.from_axes(sampling, 0.0, n_, B_, 1, 1, [sigma_], [0], [lam_], [0.0])
+    return DiagonalFamily.from_axes(AxisLaw(sampling, 0.0, [lam_], [sigma_], n_, B_, [0.0], [0],
+                                            1, 1))
 
 
 def min_stable_batch(is_stable: Callable[[int], bool], batches: Iterable[int]) -> int | None:

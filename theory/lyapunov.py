@@ -40,7 +40,12 @@ from functools import cache
 import numpy as np
 from scipy.optimize import brentq
 
-from theory.families import DiagonalFamily, identical_lists_diagonal, sigma_family_diagonal
+from theory.families import (
+    AxisLaw,
+    DiagonalFamily,
+    identical_lists_diagonal,
+    sigma_family_diagonal,
+)
 from theory.sampling import get_scheme
 
 __all__ = [
@@ -88,15 +93,25 @@ def count_pmf(sampling: str, n_pool: int, batch: int, marked: int) -> tuple[np.n
     return k, p
 
 
-def axis_multiplier_law(
-    sampling: str, alpha: float, lam_r: float, m_r: int, n_r: int, B_r: int,
-    lam_f: float = 0.0, m_f: int = 0, n_f: int = 1, B_f: int = 1,
-) -> tuple[np.ndarray, np.ndarray]:
+def axis_multiplier_law(law: AxisLaw) -> tuple[np.ndarray, np.ndarray]:
     r"""Support :math:`x` and pmf :math:`p` of :math:`X` with :math:`J=1+\eta X` on one axis.
 
     :math:`X=-(1-\alpha)\frac{\lambda_r}{B_r}K_r+\alpha\frac{\lambda_f}{B_f}K_f` over the outer
     product grid of the two independent counts (flattened; repeated values are merged).
+
+    Parameters
+    ----------
+    law:
+        One axis (scalar counts and curvatures, :class:`~theory.families.AxisLaw`).
+
+    Returns
+    -------
+    tuple[ndarray, ndarray]
+        Support and probabilities.
     """
+    sampling, alpha = law.sampling, law.alpha
+    lam_r, m_r, n_r, B_r = law.lam_r, law.m_r, law.n_r, law.B_r
+    lam_f, m_f, n_f, B_f = law.lam_f, law.m_f, law.n_f, law.B_f
     kr, pr = count_pmf(sampling, n_r, B_r, m_r)
     kf, pf = count_pmf(sampling, n_f, B_f, m_f)
     x = (-(1.0 - alpha) * lam_r / B_r * kr)[:, None] + (alpha * lam_f / B_f * kf)[None, :]
@@ -107,8 +122,8 @@ def axis_multiplier_law(
 
 def _family_laws(family: DiagonalFamily) -> list[tuple[np.ndarray, np.ndarray]]:
     return [
-        axis_multiplier_law(family.sampling, family.alpha, lr, int(mr), family.n_r, family.B_r,
-                            lf, int(mf), family.n_f, family.B_f)
+        axis_multiplier_law(AxisLaw(family.sampling, family.alpha, lr, int(mr), family.n_r,
+                                    family.B_r, lf, int(mf), family.n_f, family.B_f))
         for mr, mf, lr, lf in zip(family.m_r, family.m_f, family.lam_r, family.lam_f, strict=True)
     ]
 

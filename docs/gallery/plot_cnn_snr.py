@@ -28,9 +28,7 @@ SCALE = os.environ.get("UNLEARNSTAB_DOCS_SCALE", "quick")
 cfg = cc.SWEEPS[SCALE].config
 table = cc.summarise(cc.sweep(SCALE))
 snr = np.array(table["snr"])
-pred = [th.predictions(s, n_value=cfg.n, n_forget=cfg.n_forget, d_value=cfg.d,
-                       alpha_value=cfg.alpha, eta_rel_value=cfg.eta_rel,
-                       batch_forget=cfg.batch_forget, kappa_value=k, omega_value=o)
+pred = [th.predictions(s, cfg, kappa_value=k, omega_value=o)
         for s, k, o in zip(snr, table["kappa"], table["omega"], strict=True)]
 
 fig, axes = plt.subplots(1, 3, figsize=(11, 3.4))

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from numerics.core.operator import SecondMomentOperator
-from theory.families import DiagonalFamily
+from theory.families import AxisLaw, DiagonalFamily
 from theory.lyapunov import eta_star_as
 
 __all__ = ["diagonal_family", "diagonal_axes", "DiagonalAxes", "exact_eta_star_as", "AXIS_TOL",
@@ -132,8 +132,9 @@ def diagonal_family(op: SecondMomentOperator) -> DiagonalFamily | None:
     cfg = op.config
     n_f = op.forget.n if op.forget is not None else 1
     b_f = cfg.batch_forget if op.forget is not None else 1
-    return DiagonalFamily.from_axes(cfg.sampling, cfg.alpha, op.retain.n, cfg.batch_retain, n_f,
-                                    b_f, ax.m_r, ax.m_f, ax.lam_r, ax.lam_f)
+    return DiagonalFamily.from_axes(AxisLaw(
+        cfg.sampling, cfg.alpha, lam_r=ax.lam_r, m_r=ax.m_r, n_r=op.retain.n,
+        B_r=cfg.batch_retain, lam_f=ax.lam_f, m_f=ax.m_f, n_f=n_f, B_f=b_f))
 
 
 def exact_eta_star_as(op: SecondMomentOperator) -> float | None:

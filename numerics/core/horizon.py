@@ -32,6 +32,7 @@ from numerics.core.commuting import DiagonalAxes, diagonal_axes
 from numerics.core.inputs import InputError, check_eta
 from numerics.core.operator import SecondMomentOperator
 from theory import horizon as th
+from theory.families import AxisLaw
 from theory.lyapunov import axis_multiplier_law
 
 __all__ = [
@@ -254,8 +255,8 @@ def _axis_laws(op: SecondMomentOperator, axes: DiagonalAxes) -> list[tuple[np.nd
     cfg = op.config
     n_f = op.forget.n if op.forget is not None else 1
     b_f = cfg.batch_forget if op.forget is not None else 1
-    return [axis_multiplier_law(cfg.sampling, cfg.alpha, float(lr), int(mr), op.retain.n,
-                                cfg.batch_retain, float(lf), int(mf), n_f, b_f)
+    return [axis_multiplier_law(AxisLaw(cfg.sampling, cfg.alpha, float(lr), int(mr), op.retain.n,
+                                        cfg.batch_retain, float(lf), int(mf), n_f, b_f))
             for mr, mf, lr, lf in zip(axes.m_r, axes.m_f, axes.lam_r, axes.lam_f, strict=True)]
 
 

@@ -37,7 +37,7 @@ def test_mp_edges_and_noise_scales():
 
 
 def test_predictions_callable():
-    p = th.predictions(0.8, n_value=24, n_forget=4, d_value=300, alpha_value=0.1,
-                       eta_rel_value=0.5, batch_forget=2)
+    p = th.predictions(0.8, th.CNNSetup(n=24, n_forget=4, d=300, alpha=0.1, eta_rel=0.5,
+                                        batch_forget=2))
     assert set(p) >= {"sigma_joint", "rho", "lambda_min_A_rel", "out_of_span_forget"}
     assert p["rho"] > 1 and p["lambda_min_A_rel"] < 0 and 0 < p["out_of_span_forget"] < 1

@@ -9,7 +9,12 @@ from numerics.apps.examples import synthetic
 from numerics.core.families import identical_lists, separate_sets
 from numerics.verify.claims.policy import Kind, tolerance
 from theory import families as tf
-from theory.families import identical_lists_eta_star, separate_sets_eta_star, separate_sets_law
+from theory.families import (
+    SeparateSets,
+    identical_lists_eta_star,
+    separate_sets_eta_star,
+    separate_sets_law,
+)
 from theory.sampling import exchangeable_names
 
 #: eta*_ms and alpha_c from the exact operator vs the closed forms: a tight threshold.
@@ -35,7 +40,8 @@ def _alpha_c(sampling, n_r, n_f, s_r, s_f, lam_r, lam_f):
 def test_separate_sets_match_closed_forms(sampling, n_r, n_f, s_r, s_f, lam_r, lam_f, br, bf,
                                           alpha):
     r, f = separate_sets(n_r, n_f, s_r, s_f, lam_r, lam_f, rotation=5)
-    exact = separate_sets_eta_star(sampling, n_r, n_f, s_r, s_f, lam_r, lam_f, br, bf, alpha)
+    exact = separate_sets_eta_star(sampling, SeparateSets(n_r, n_f, s_r, s_f, lam_r, lam_f), br,
+                                   bf, alpha)
     eta = 0.5 * exact if exact > 0 else 0.3
     rep = diagnose_curvature(r, f, DiagnoseOptions.of(
         alpha=alpha, batch_retain=br, batch_forget=bf, sampling=sampling, eta=eta, prescribe=False))
@@ -73,9 +79,8 @@ def test_full_pipeline_on_linear_model_matches_closed_form():
         alpha=opts["alpha"], eta=opts["eta"], batch_retain=opts["batch_retain"],
         batch_forget=opts["batch_forget"], unlearn_steps=0, deletion=False, progress=False,
         prescribe=False))
-    exact = separate_sets_eta_star("wor", fam["n_r"], fam["n_f"], fam["sigma_r"],
-                                   fam["sigma_f"], fam["lam_r"], fam["lam_f"],
-                                   opts["batch_retain"], opts["batch_forget"], opts["alpha"])
+    exact = separate_sets_eta_star("wor", SeparateSets(**fam), opts["batch_retain"],
+                                   opts["batch_forget"], opts["alpha"])
     assert rep.curvature_route == "dense" and rep.curvature["exact"]
     assert not rep.curvature["indefinite"]
     assert rep.eta_star_ms == pytest.approx(exact, rel=RTOL)

@@ -7,7 +7,7 @@ from numerics.apps.diagnose import DiagnoseOptions, diagnose_curvature
 from numerics.core.families import separate_sets
 from numerics.core.inputs import UnlearningConfig
 from numerics.core.operator import SecondMomentOperator
-from theory.families import min_stable_batch, separate_sets_eta_star
+from theory.families import SeparateSets, min_stable_batch, separate_sets_eta_star
 
 FAMILY = (10, 3, 8, 3, 1.0, 1.0)  # n_r, n_f, sigma_r, sigma_f, lam_r, lam_f (forget aligned)
 
@@ -51,7 +51,7 @@ def test_batch_edge_equals_closed_form_and_flips(sampling):
     alpha, bf = 0.15, 1
 
     def eta_star(b):
-        return separate_sets_eta_star(sampling, n_r, n_f, s_r, s_f, lam_r, lam_f, b, bf, alpha)
+        return separate_sets_eta_star(sampling, SeparateSets(*FAMILY), b, bf, alpha)
 
     eta = 0.5 * (eta_star(3) + eta_star(4))  # between the thresholds at B_r = 3 and 4
     rep = diagnose_curvature(r, f, DiagnoseOptions.of(

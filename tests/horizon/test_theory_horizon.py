@@ -27,7 +27,7 @@ def test_monotone_two_point_walk_matches_the_binomial_tail():
 
 def test_survival_matches_monte_carlo_of_the_walk():
     rng = np.random.default_rng(4)
-    x, p = lya.axis_multiplier_law("wor", 0.3, 40.0, 1, 40, 5, 40.0, 1, 40, 5)
+    x, p = lya.axis_multiplier_law(lya.AxisLaw("wor", 0.3, 40.0, 1, 40, 5, 40.0, 1, 40, 5))
     eta, T, y0 = 0.28, 300, -3.0
     xi, pr = th.log_increment_law(x, p, eta)
     sg = th.survival_grid(xi[None], pr[None], T)
@@ -39,7 +39,7 @@ def test_survival_matches_monte_carlo_of_the_walk():
 
 
 def test_grid_refinement_changes_little():
-    x, p = lya.axis_multiplier_law("bernoulli", 0.2, 10.0, 1, 20, 4, 10.0, 1, 20, 4)
+    x, p = lya.axis_multiplier_law(lya.AxisLaw("bernoulli", 0.2, 10.0, 1, 20, 4, 10.0, 1, 20, 4))
     xi, pr = th.log_increment_law(x, p, 0.2)
     a = th.survival_grid(xi[None], pr[None], 500, spacing=0.04).escape(np.array([-4.0]), 0)
     b = th.survival_grid(xi[None], pr[None], 500, spacing=0.01).escape(np.array([-4.0]), 0)
@@ -50,7 +50,7 @@ def test_drift_is_the_axis_lyapunov_exponent():
     fam = identical_lists_diagonal("wor", 3, 30, 4, 0.2, 2.0)
     eta = 0.4
     want = lya.gamma(fam, eta)
-    laws = [lya.axis_multiplier_law("wor", 0.2, lr, int(mr), 30, 4, lf, int(mf), 30, 4)
+    laws = [lya.axis_multiplier_law(lya.AxisLaw("wor", 0.2, lr, int(mr), 30, 4, lf, int(mf), 30, 4))
             for mr, mf, lr, lf in zip(fam.m_r, fam.m_f, fam.lam_r, fam.lam_f, strict=True)]
     got = np.array([th.drift(x, p, eta) for x, p in laws])
     assert np.allclose(got, want, rtol=1e-12, atol=0)

@@ -86,7 +86,7 @@ def test_second_moment_matches_enumeration(sampling, enumerated_count_pmf):
             e * cfg["alpha"] * cfg["lam_f"] / cfg["B_f"] * kf
         )
         brute += p1 * p2 * J**2
-    assert F.axis_second_moment(e, sampling, **cfg) == pytest.approx(brute, rel=ENUM_RTOL)
+    assert F.axis_second_moment(e, F.AxisLaw(sampling, **cfg)) == pytest.approx(brute, rel=ENUM_RTOL)
     sym = {alpha: cfg["alpha"], lam_r: cfg["lam_r"], m_r: cfg["m_r"], n_r: cfg["n_r"],
            B_r: cfg["B_r"], lam_f: cfg["lam_f"], m_f: cfg["m_f"], n_f: cfg["n_f"],
            B_f: cfg["B_f"], eta: e}
@@ -107,19 +107,19 @@ def test_axis_eta_star_callable_matches_sympy(sampling):
                B_r: cfg["B_r"], lam_f: cfg["lam_f"], m_f: cfg["m_f"], n_f: nf, B_f: cfg["B_f"]}
         D = float(law.D.subs(sym))
         expected = float(law.eta_star.subs(sym)) if D > 0 else 0.0
-        assert F.axis_eta_star(sampling, **cfg) == pytest.approx(expected, rel=FLOAT_RTOL)
+        assert F.axis_eta_star(F.AxisLaw(sampling, **cfg)) == pytest.approx(expected, rel=FLOAT_RTOL)
 
 
 def test_full_batch_and_pool_of_one():
     """WOR with B = n has no noise: eta* = 2/D (the closed form reads 0/0 at n = 1)."""
-    assert F.axis_eta_star("wor", lam_r=3.0, m_r=1, n_r=1, B_r=1) == pytest.approx(2 / 3.0)
-    assert F.axis_eta_star("wor", lam_r=3.0, m_r=2, n_r=4, B_r=4) == pytest.approx(2 / 1.5)
+    assert F.axis_eta_star(F.AxisLaw("wor", alpha=0.0, lam_r=3.0, m_r=1, n_r=1, B_r=1)) == pytest.approx(2 / 3.0)
+    assert F.axis_eta_star(F.AxisLaw("wor", alpha=0.0, lam_r=3.0, m_r=2, n_r=4, B_r=4)) == pytest.approx(2 / 1.5)
     assert F.sigma_family_eta_star("wor", 1, 1, 1, c_=2.0) == pytest.approx(1.0)
 
 
 def test_escaping_axis_returns_zero():
-    assert F.axis_eta_star("wor", alpha=0.6, lam_r=1.0, m_r=1, n_r=4, B_r=2, lam_f=1.0,
-                           m_f=1, n_f=4, B_f=2) == 0.0
+    assert F.axis_eta_star(F.AxisLaw("wor", alpha=0.6, lam_r=1.0, m_r=1, n_r=4, B_r=2,
+                                     lam_f=1.0, m_f=1, n_f=4, B_f=2)) == 0.0
 
 
 # ------------------------------------------------------------------------------- §4.2

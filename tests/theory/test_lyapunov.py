@@ -61,7 +61,8 @@ def test_gamma_matches_monte_carlo(sampling, case):
     J = 1 - e * (1 - a) * lr / br * kr + e * a * lf / bf * kf
     log_j = np.log(np.abs(J))
     assert np.isfinite(log_j).all(), "choose eta so that J != 0"
-    fam = F.DiagonalFamily.from_axes(sampling, a, nr, br, nf, bf, [mr], [mf], [lr], [lf])
+    fam = F.DiagonalFamily.from_axes(F.AxisLaw(sampling, a, lam_r=[lr], m_r=[mr], n_r=nr, B_r=br,
+                                               lam_f=[lf], m_f=[mf], n_f=nf, B_f=bf))
     exact = float(L.gamma(fam, e)[0])
     se = log_j.std(ddof=1) / math.sqrt(steps)
     assert abs(exact - log_j.mean()) <= MC_SIGMAS * se
@@ -73,10 +74,9 @@ def _random_family(rng, sampling):
     k = int(rng.integers(1, 4))
     m_r = rng.integers(1, nr + 1, size=k)
     m_f = rng.integers(0, nf + 1, size=k)
-    return F.DiagonalFamily.from_axes(
-        sampling, float(rng.uniform(0, 0.3)), nr, br, nf, bf, m_r, m_f,
-        rng.uniform(0.5, 3, size=k), rng.uniform(0.1, 1.0, size=k),
-    )
+    return F.DiagonalFamily.from_axes(F.AxisLaw(
+        sampling, float(rng.uniform(0, 0.3)), lam_r=rng.uniform(0.5, 3, size=k), m_r=m_r,
+        n_r=nr, B_r=br, lam_f=rng.uniform(0.1, 1.0, size=k), m_f=m_f, n_f=nf, B_f=bf))
 
 
 @pytest.mark.parametrize("sampling", SAMPLINGS)
@@ -127,7 +127,7 @@ def test_special_cases():
     # the marginal cell of SPEC §2.4: sigma=50, B=1, WOR, eta=0.5 has gamma exactly 0
     assert L.sigma_family_gamma(0.5, "wor", 50, 100, 1) == 0.0
     # mean escape: a private forget axis has D < 0
-    sep = F.separate_sets_diagonal("wor", 6, 4, 3, 2, 1.0, 1.0, 2, 2, 0.1)
+    sep = F.separate_sets_diagonal("wor", F.SeparateSets(6, 4, 3, 2, 1.0, 1.0), 2, 2, 0.1)
     assert L.eta_star_as(sep) == 0.0
 
 

@@ -104,9 +104,7 @@ def theory_table(table: dict[str, Any], cfg: ExperimentConfig) -> dict[str, list
     """
     out: dict[str, list[float]] = {}
     for i, s in enumerate(table["snr"]):
-        pred = th.predictions(s, n_value=cfg.n, n_forget=cfg.n_forget, d_value=cfg.d,
-                              alpha_value=cfg.alpha, eta_rel_value=cfg.eta_rel,
-                              batch_forget=cfg.batch_forget, kappa_value=table["kappa"][i],
+        pred = th.predictions(s, cfg, kappa_value=table["kappa"][i],
                               omega_value=table["omega"][i])
         for k, v in pred.items():
             out.setdefault(k, []).append(v)

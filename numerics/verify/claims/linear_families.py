@@ -56,13 +56,15 @@ def _c2_identity(scale: str) -> CheckOutcome:
                 nf, bf = 3, min(2, B)
                 lam_r, lam_f = 2.0 * n / sigma, 1.0
                 r, f = separate_sets(n, nf, sigma, nf, lam_r, lam_f, rotation=rot)
-                cf = fam.separate_sets_eta_star(sampling, n, nf, sigma, nf, lam_r, lam_f, B, bf, 0.1)
+                cf = fam.separate_sets_eta_star(
+                    sampling, fam.SeparateSets(n, nf, sigma, nf, lam_r, lam_f), B, bf, 0.1)
                 rows.append(("aligned forget", sampling, sigma, B, cf,
                              _op(r, f, 0.1, B, bf, sampling).eta_star_ms()))
                 # (c) forget clique sigma_f varied, retain clique fixed
                 sf = max(1, min(nf, sigma % (nf + 1)))
                 r, f = separate_sets(n, nf, n // 2, sf, 4.0, 1.0, rotation=rot)
-                cf = fam.separate_sets_eta_star(sampling, n, nf, n // 2, sf, 4.0, 1.0, B, bf, 0.05)
+                cf = fam.separate_sets_eta_star(
+                    sampling, fam.SeparateSets(n, nf, n // 2, sf, 4.0, 1.0), B, bf, 0.05)
                 rows.append(("forget clique", sampling, sf, B, cf,
                              _op(r, f, 0.05, B, bf, sampling).eta_star_ms()))
     return CheckOutcome(
@@ -137,14 +139,14 @@ def _c4_sign(scale: str) -> CheckOutcome:
         r_pr, f_pr = separate_sets(nr, nf, sr, sf - 1, lr, lf, rotation=8)
         # (a) identical lists: D = (1 - 2 alpha) mu on every axis
         r_id, f_id = identical_lists(n, 4, rotation=9)
+        aligned = fam.SeparateSets(nr, nf, sr, sf, lr, lf)
+        private = fam.SeparateSets(nr, nf, sr, sf - 1, lr, lf)
         for a in alphas:
             cases = [
                 ("aligned", r_al, f_al, br, bf,
-                 fam.separate_sets_eta_star(sampling, nr, nf, sr, sf, lr, lf, br, bf, a),
-                 a > alpha_c),
+                 fam.separate_sets_eta_star(sampling, aligned, br, bf, a), a > alpha_c),
                 ("private forget", r_pr, f_pr, br, bf,
-                 fam.separate_sets_eta_star(sampling, nr, nf, sr, sf - 1, lr, lf, br, bf, a),
-                 a > 0),
+                 fam.separate_sets_eta_star(sampling, private, br, bf, a), a > 0),
                 ("identical", r_id, f_id, 3, 3,
                  fam.identical_lists_eta_star(sampling, 4, n, 3, a), a > 0.5),
             ]

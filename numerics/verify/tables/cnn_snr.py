@@ -44,9 +44,7 @@ def build(ctx: BuildContext) -> Table:
     means = cc.summarise(records)
     rows = []
     for i, s in enumerate(means["snr"]):
-        pred = th.predictions(s, n_value=cfg.n, n_forget=cfg.n_forget, d_value=cfg.d,
-                              alpha_value=cfg.alpha, eta_rel_value=cfg.eta_rel,
-                              batch_forget=cfg.batch_forget, kappa_value=means["kappa"][i],
+        pred = th.predictions(s, cfg, kappa_value=means["kappa"][i],
                               omega_value=means["omega"][i])
         row = {"snr": s, "n_snr2": cfg.n * s**2, "sigma_pred": pred["sigma_joint"]}
         for key in ("sigma_joint", "sigma_r", "sigma_rf", "cos_same_label", "cos_opposite_label",
