@@ -103,7 +103,8 @@ def test_separate_sets_vs_operator(sampling, case):
     retain, forget = NF.separate_sets(nr, nf, sr, sf, lr, lf, rotation=11)
     op = _op(retain, forget, a, br, bf, sampling)
     assert _rel(op.eta_star_ms(), min(thresholds)) <= OPERATOR_RTOL
-    assert _rel(op.eta_star_ms(), F.separate_sets_eta_star(sampling, *case)) <= OPERATOR_RTOL
+    assert _rel(op.eta_star_ms(), F.separate_sets_eta_star(
+        sampling, F.SeparateSets(nr, nf, sr, sf, lr, lf), br, bf, a)) <= OPERATOR_RTOL
 
 
 @pytest.mark.parametrize("sampling", SAMPLINGS)
