@@ -9,9 +9,11 @@ records in sweep order, so the result does not depend on the executor or on comp
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
-from collections.abc import Callable, Iterable
+import uuid
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -239,29 +241,27 @@ def run_sweep(cell: str | CellFn, configs: Iterable[dict[str, Any]],
         reused = len(outcomes)
         n_failed = sum(not o.ok for o in outcomes.values())
         ex_name = executor if isinstance(executor, str) else executor.describe()
+        computed = 0
         if todo:
-            by_key = {s.key: s for s in todo}
             own_ex = not isinstance(executor, Executor)
             ex = make_executor(executor, workers=workers, scheduler=scheduler)
             ex_name = ex.describe()
             bar = _bar(progress, len(specs), reused, desc)
+            run = _SharedRun(st, todo, retry_failed, _claim_size(executor, workers, chunk_size))
             try:
                 _postfix(bar, 0, reused, n_failed)
-                done = 0
-                for run in ex.run(run_fn, todo, blas_threads, chunk_size):
-                    spec = by_key[run.key]
-                    kept = StoredCell.from_run(spec, run, version)
-                    st.put(kept)
-                    out = _outcome(spec, kept, reused=False)
-                    outcomes[spec.key] = out
-                    done += 1
+                for out, fresh in run.outcomes(ex, run_fn, blas_threads, chunk_size, version):
+                    outcomes[out.key] = out
+                    computed += fresh
+                    reused += not fresh
                     n_failed += not out.ok
                     if bar is not None:
-                        _postfix(bar, done, reused, n_failed)
+                        _postfix(bar, computed, reused, n_failed)
                         bar.update(1)
                     if on_cell is not None:
                         on_cell(out)
             finally:
+                run.release()
                 if bar is not None:
                     bar.close()
                 if own_ex:
@@ -270,8 +270,71 @@ def run_sweep(cell: str | CellFn, configs: Iterable[dict[str, Any]],
         if own_store:
             st.close()
     cells = [outcomes[s.key] for s in specs]
-    return SweepResult(cells, len(todo), reused, sum(not c.ok for c in cells),
+    return SweepResult(cells, computed, reused, sum(not c.ok for c in cells),
                        time.perf_counter() - start, st.location, ex_name)
+
+
+#: Seconds between looks at the store while another run computes the cells left.
+POLL_SECONDS = 0.2
+
+
+def _claim_size(executor: str | Executor, workers: int | None, chunk_size: int) -> int:
+    """Cells claimed at a time: enough to keep the executor busy, few enough to share."""
+    if executor == "inprocess":
+        return max(1, int(chunk_size))
+    return 2 * max(1, int(chunk_size)) * max(1, int(workers or os.cpu_count() or 1))
+
+
+class _SharedRun:
+    """The cells left to compute, shared with concurrent runs on the same store through claims.
+
+    Each round claims a few cells (:meth:`Store.claim`), computes them, stores them and drops
+    the claims; cells another live run has claimed are not computed here but read back from the
+    store once they are there (a claim whose process died is taken over).
+    """
+
+    def __init__(self, store: Any, todo: list[CellSpec], retry_failed: bool, size: int) -> None:
+        self.store, self.size = store, size
+        self.by_key = {s.key: s for s in todo}
+        self.pending = [s.key for s in todo]
+        self.owner = uuid.uuid4().hex
+        # failures stored before this run that it retries: not "done" when read back
+        self.retrying = ({k for k, c in store.lookup(self.pending).items() if not c.ok}
+                         if retry_failed else set())
+
+    def _finished_elsewhere(self) -> list[tuple[CellOutcome, bool]]:
+        out = []
+        for key, hit in self.store.lookup(self.pending).items():
+            if hit.ok or key not in self.retrying:
+                out.append((_outcome(self.by_key[key], hit, reused=True), False))
+        done = {o.key for o, _ in out}
+        self.pending = [k for k in self.pending if k not in done]
+        return out
+
+    def outcomes(self, ex: Executor, run_fn: Any, blas_threads: int | None, chunk_size: int,
+                 version: str) -> Iterator[tuple[CellOutcome, bool]]:
+        """``(outcome, computed_here)`` for every pending cell, in completion order."""
+        while self.pending:
+            yield from self._finished_elsewhere()
+            if not self.pending:
+                break
+            claim = self.store.claim(self.pending, self.owner, self.size)
+            if not claim.mine:
+                time.sleep(POLL_SECONDS)
+                continue
+            batch = [self.by_key[k] for k in claim.mine]
+            mine = set(claim.mine)
+            self.pending = [k for k in self.pending if k not in mine]
+            for run in ex.run(run_fn, batch, blas_threads, chunk_size):
+                spec = self.by_key[run.key]
+                kept = StoredCell.from_run(spec, run, version)
+                self.store.put(kept)
+                self.store.release([run.key], self.owner)
+                yield _outcome(spec, kept, reused=False), True
+
+    def release(self) -> None:
+        """Drop every claim this run still holds (it stopped early)."""
+        self.store.release(list(self.by_key), self.owner)
 
 
 def _bar(progress: bool, total: int, initial: int, desc: str):

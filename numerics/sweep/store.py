@@ -15,6 +15,12 @@ Tables of ``cells.sqlite``:
     version), ``fn``, ``config`` (canonical JSON), ``seed``, ``version``, ``status`` (``ok`` or
     ``failed``), ``record`` (canonical JSON, ``ok`` only), ``error`` (``failed`` only),
     ``digest`` (SHA-256 of key, status and payload), ``seconds``, ``worker``, ``finished_at``.
+``claims``
+    one row per cell a run is computing now: ``key``, ``owner`` (the run), ``pid``, ``host``,
+    ``claimed_at``.  Concurrent runs on one store share the work: each claims a few cells at a
+    time (:meth:`Store.claim`), computes and stores them, then drops the claims; a cell claimed
+    by another live run is waited for, not computed, and a claim whose process is gone (or, from
+    another host, older than :data:`CLAIM_TTL`) is taken over.
 
 Each cell is written by the parent process in its own transaction, so a killed sweep loses only
 the cells still in flight.  Every reused row is checked against its key and digest first.  The
@@ -26,6 +32,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import socket
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
@@ -119,6 +127,44 @@ class StoredCell:
                    run.error, run.seconds, run.worker)
 
 
+#: Claims of cells being computed (created in any store that lacks it; not part of the schema
+#: version: an older unlearnstab ignores it).
+_CLAIMS = ("CREATE TABLE IF NOT EXISTS claims (key TEXT PRIMARY KEY, owner TEXT NOT NULL, "
+           "pid INTEGER NOT NULL, host TEXT NOT NULL, claimed_at REAL NOT NULL)")
+#: Seconds after which a claim from another host is taken over (a claim from this host is taken
+#: over as soon as its process is gone).
+CLAIM_TTL = 6 * 3600.0
+
+
+def _process_alive(pid: int) -> bool:
+    """Whether process ``pid`` of this host exists."""
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    except (OverflowError, ValueError):
+        return False
+    return True
+
+
+def claim_alive(pid: int, host: str, claimed_at: float, now: float,
+                ttl: float = CLAIM_TTL) -> bool:
+    """Whether a claim still holds: its process lives (this host) or it is younger than ``ttl``."""
+    if host == socket.gethostname():
+        return _process_alive(pid)
+    return now - float(claimed_at) < ttl
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What :meth:`Store.claim` got: keys now ours, and keys another live run is computing."""
+
+    mine: list[str]
+    others: list[str]
+
+
 class MemoryStore:
     """A store that keeps cells in a dictionary (the default when no directory is given)."""
 
@@ -136,6 +182,15 @@ class MemoryStore:
         old = self._cells.get(cell.key)
         if old is None or not old.ok:
             self._cells[cell.key] = cell
+
+    def claim(self, keys: Iterable[str], owner: str,  # noqa: ARG002 (Store protocol)
+              limit: int | None = None) -> Claim:
+        """Every key (a memory store is never shared)."""
+        keys = list(keys)
+        return Claim(keys if limit is None else keys[:limit], [])
+
+    def release(self, keys: Iterable[str], owner: str) -> None:
+        """Nothing to release."""
 
     def __len__(self) -> int:
         return len(self._cells)
@@ -243,6 +298,7 @@ class Store:
                 con.execute("INSERT INTO meta VALUES ('created_at', ?)", (_now(),))
             con.execute("COMMIT")
         self._check_meta()
+        con.execute(_CLAIMS)
         con.execute("PRAGMA journal_mode = WAL")
         con.execute("PRAGMA synchronous = NORMAL")  # durable against a killed process
         check = con.execute("PRAGMA quick_check").fetchone()[0]
@@ -330,6 +386,62 @@ class Store:
                 f"ON CONFLICT(key) DO UPDATE SET {updates} WHERE cells.status != 'ok'", row)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot write to the store {self.path}: {exc}") from None
+
+    def claim(self, keys: Iterable[str], owner: str, limit: int | None = None) -> Claim:
+        """Claim up to ``limit`` of ``keys`` for the run ``owner``, in one write transaction.
+
+        A key is claimable when no claim holds it, when ``owner`` holds it, or when its claim is
+        dead (:func:`claim_alive`: its process is gone, or it is older than :data:`CLAIM_TTL`
+        from another host); a dead claim is taken over.  Keys held by other live runs are
+        returned as ``others``: the caller waits for their cells instead of computing them.
+        """
+        keys = list(keys)
+        now = time.time()
+        me = (owner, os.getpid(), socket.gethostname(), now)
+        try:
+            self._con.execute("BEGIN IMMEDIATE")
+            try:
+                held: dict[str, tuple] = {}
+                for i in range(0, len(keys), 500):
+                    chunk = keys[i:i + 500]
+                    marks = ",".join("?" * len(chunk))
+                    for row in self._con.execute(
+                            f"SELECT key, owner, pid, host, claimed_at FROM claims "
+                            f"WHERE key IN ({marks})", chunk):
+                        held[row[0]] = row[1:]
+                others = [k for k in keys if k in held and held[k][0] != owner
+                          and claim_alive(held[k][1], held[k][2], held[k][3], now)]
+                taken = set(others)
+                for i in range(0, len(keys), 500):  # finished since the caller looked
+                    chunk = keys[i:i + 500]
+                    marks = ",".join("?" * len(chunk))
+                    taken.update(r[0] for r in self._con.execute(
+                        f"SELECT key FROM cells WHERE status = 'ok' AND key IN ({marks})", chunk))
+                mine = [k for k in keys if k not in taken]
+                if limit is not None:
+                    mine = mine[:limit]
+                self._con.executemany(
+                    "INSERT OR REPLACE INTO claims VALUES (?, ?, ?, ?, ?)",
+                    [(k, *me) for k in mine])
+                self._con.execute("COMMIT")
+            except BaseException:
+                self._con.execute("ROLLBACK")
+                raise
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot claim cells in the store {self.path}: {exc}") from None
+        return Claim(mine, others)
+
+    def release(self, keys: Iterable[str], owner: str) -> None:
+        """Drop the claims of ``owner`` on ``keys`` (after their cells are stored)."""
+        keys = list(keys)
+        try:
+            for i in range(0, len(keys), 500):
+                chunk = keys[i:i + 500]
+                marks = ",".join("?" * len(chunk))
+                self._con.execute(f"DELETE FROM claims WHERE owner = ? AND key IN ({marks})",
+                                  [owner, *chunk])
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot release claims in the store {self.path}: {exc}") from None
 
     def counts(self) -> dict[str, int]:
         """Number of stored cells by status."""
