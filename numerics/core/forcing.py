@@ -107,23 +107,24 @@ def _pool_terms(op: SecondMomentOperator, forcing: Forcing):
     return out
 
 
-def _cov_top_left(F: np.ndarray, g: np.ndarray, coef: tuple[float, float], P: np.ndarray,
-                  q: np.ndarray, s: float) -> np.ndarray:
-    r"""Top-left block of :math:`a\sum_iC_iNC_i^\top+b\bar C N\bar C^\top`, :math:`N=[[P,q],[q^\top,s]]`."""
+def _cross_terms(F: np.ndarray, g: np.ndarray, coef: tuple[float, float], mean: np.ndarray,
+                 q: np.ndarray, s: float) -> np.ndarray:
+    r"""The :math:`q`- and :math:`s`-terms of one set's :math:`\mathcal C(N)` top-left block.
+
+    With :math:`N=[[P,q],[q^\top,s]]`, :math:`C_iNC_i^\top` has top-left block
+    :math:`H_iPH_i+H_iqg_i^\top+g_iq^\top H_i+s\,g_ig_i^\top`; the :math:`P` part is the
+    operator's own noise term (:meth:`SecondMomentOperator.apply`), the rest is returned here:
+    :math:`a(X+X^\top+sG)+b(\bar Hq\bar g^\top+\bar g q^\top\bar H+s\bar g\bar g^\top)` with
+    :math:`X=\sum_iH_iqg_i^\top`, :math:`G=\sum_ig_ig_i^\top`; :math:`O(nrk)`.
+    """
     a, b = coef
-    n = F.shape[0]
-    FtP = np.einsum("nrk,rs->nks", F, P)
-    inner = np.einsum("nks,nsl->nkl", FtP, F)  # F_i^T P F_i
-    HPH = np.einsum("nrk,nkl,nsl->rs", F, inner, F)
-    Hq = np.einsum("nrk,nk->nr", F, np.einsum("nrk,r->nk", F, q))  # H_i q
-    cross = Hq.T @ g
-    out = a * (HPH + cross + cross.T + s * (g.T @ g))
+    Hq = np.einsum("nrk,nk->nr", F, np.einsum("nrk,r->nk", F, q))  # H_i q, (n, r)
+    X = Hq.T @ g
+    out = a * (X + X.T + s * (g.T @ g))
     if b != 0.0:
-        Hbar = np.einsum("nrk,nsk->rs", F, F) / n
         gbar = g.mean(axis=0)
-        hq = Hbar @ q
-        c2 = np.outer(hq, gbar)
-        out = out + b * (Hbar @ P @ Hbar + c2 + c2.T + s * np.outer(gbar, gbar))
+        c2 = np.outer(mean @ q, gbar)
+        out = out + b * (c2 + c2.T + s * np.outer(gbar, gbar))
     return out
 
 
@@ -146,7 +147,8 @@ def forced_moments(op: SecondMomentOperator, forcing: Forcing, eta: float,
     -------
     ForcedMoments
         :math:`\mathbb E\delta_t` and :math:`\mathbb E\|\delta_t\|^2` for :math:`t=0..T`
-        (exact; one step costs one application of :math:`\mathcal T` plus :math:`O(nrk)`).
+        (exact; one step costs one application of :math:`\mathcal T` (:meth:`apply`) plus
+        :math:`O(nrk)`).
     """
     from numerics.core.horizon import check_horizon
 
@@ -166,14 +168,16 @@ def forced_moments(op: SecondMomentOperator, forcing: Forcing, eta: float,
         tr_cov += w**2 * (a * float(np.sum(gp * gp)) + b * float(gm @ gm))
     mean = np.zeros((T + 1, op.ambient_dim))
     second = np.zeros(T + 1)
+    means = [op.mean_retain, op.mean_forget]
     for t in range(1, T + 1):
-        # mean block: q' = (I - eta A) q - eta gbar s ; s stays 1
-        cov = sum(w**2 * _cov_top_left(F, g, coef, P, q, s) for w, F, g, coef, _ in terms)
-        Pq = Pm @ q - eta * gbar * s
-        P = Pm @ P @ Pm.T - eta * (np.outer(Pm @ q, gbar) + np.outer(gbar, Pm @ q)) \
-            + eta**2 * s * np.outer(gbar, gbar) + eta**2 * cov
+        # P' = T(P) - eta (Pm q gbar^T + gbar q^T Pm) + eta^2 s gbar gbar^T + eta^2 (cross terms)
+        cross = sum(w**2 * _cross_terms(F, g, coef, means[i], q, s)
+                    for i, (w, F, g, coef, _) in enumerate(terms))
+        Pq = Pm @ q
+        P = op.apply(P, eta) - eta * (np.outer(Pq, gbar) + np.outer(gbar, Pq)) \
+            + eta**2 * s * np.outer(gbar, gbar) + eta**2 * cross
         P = 0.5 * (P + P.T)
-        q = Pq
+        q = Pq - eta * gbar * s  # the mean: q' = (I - eta A) q - eta gbar; s stays 1
         mean[t] = op.basis @ q - eta * t * gperp
         second[t] = float(np.trace(P)) + eta**2 * (t * t * float(gperp @ gperp) + t * tr_cov)
     return ForcedMoments(mean, second)

@@ -292,14 +292,19 @@ def _exact_escape(op: SecondMomentOperator, eta: float, G: float, T: int,
     for j, (x, p) in enumerate(reps):
         v, q = th.log_increment_law(x, p, eta)
         xi[j, : v.size], pr[j, : v.size] = v, q
-    sg = th.survival_grid(xi, pr, T, spacing=grid[0], floor=grid[1])
+    rising = np.any((xi > 0) & (pr > 0), axis=1)  # a law that never rises never crosses
+    sg = th.survival_grid(xi[rising], pr[rising], T, spacing=grid[0], floor=grid[1]) \
+        if rising.any() else None
+    slot = np.cumsum(rising) - 1
     x0 = starts.x
     with np.errstate(divide="ignore"):
         # axis k escapes when x_k^2 >= G |w0|^2 - (|w0|^2 - x_k0^2) (the other axes at their start)
         rel = np.log(np.abs(x0)) - 0.5 * np.log((G - 1.0) * starts.total[:, None] + x0**2)
     surv = np.ones(x0.shape[0])
     for k in range(x0.shape[1]):
-        surv = surv * (1.0 - sg.escape(rel[:, k], int(law_of[k])))
+        j = int(law_of[k])
+        if rising[j]:
+            surv = surv * (1.0 - sg.escape(rel[:, k], int(slot[j])))
     per_start = 1.0 - surv
     n = per_start.size
     se = float(per_start.std(ddof=1) / np.sqrt(n)) if n > 1 else 0.0
