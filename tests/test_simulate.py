@@ -28,11 +28,13 @@ def _instance(seed, sampling):
 @pytest.mark.parametrize("sampling", scheme_names())
 def test_batch_weights_have_the_derived_moments(sampling):
     from theory.moments import B, batch_moments, n
+    from theory.sampling import get_scheme
 
+    n_pool, batch = get_scheme(sampling).admissible_sizes(6, 2)  # (6, 2) where admitted
     rng = np.random.default_rng(0)
-    w = sample_weights(rng, sampling, 6, 2, 200_000)
+    w = sample_weights(rng, sampling, n_pool, batch, 200_000)
     mom = batch_moments(sampling)
-    sub = {n: 6, B: 2}
+    sub = {n: n_pool, B: batch}
     e2, se2 = (w[:, 0] ** 2).mean(), (w[:, 0] ** 2).std() / np.sqrt(len(w))
     eoo, seoo = (w[:, 0] * w[:, 1]).mean(), (w[:, 0] * w[:, 1]).std() / np.sqrt(len(w))
     assert abs(e2 - float(mom.e_omega2.subs(sub))) <= K_SE * se2

@@ -11,7 +11,7 @@ from numerics.apps.cnn.model import CNNConfig, forward, init_weights
 from numerics.apps.cnn.train import TrainConfig, train_gd
 from numerics.apps.cnn.unlearn import UnlearnConfig, draw_batches, unlearn
 from numerics.core.inputs import InputError, UnlearningConfig
-from theory.sampling import scheme_names
+from theory.sampling import get_scheme, scheme_names
 
 
 @pytest.fixture(scope="module")
@@ -65,13 +65,14 @@ def test_fine_tuning_full_batch_keeps_retain_fit(trained):
 
 @pytest.mark.parametrize("sampling", scheme_names())
 def test_draw_batches(sampling):
-    w = draw_batches(np.random.default_rng(0), 10, 4, 4000, sampling)
-    assert w.shape == (4000, 10)
-    assert w.mean() == pytest.approx(0.1, rel=0.03)  # E omega_i = 1/n
+    n_pool, batch = get_scheme(sampling).admissible_sizes(10, 4)  # (10, 4) where admitted
+    w = draw_batches(np.random.default_rng(0), n_pool, batch, 4000, sampling)
+    assert w.shape == (4000, n_pool)
+    assert w.mean() == pytest.approx(1 / n_pool, rel=0.03)  # E omega_i = 1/n
     if sampling != "bernoulli":
         assert np.allclose(w.sum(axis=1), 1.0)
     if sampling == "wor":
-        assert np.all((w > 0).sum(axis=1) == 4)
+        assert np.all((w > 0).sum(axis=1) == batch)
 
 
 def test_bad_unlearning_input(trained):

@@ -115,3 +115,16 @@ def test_every_scheme_has_its_own_test_module(name):
     root = Path(__file__).resolve().parents[2]
     assert (root / "theory" / "sampling" / f"{name}.py").is_file()
     assert (Path(__file__).parent / f"test_{name}.py").is_file()
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_admissible_sizes_are_the_nearest_admitted(name):
+    scheme = get_scheme(name)
+    for n_pool, batch in [(7, 3), (100, 8), (24, 4), (20, 4), (7, 2), (5, 5)]:
+        n_new, b_new = scheme.admissible_sizes(n_pool, batch)
+        assert scheme.batch_problem(n_new, b_new) is None
+        assert n_new >= n_pool and b_new >= batch
+        if scheme.batch_problem(n_pool, batch) is None:
+            assert (n_new, b_new) == (n_pool, batch)
+        else:  # no admitted size in between: nothing nearer was skipped
+            assert all(scheme.batch_problem(n_pool, b) is not None for b in range(batch, b_new))

@@ -152,3 +152,26 @@ def test_closed_forms_that_need_exchangeability_refuse_it_with_the_reason():
     pool = np.eye(2)[None].repeat(4, axis=0)
     with pytest.raises(InputError, match="not exchangeable"):
         SecondMomentOperator(pool, None, UnlearningConfig(0.0, 2, 1, NAME))
+
+
+def test_covariance_is_dominated_by_its_diagonal_term():
+    r"""C(M) <= a sum_i H_i M H_i for PSD M (enumerated), so bounds.sgd_conv.stratified holds."""
+    rng = np.random.default_rng(3)
+    n_pool, batch, d = 8, 4, 3
+    mom = batch_moments(NAME)
+    a = float(mom.diag_coeff.subs({n: n_pool, B: batch}))
+    checked = 0
+    for _ in range(5):
+        G = rng.standard_normal((n_pool, d, 2))
+        H = G @ G.transpose(0, 2, 1)
+        F = rng.standard_normal((d, d))
+        M = F @ F.T
+        Hbar = H.mean(axis=0)
+        second = np.zeros((d, d))
+        for p, z in enumerate_batches(n_pool, batch):
+            Hh = np.einsum("i,ijk->jk", z / batch, H)
+            second += p * Hh @ M @ Hh
+        gap = a * np.einsum("ijk,kl,ilm->jm", H, M, H) - (second - Hbar @ M @ Hbar)
+        assert np.linalg.eigvalsh(gap).min() >= -1e-12 * np.abs(gap).max()
+        checked += 1
+    assert checked == 5

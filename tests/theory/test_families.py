@@ -32,7 +32,7 @@ from theory.families import (
     sigma_r,
 )
 from theory.moments import B, n
-from theory.sampling import exchangeable_names, skipped_schemes
+from theory.sampling import exchangeable_names, get_scheme, skipped_schemes
 
 #: The schemes with exchangeable closed forms (theory.families needs them).
 SAMPLINGS = exchangeable_names()
@@ -271,7 +271,7 @@ def test_no_family_closed_form_without_exchangeability(sampling):
     with pytest.raises(ValueError, match="not exchangeable"):
         F.diagonal_law(sampling)
     with pytest.raises(ValueError, match="not exchangeable"):
-        F.sigma_family_eta_star(sampling, 2, 8, 4)
+        F.sigma_family_eta_star(sampling, 2, *get_scheme(sampling).admissible_sizes(8, 4))
 
 
 def test_bad_inputs():

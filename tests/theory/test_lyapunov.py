@@ -113,7 +113,7 @@ def test_eta_star_as_is_first_root(sampling):
 @pytest.mark.parametrize("sampling", sorted(skipped_schemes()))
 def test_no_count_law_without_exchangeability(sampling):
     with pytest.raises(ValueError, match="not exchangeable"):
-        L.count_pmf(sampling, 8, 4, 2)
+        L.count_pmf(sampling, *get_scheme(sampling).admissible_sizes(8, 4), 2)
 
 
 def test_special_cases():

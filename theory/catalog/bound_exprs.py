@@ -24,6 +24,7 @@ _SGD_POINTS = ({"lambda_Hbar": 2, "lambda_star": 8, "n": 20, "B": 4},
 for _s in scheme_names():
     register_expression(f"bounds.sgd_conv.{_s}", lambda s=_s: bo.sgd_conv(s),
                         (bo.lam_Hbar, bo.lam_star, n, B),
-                        [p for p in _SGD_POINTS  # the points the scheme admits
-                         if get_scheme(_s).batch_problem(p["n"], p["B"]) is None], _TAG,
+                        [{**p, **dict(zip(("n", "B"),  # moved to sizes the scheme admits
+                                          get_scheme(_s).admissible_sizes(p["n"], p["B"]),
+                                          strict=True))} for p in _SGD_POINTS], _TAG,
                         f"plain-SGD corollary of the convergence condition, {_s}")

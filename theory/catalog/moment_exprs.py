@@ -21,8 +21,9 @@ _COV = "SPEC §2.1 [D✓ C-MOM]"
 _COUNT = "SPEC §4.1 [D✓ C-FAM]"
 
 for _s in scheme_names():
-    # reference points the scheme admits (e.g. equal strata need even n and B)
-    _pts = [p for p in _POINTS if get_scheme(_s).batch_problem(p["n"], p["B"]) is None]
+    # reference points moved to sizes the scheme admits (e.g. equal strata need even n and B)
+    _pts = [dict(zip(("n", "B"), get_scheme(_s).admissible_sizes(p["n"], p["B"]), strict=True))
+            for p in _POINTS]
     register_expression(f"moments.{_s}.diag_coeff", lambda s=_s: mo.batch_moments(s).diag_coeff,
                         (mo.n, mo.B), _pts, _COV, f"coefficient a of sum H_i M H_i in C(M), {_s}")
     register_expression(f"moments.{_s}.mean_coeff", lambda s=_s: mo.batch_moments(s).mean_coeff,

@@ -190,6 +190,18 @@ class SamplingScheme(ABC):
             return f"{batch} is larger than its set of {n_pool} samples"
         return None
 
+    def admissible_sizes(self, n_pool: int, batch: int) -> tuple[int, int]:
+        """The smallest admissible ``(n', B')`` with ``n' >= n_pool`` and ``B' >= batch``.
+
+        ``(n_pool, batch)`` itself when the scheme admits it; reference points of the golden
+        expressions are moved this way to sizes a scheme can draw (e.g. equal strata).
+        """
+        for n_new in range(int(n_pool), int(n_pool) + 1000):
+            for b_new in range(int(batch), n_new + 1 if not self.may_exceed_set else n_new + batch):
+                if self.batch_problem(n_new, b_new) is None:
+                    return n_new, b_new
+        raise ValueError(f"{self.name} admits no batch size near n = {n_pool}, B = {batch}")
+
     def unsupported(self, what: str) -> str:
         """The message for a closed form this scheme cannot take (its exchangeability)."""
         return (f"sampling model {self.name!r} has no {what}: it is not exchangeable "
