@@ -66,7 +66,8 @@ def option(  # noqa: PLR0913 -- a field factory: every keyword is an optional fl
         The default value (the library's and the command line's).
     help:
         What the option does; ``(default ...)`` is appended from ``default`` (or
-        ``default_text``) unless the default is ``None`` or a boolean.
+        ``default_text``) unless the default is ``None`` or a boolean, or the help already
+        says ``(default ...)``.
     flag:
         The flag name (default ``--`` plus the field name with ``-`` for ``_``).  A boolean whose
         default is ``True`` gets ``--no-NAME``, one whose default is ``False`` ``--NAME``.
@@ -301,7 +302,7 @@ def _add_flag(parser: Any, f: dataclasses.Field, meta: dict) -> None:
     flag, kind = _flag(f, meta)
     text = meta["help"]
     shown = meta["default_text"] or (None if f.default is None or kind else f.default)
-    if shown is not None:
+    if shown is not None and "(default" not in text:  # a help that names its default keeps it
         text = f"{text} (default {shown})"
     if kind == "bool":
         parser.add_argument(flag, dest=f.name, action="store_true", help=text)
