@@ -128,8 +128,27 @@ class ExperimentConfig:
                 raise InputError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not self.growth > 1:
             raise InputError(f"growth factor must be > 1, got {self.growth}")
+        _check_unlearning_memory(int(self.steps), int(self.n))
         resolve_dtype(resolve_device(self.device), self.dtype)
         return self
+
+
+def _check_unlearning_memory(steps: int, n: int) -> None:
+    """Refuse before training when the nonlinear run's per-step arrays would not fit.
+
+    :func:`numerics.apps.cnn.unlearn.unlearn` keeps the batch weights and the outputs of every
+    step, :math:`(2n+5)(K+1)` float64 numbers.
+    """
+    from numerics.core.npz import GIB, available_bytes
+
+    need = 8.0 * (2 * n + 5) * (steps + 1)
+    have = available_bytes()
+    if need > have / 2:
+        fit = int(have / 2 / (8.0 * (2 * n + 5)))
+        raise InputError(f"steps = {steps}: the nonlinear unlearning run keeps per-step outputs "
+                         f"and batch weights, about {need / GIB:.3g} GiB for n = {n} samples, "
+                         f"more than half the {have / GIB:.3g} GiB available (at most {fit} "
+                         "steps fit)")
 
 
 def _mean_abs_cos(cos: np.ndarray, y: np.ndarray) -> tuple[float, float]:

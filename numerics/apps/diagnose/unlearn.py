@@ -32,7 +32,7 @@ resolution.  Notion: the real (nonlinear) run.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -133,6 +133,44 @@ def _acc(flat: FlatModel, theta: torch.Tensor, data: DataSet) -> float | None:
         return accuracy(flat.forward(theta, data.inputs), data.targets)
 
 
+#: Bytes of batch weights drawn at a time: runs whose weights fit are drawn in one piece (the
+#: same stream as ever); longer ones in chunks of this size, so memory does not grow with K.
+WEIGHT_CHUNK_BYTES = 64 * 2**20
+
+
+def batch_weight_rows(rng: np.random.Generator, cfg: UnlearningConfig, n_retain: int,
+                      n_forget: int, steps: int) -> Iterator[np.ndarray]:
+    r"""The per-step weights :math:`\omega_t` (length :math:`n_r+n_f`), streamed.
+
+    The step is :math:`-\eta\sum_i\omega_{t,i}\nabla\ell_i` with
+    :math:`\omega_t=[(1-\alpha)\,w^r_t,\ -\alpha\,w^f_t]`.  Retain and forget weights of a chunk
+    of steps are drawn one after the other; a run of at most
+    ``WEIGHT_CHUNK_BYTES / (8 (n_r + n_f))`` steps is one chunk.
+
+    Parameters
+    ----------
+    rng:
+        The run's generator.
+    cfg:
+        Validated configuration (``alpha``, batch sizes, sampling).
+    n_retain, n_forget:
+        Set sizes.
+    steps:
+        :math:`K`.
+
+    Returns
+    -------
+    Iterator[numpy.ndarray]
+        One row per step.
+    """
+    chunk = max(1, WEIGHT_CHUNK_BYTES // (8 * (n_retain + n_forget)))
+    for start in range(0, steps, chunk):
+        c = min(chunk, steps - start)
+        wr = draw_batches(rng, n_retain, cfg.batch_retain, c, cfg.sampling) * (1.0 - cfg.alpha)
+        wf = draw_batches(rng, n_forget, cfg.batch_forget, c, cfg.sampling) * (-cfg.alpha)
+        yield from np.concatenate([wr, wf], axis=1)
+
+
 def gradient_difference(flat: FlatModel, loss: Callable, retain: DataSet, forget: DataSet,
                         config: UnlearningConfig, eta: float, *, run: RunOptions | None = None,
                         test: DataSet | None = None) -> UnlearnRun:
@@ -171,11 +209,9 @@ def gradient_difference(flat: FlatModel, loss: Callable, retain: DataSet, forget
     if K < 1:
         raise InputError(f"number of unlearning steps must be >= 1, got {steps}")
     rng = np.random.default_rng(seed)
-    wr = draw_batches(rng, retain.n, br, K, sampling) * (1.0 - alpha)
-    wf = draw_batches(rng, forget.n, bf, K, sampling) * (-alpha)
+    rows = batch_weight_rows(rng, cfg, retain.n, forget.n, K)
     X = torch.cat([retain.inputs, forget.inputs])
     T = torch.cat([retain.targets, forget.targets])
-    W = np.concatenate([wr, wf], axis=1)  # (K, n_r + n_f): step is -eta * sum_i w_i grad l_i
     theta0 = flat.theta.clone()
     theta = theta0.clone()
     if init_noise > 0:
@@ -190,10 +226,10 @@ def gradient_difference(flat: FlatModel, loss: Callable, retain: DataSet, forget
     traj: list[dict[str, float]] = []
     diverged = False
     taken = 0
-    for t in range(K):
-        idx = np.flatnonzero(W[t])
+    for t, row in zip(range(K), rows, strict=False):
+        idx = np.flatnonzero(row)
         sel = torch.as_tensor(idx, device=X.device)
-        w = torch.as_tensor(W[t, idx], dtype=theta.dtype, device=theta.device)
+        w = torch.as_tensor(row[idx], dtype=theta.dtype, device=theta.device)
         th = theta.detach().requires_grad_(True)
         obj = (w * loss(flat.forward(th, X[sel]), T[sel])).sum()
         (g,) = torch.autograd.grad(obj, th)
