@@ -24,6 +24,7 @@ of dimension :math:`r\le\min(d,\sum_i\operatorname{rank}H_i)`.  Two paths:
 
 from __future__ import annotations
 
+import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,6 +39,8 @@ from theory.moments import covariance_coefficients
 from theory.sampling import get_scheme
 
 __all__ = [
+    "BudgetError",
+    "LANCZOS_SECONDS",
     "SecondMomentOperator",
     "MeanEscape",
     "LanczosOptions",
@@ -51,6 +54,9 @@ __all__ = [
 
 #: Largest active dimension for which ``method="auto"`` uses the dense Kronecker path.
 DENSE_MAX_DIM = 20
+#: Wall-clock budget of one matrix-free eigen-solve, seconds (ARPACK's own iteration cap is
+#: :math:`10r^2` restarts: hours at :math:`r=300`).
+LANCZOS_SECONDS = 600.0
 #: float64 :math:`r^2\times r^2` matrices the dense path holds at once (L, Q, T and products).
 DENSE_COPIES = 6
 #: Largest :math:`\eta\lambda_{\max}(H_i)` for which :math:`\mathcal T(\eta)` is evaluated.
@@ -186,6 +192,30 @@ class MeanEscape:
     lambda_max: float
     witness: np.ndarray
     escapes_at_every_eta: bool
+
+
+class BudgetError(InputError):
+    """A computation stopped at its stated budget (time, iterations or memory)."""
+
+
+def _time_budget(fn: Callable[[np.ndarray], np.ndarray], r: int,
+                 seconds: float) -> Callable[[np.ndarray], np.ndarray]:
+    """``fn`` that raises :class:`BudgetError` once ``seconds`` have passed since the first call."""
+    state = {"start": None, "calls": 0}
+
+    def budgeted(M: np.ndarray) -> np.ndarray:
+        now = time.perf_counter()
+        if state["start"] is None:
+            state["start"] = now
+        state["calls"] += 1
+        if now - state["start"] > seconds:
+            raise BudgetError(f"the matrix-free eigen-solve at active dimension {r} stopped at "
+                              f"its time budget of {seconds:g} s after {state['calls']} operator "
+                              "applications (eta far below the threshold converges slowly: "
+                              "raise eta, or reduce the active dimension)")
+        return fn(M)
+
+    return budgeted
 
 
 class SecondMomentOperator:
@@ -386,8 +416,8 @@ class SecondMomentOperator:
         TopEigen
         """
         opt = solver or LanczosOptions()
-        lin = self.linear_operator(fn)
         r = self.dim
+        lin = self.linear_operator(_time_budget(fn, r, LANCZOS_SECONDS))
         if r == 1:
             one = np.ones(1)
             res = TopEigen(float(lin.matvec(one)[0]), one, True)
@@ -402,7 +432,10 @@ class SecondMomentOperator:
             converged = True
         except ArpackNoConvergence as exc:
             if opt.strict:
-                raise
+                raise BudgetError(f"the matrix-free eigen-solve at active dimension {r} did not "
+                                  f"converge to tolerance {opt.tol:g} within its iteration "
+                                  f"budget ({opt.maxiter or 'ARPACK default'} restarts)"
+                                  ) from None
             converged = False
             if exc.eigenvalues.size:
                 val, vec = exc.eigenvalues, exc.eigenvectors
