@@ -54,6 +54,7 @@ from numerics.apps.diagnose.options import (
 from numerics.apps.diagnose.prescribe import REPORT_TOL, prescribe, steps_map
 from numerics.apps.diagnose.route import compute_curvature
 from numerics.apps.diagnose.stationary import STATIONARY_TOL, stationarity
+from numerics.apps.diagnose.subspace_route import SubspaceTarget, subspace_curvature
 from numerics.apps.diagnose.unlearn import gradient_difference
 from numerics.core.device import resolve_device, resolve_dtype, thread_limit
 from numerics.core.inputs import (
@@ -301,6 +302,20 @@ def _config(un: UnlearningOptions, n_r: int, n_f: int) -> dict[str, Any]:
             "n_retain": n_r, "n_forget": n_f}
 
 
+def _curvature(flat: FlatModel, loss: Callable, sets: tuple[Any, Any], opts: DiagnoseOptions,
+               cfg: dict[str, Any]) -> Any:
+    """Per-sample curvature by the requested route (the subspace route needs the configuration)."""
+    cv, ro, un = opts.curvature, opts.run, opts.unlearning
+    if str(cv.route).lower() == "subspace":
+        target = SubspaceTarget(UnlearningConfig(cfg["alpha"], cfg["batch_retain"],
+                                                 cfg["batch_forget"], cfg["sampling"]),
+                                un.eta, un.eta_rel)
+        return subspace_curvature(flat, loss, sets, target, budget_gb=cv.memory_budget_gb,
+                                  progress=ro.progress)
+    return compute_curvature(flat, loss, sets[0], sets[1], route=cv.route,
+                             budget_gb=cv.memory_budget_gb, progress=ro.progress, seed=ro.seed)
+
+
 def diagnose_curvature(retain: Any, forget: Any, options: DiagnoseOptions | None = None, *,
                        retain_signs: np.ndarray | None = None,
                        forget_signs: np.ndarray | None = None) -> DiagnoseReport:
@@ -460,9 +475,7 @@ def diagnose(model: torch.nn.Module, loss: Callable[[torch.Tensor, torch.Tensor]
                          "subsample as the pool (batch sizes are relative to it)")
         cfg = _config(un, r_sub.n, f_sub.n)
         t0 = time.perf_counter()
-        curv = compute_curvature(flat, loss, r_sub, f_sub, route=cv.route,
-                                 budget_gb=cv.memory_budget_gb, progress=ro.progress,
-                                 seed=ro.seed)
+        curv = _curvature(flat, loss, (r_sub, f_sub), opts, cfg)
         red, n_flat = _reduce(curv.retain, curv.forget)
         timings["curvature_s"] = time.perf_counter() - t0
         pr = make_pool(red.factors[0], curv.retain_signs, "retain")
@@ -493,7 +506,7 @@ def diagnose(model: torch.nn.Module, loss: Callable[[torch.Tensor, torch.Tensor]
         if n_flat:
             notes.append(f"{n_flat} direction(s) with curvature below {FLAT_RTOL:g} of the "
                          "largest were treated as flat (inert)")
-        basis = red.basis.cpu().numpy()
+        basis = (red.basis if curv.basis is None else curv.basis @ red.basis).cpu().numpy()
         report = _report(crit, res, curv.coherence, _Found(curv.route, info, basis, oos), cfg,
                          notes,
                          timings)

@@ -22,6 +22,10 @@ Routes, chosen by :func:`choose_route` (``route="auto"``):
     (e.g. a ReLU network whose last layer is fixed, SPEC §5.3) and is proportional to the output
     residual :math:`\partial_f\ell`, so small near interpolation.  Its size is *measured* on a
     seeded subsample by comparing with exact dense Hessians when :math:`P` allows.
+``subspace`` (reported as ``matrix-free``)
+    exact per-sample Hessians restricted to a Lanczos subspace grown until the verdict's numbers
+    settle, from Hessian-vector products only (:mod:`numerics.apps.diagnose.subspace_route`).
+    Omits the curvature off that subspace; the report states its dimension and tolerance.
 
 Round-off tolerances are relative to the largest curvature over *all* samples: a well-fitted
 sample has tiny curvature, and its round-off is relative to the others', not to its own.
@@ -49,7 +53,7 @@ __all__ = ["ROUTES", "DENSE_MAX_P", "DEFAULT_BUDGET_GB", "GGN_OMITS", "Curvature
            "choose_route", "compute_curvature", "dense_hessians"]
 
 #: Accepted values of ``route``.
-ROUTES: tuple[str, ...] = ("auto", "dense", "ggn")
+ROUTES: tuple[str, ...] = ("auto", "dense", "ggn", "subspace")
 #: Largest trainable-parameter count for the dense exact route.
 DENSE_MAX_P = 2000
 #: Default memory budget for the per-sample curvature, in GiB.
@@ -95,6 +99,8 @@ class Curvature:
     forget_signs: np.ndarray | None
     coherence: Coherence
     info: dict[str, Any] = field(default_factory=dict)
+    #: ``P x k`` basis of the factors' coordinates (``matrix-free`` route), else ``None``.
+    basis: torch.Tensor | None = None
 
 
 def _bytes_dense(n: int, P: int) -> int:
@@ -106,10 +112,12 @@ def _bytes_ggn(n: int, P: int, C: int) -> int:
 
 
 def choose_route(route: str, P: int, n: int, C: int, budget_bytes: float) -> str:
-    """The route to use (``dense`` or ``ggn``), or :class:`InputError` saying what to do."""
+    """The route to use (``dense``, ``ggn`` or ``subspace``), or :class:`InputError` saying what to do."""
     key = str(route).lower()
     if key not in ROUTES:
         raise InputError(f"unknown curvature route {route!r}; expected one of {', '.join(ROUTES)}")
+    if key == "subspace":
+        return "subspace"
     dense_ok = P <= DENSE_MAX_P and _bytes_dense(n, P) <= budget_bytes
     ggn_ok = _bytes_ggn(n, P, C) <= budget_bytes
     gib = budget_bytes / 2**30

@@ -1,0 +1,219 @@
+r"""The second-moment operator on a k-dimensional subspace built by Lanczos (matrix-free).
+
+With :math:`A=(1-\alpha)\bar H_r-\alpha\bar H_f` available only through products
+(:class:`~numerics.curvature.matrix_free.MatrixFreeCurvature`), the subspace :math:`U=\operatorname
+{range}Q` (``P x k``, orthonormal) collects, in this order,
+
+1. the bottom and top eigenvectors of :math:`A` (decide :math:`\lambda_{\min}(A)` and the rate),
+2. the leading eigenvectors of :math:`\bar H_r` (the batch noise of the retain descent),
+3. the leading eigenvectors of :math:`\bar H_f`, taken off the span of the previous ones
+   (the forget directions the retain curvature does not see),
+
+each found by Lanczos (``scipy.sparse.linalg.eigsh`` on a ``LinearOperator``), then
+orthonormalised.  The per-sample curvature restricted to :math:`U` (:math:`Q^\top H_iQ`, or the
+factors :math:`Q^\top J_i^\top R_i`) becomes an ordinary pool of factors, so the exact
+:class:`~numerics.core.operator.SecondMomentOperator` runs on it unchanged: it gives
+:math:`\lambda_{\min}(A|_U)`, :math:`\rho(\mathcal T(\eta)|_U)` and :math:`\eta^\star_{ms}` of the
+operator compressed to :math:`U`.  What is left out: the curvature of every direction orthogonal
+to :math:`U`, and its coupling to :math:`U` through the batch noise.  ``k`` doubles until the
+three numbers change by less than the tolerance (relative); with :math:`k\ge P` the basis is the
+identity and the route is exact.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from scipy.sparse.linalg import LinearOperator, eigsh
+
+from numerics.core.inputs import UnlearningConfig
+from numerics.core.operator import SecondMomentOperator
+from numerics.core.pools import CurvaturePool, make_pool, signed_factors
+from numerics.curvature.hessians import RootOptions, psd_roots
+from numerics.curvature.matrix_free import MatrixFreeCurvature
+
+__all__ = ["SubspaceOptions", "SubspaceResult", "GrowthInputs", "lanczos_basis", "subspace_pools",
+           "grow_subspace", "LEFT_OUT"]
+
+#: Relative cut-off of eigenvalues of the projected per-sample curvature (as the dense route).
+RTOL = 1e-10
+
+LEFT_OUT = ("the curvature of the directions orthogonal to the Lanczos subspace (top and bottom "
+            "eigenvectors of A, leading retain and forget directions) and their coupling to it "
+            "through the batch noise")
+
+
+@dataclass(frozen=True)
+class SubspaceOptions:
+    r"""How the subspace grows.
+
+    Attributes
+    ----------
+    k0, k_max:
+        First and largest subspace dimension (``k`` doubles).
+    tol:
+        Stop when :math:`\lambda_{\min}(A)`, :math:`\rho(\mathcal T(\eta))` and
+        :math:`\eta^\star_{ms}` change by less than ``tol`` (relative) between two sizes.
+    lanczos_tol, seed:
+        ARPACK tolerance of the basis eigen-solves and the seed of their start vectors.
+    """
+
+    k0: int = 8
+    k_max: int = 256
+    tol: float = 0.01
+    lanczos_tol: float = 1e-8
+    seed: int = 0
+
+
+@dataclass
+class SubspaceResult:
+    """The pools on the final subspace, its basis, and how it was reached."""
+
+    retain: CurvaturePool
+    forget: CurvaturePool
+    basis: torch.Tensor
+    dim: int
+    tolerance: float
+    history: list[dict[str, float]] = field(default_factory=list)
+    exact: bool = False
+
+
+def _op(cur: MatrixFreeCurvature, scale: float = 1.0) -> Callable[[np.ndarray], np.ndarray]:
+    def mv(v: np.ndarray) -> np.ndarray:
+        t = torch.as_tensor(np.asarray(v).reshape(cur.P, -1), dtype=cur.theta.dtype,
+                            device=cur.theta.device)
+        return scale * cur.mean_matvec(t).cpu().numpy().reshape(np.shape(v))
+
+    return mv
+
+
+def _eigvecs(mv: Callable[[np.ndarray], np.ndarray], P: int, m: int, which: str,
+             opts: SubspaceOptions) -> np.ndarray:
+    """``m`` Lanczos eigenvectors (``P x m``) of the symmetric map ``mv``."""
+    if m <= 0:
+        return np.zeros((P, 0))
+    lin = LinearOperator((P, P), matvec=mv, matmat=mv, dtype=np.float64)
+    v0 = np.random.default_rng(opts.seed).standard_normal(P)
+    _, vec = eigsh(lin, k=min(m, P - 2), which=which, tol=opts.lanczos_tol, v0=v0)
+    return vec
+
+
+def lanczos_basis(retain: MatrixFreeCurvature, forget: MatrixFreeCurvature, alpha: float, k: int,
+                  opts: SubspaceOptions) -> np.ndarray:
+    r"""Orthonormal ``P x k'`` basis (:math:`k'\le k`) of the subspace of the module docstring.
+
+    ``k`` is split as ``k/4`` bottom and ``k/4`` top eigenvectors of :math:`A`, ``k/4`` of
+    :math:`\bar H_r` and the rest of :math:`\bar H_f`; returns the identity when ``k >= P - 2``.
+    """
+    P = retain.P
+    if k >= P - 2:
+        return np.eye(P)
+    q = max(k // 4, 1)
+    mr, mf = _op(retain), _op(forget)
+
+    def a_mv(v: np.ndarray) -> np.ndarray:
+        return (1.0 - alpha) * mr(v) - alpha * mf(v)
+
+    cols = [_eigvecs(a_mv, P, q, "SA", opts), _eigvecs(a_mv, P, q, "LA", opts),
+            _eigvecs(mr, P, q, "LA", opts)]
+    if alpha > 0.0:
+        cols.append(_eigvecs(mf, P, max(k - 3 * q, 1), "LA", opts))
+    M = np.concatenate(cols, axis=1)
+    u, s, _ = np.linalg.svd(M, full_matrices=False)  # forget columns off the earlier span
+    return u[:, s > 1e-8 * s[0]]
+
+
+def subspace_pools(retain: MatrixFreeCurvature, forget: MatrixFreeCurvature, basis: torch.Tensor,
+                   progress: Callable[[int], None] | None = None
+                   ) -> tuple[CurvaturePool, CurvaturePool]:
+    r"""Pools of the per-sample curvature restricted to ``basis`` (factors ``(n, k, .)``).
+
+    ``hessian``: signed factors of :math:`Q^\top H_iQ` (one round-off scale over both sets);
+    ``gauss-newton``: PSD factors :math:`(J_iQ)^\top R_i`, :math:`R_iR_i^\top=\Lambda_i`.
+    """
+    (br, lr), (bf, lf) = retain.project(basis, progress), forget.project(basis, progress)
+    if retain.kind == "hessian":
+        eig = [torch.linalg.eigh(h.to(torch.float64)) for h in (br, bf)]
+        scale = max(float(ev.abs().max()) for ev, _ in eig)
+        out = []
+        for (ev, vec), name in zip(eig, ("retain", "forget"), strict=True):
+            f, s = signed_factors(ev.cpu().numpy(), vec.cpu().numpy(), RTOL, scale)
+            out.append(make_pool(f, s if (s < 0).any() else None, name))
+        return out[0], out[1]
+    rr, rf = psd_roots([lr, lf], RootOptions(rtol=RTOL, drop_dead=True, require_curvature=True))
+    fr = torch.einsum("nck,ncj->nkj", br, rr).to(torch.float64).cpu().numpy()
+    ff = torch.einsum("nck,ncj->nkj", bf, rf).to(torch.float64).cpu().numpy()
+    return make_pool(fr, None, "retain"), make_pool(ff, None, "forget")
+
+
+def _numbers(pr: CurvaturePool, pf: CurvaturePool, cfg: UnlearningConfig,
+             eta: float) -> dict[str, float]:
+    """lambda_min(A|_U), rho(T(eta)|_U) and eta*_ms on the subspace (the exact operator)."""
+    op = SecondMomentOperator(pr, pf, cfg, reduce=False)
+    return {"lambda_min_A": float(op.eig_A()[0][0]), "rho": float(op.rho(eta)),
+            "eta_star_ms": float(op.eta_star_ms())}
+
+
+def _change(new: dict[str, float], old: dict[str, float]) -> float:
+    """Largest relative change of the numbers (0 when both are equal, incl. both infinite)."""
+    worst = 0.0
+    for key, a in new.items():
+        b = old[key]
+        if a == b:
+            continue
+        den = max(abs(a), abs(b))
+        worst = max(worst, abs(a - b) / den if math.isfinite(den) and den > 0 else math.inf)
+    return worst
+
+
+@dataclass(frozen=True)
+class GrowthInputs:
+    """The two sets, the unlearning configuration and the step size at which rho is compared."""
+
+    retain: MatrixFreeCurvature
+    forget: MatrixFreeCurvature
+    config: UnlearningConfig
+    eta: float
+
+
+def grow_subspace(inputs: GrowthInputs, opts: SubspaceOptions | None = None,
+                  progress: Callable[[str], None] | None = None) -> SubspaceResult:
+    """Double ``k`` from ``opts.k0`` until the numbers move by less than ``opts.tol``.
+
+    Parameters
+    ----------
+    inputs:
+        :class:`GrowthInputs`.
+    opts:
+        :class:`SubspaceOptions`.
+    progress:
+        Called with a one-line status after each size.
+
+    Returns
+    -------
+    SubspaceResult
+        The pools on the last subspace, ``dim`` its dimension, ``tolerance`` the last relative
+        change (0 when the basis is the identity: exact), the numbers at each size.
+    """
+    o = opts or SubspaceOptions()
+    r, f = inputs.retain, inputs.forget
+    history: list[dict[str, Any]] = []
+    k, prev, change = max(o.k0, 4), None, math.inf
+    while True:
+        Q = lanczos_basis(r, f, inputs.config.alpha, k, o)
+        basis = torch.as_tensor(Q, dtype=r.theta.dtype, device=r.theta.device)
+        pr, pf = subspace_pools(r, f, basis)
+        nums = _numbers(pr, pf, inputs.config, inputs.eta)
+        exact = Q.shape[1] == r.P
+        change = 0.0 if exact else (_change(nums, prev) if prev is not None else math.inf)
+        history.append({"k": int(Q.shape[1]), **nums, "change": change})
+        if progress is not None:
+            progress(f"subspace k = {Q.shape[1]}: change {change:.2g}")
+        if exact or change < o.tol or k >= o.k_max:
+            return SubspaceResult(pr, pf, basis, int(Q.shape[1]), float(change), history, exact)
+        prev, k = nums, 2 * k

@@ -1,0 +1,121 @@
+"""The matrix-free subspace route against the exact dense route on the model families.
+
+Acceptance of the route (its specification): where the exact route is computable, the subspace
+route gives the same verdict and lambda_min(A), rho(T(eta)), eta*_ms within 5 %.  The reference
+is the dense exact route (per-sample P x P Hessians), computed independently of any
+Hessian-vector product.
+"""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from numerics.apps.diagnose import DiagnoseOptions, diagnose
+from numerics.apps.examples import digits, synthetic
+from numerics.curvature.matrix_free import MatrixFreeCurvature, SampleFunctions
+
+#: The route's stated acceptance: 5 % of the exact route (not a numerical-policy kind: the
+#: subspace compresses the operator, so agreement is to the growth tolerance, not round-off).
+REL = 0.05
+
+
+def _softmax_regression() -> dict:
+    gen = torch.Generator().manual_seed(3)
+    X = torch.randn(46, 6, generator=gen, dtype=torch.float64)
+    y = (X[:, :3].argmax(dim=1) + (X[:, 5] > 1.2).long()) % 3
+    model = torch.nn.Linear(6, 3).to(torch.float64)
+
+    def loss(out, t):
+        return torch.nn.functional.cross_entropy(out, t, reduction="none")
+
+    opt = torch.optim.LBFGS(model.parameters(), max_iter=200)
+
+    def closure():
+        opt.zero_grad()
+        val = loss(model(X), y).mean() + 1e-2 * model.weight.square().sum()
+        val.backward()
+        return val
+
+    opt.step(closure)
+    return {"model": model, "loss": loss, "retain": (X[:40], y[:40]), "forget": (X[40:], y[40:]),
+            "options": {"alpha": 0.05, "eta_rel": 0.5, "batch_retain": 8, "batch_forget": 2}}
+
+
+CASES = {
+    "synthetic-aligned": lambda: synthetic.make_entry("aligned"),
+    "synthetic-memorised": lambda: synthetic.make_entry("memorised"),
+    "softmax-regression": _softmax_regression,
+    "mlp-ce": lambda: digits.make_entry("random", n_train=60, hidden=6, steps=300, n_forget=6),
+    "mlp-mse": lambda: digits.make_entry("class", n_train=60, hidden=4, steps=300, loss="mse"),
+}
+
+
+def _run(entry: dict, route: str):
+    opts = dict(entry["options"])
+    opts.update(route=route, unlearn_steps=0, deletion=False, prescribe=False, progress=False,
+                steps_grid=0)
+    return diagnose(entry["model"], entry["loss"], entry["retain"], entry["forget"],
+                    DiagnoseOptions.from_flat(opts))
+
+
+def _close(a, b) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return math.isclose(a, b, rel_tol=REL, abs_tol=0.0)
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_subspace_route_matches_dense_route(case):
+    entry = CASES[case]()
+    exact, sub = _run(entry, "dense"), _run(entry, "subspace")
+    assert sub.curvature_route == "matrix-free" and exact.curvature_route == "dense"
+    assert sub.verdict_code == exact.verdict_code
+    scale = abs(exact.lambda_max_A)
+    assert abs(sub.lambda_min_A - exact.lambda_min_A) <= REL * max(abs(exact.lambda_min_A),
+                                                                   1e-6 * scale)
+    assert _close(sub.rho, exact.rho)
+    assert _close(sub.eta_star_ms, exact.eta_star_ms)
+    info = sub.curvature
+    assert 1 <= info["subspace_dim"] <= info["n_params"]
+    assert info["subspace_tolerance"] <= info["subspace_tolerance_target"]
+    assert info["omits"]
+
+
+def test_mean_products_equal_dense_mean_curvature():
+    """Hessian- and Gauss-Newton-vector products of the mean equal the dense reference."""
+    gen = torch.Generator().manual_seed(0)
+    W = torch.randn(5, 3, generator=gen, dtype=torch.float64)
+    X = torch.randn(7, 3, generator=gen, dtype=torch.float64)
+    T = torch.randn(7, 2, generator=gen, dtype=torch.float64)
+    P = 5 * 3
+
+    def output(theta, x):
+        h = torch.tanh(theta[:15].reshape(5, 3) @ x)
+        return h[:2] * h[2:4]
+
+    def loss_of_output(o, t):
+        return 0.5 * ((o - t) ** 2).sum()
+
+    fns = SampleFunctions(output, loss_of_output)
+    theta = W.reshape(-1)
+    V = torch.randn(P, 4, generator=gen, dtype=torch.float64)
+    dense_h = torch.stack([torch.autograd.functional.hessian(
+        lambda th, x=x, t=t: fns.loss(th, x, t), theta) for x, t in zip(X, T, strict=True)])
+    jac = torch.stack([torch.autograd.functional.jacobian(lambda th, x=x: output(th, x), theta)
+                       for x in X])  # (n, C, P); Lambda = I for this loss
+    dense_g = torch.einsum("ncp,ncq->npq", jac, jac)
+    for kind, ref in (("hessian", dense_h.mean(0)), ("gauss-newton", dense_g.mean(0))):
+        mf = MatrixFreeCurvature(fns, theta, (X, T), kind, chunk_bytes=8 * P * 4 * 4 * 3)
+        np.testing.assert_allclose(mf.mean_matvec(V).numpy(), (ref @ V).numpy(), rtol=1e-10,
+                                   atol=1e-12)
+    mf = MatrixFreeCurvature(fns, theta, (X, T), "hessian", chunk_bytes=1.0)
+    Q = torch.linalg.qr(V)[0]
+    blocks, _ = mf.project(Q)
+    np.testing.assert_allclose(blocks.numpy(), (Q.T @ dense_h @ Q).numpy(), rtol=1e-10,
+                               atol=1e-12)
+    mf = MatrixFreeCurvature(fns, theta, (X, T), "gauss-newton")
+    jq, lam = mf.project(Q)
+    np.testing.assert_allclose(jq.numpy(), (jac @ Q).numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(lam.numpy(), np.broadcast_to(np.eye(2), (7, 2, 2)), atol=1e-12)
