@@ -24,7 +24,12 @@ import numpy as np
 import torch
 
 from numerics.apps.cnn.model import CNNConfig, check_weights, forward, weighted_loss_grad
-from numerics.core.inputs import InputError, check_alpha, check_batch, check_eta, check_sampling
+from numerics.core.inputs import InputError, UnlearningConfig
+from numerics.curvature.unlearning import (
+    GradientDifferenceOptions,
+    gradient_difference_loop,
+    step_weights,
+)
 
 __all__ = ["UnlearnConfig", "UnlearnResult", "unlearn", "ESCAPE_LOSS", "draw_batches"]
 
@@ -91,36 +96,35 @@ def unlearn(W_star: torch.Tensor, X: torch.Tensor, y: torch.Tensor, retain: np.n
             forget: np.ndarray, config: CNNConfig, ucfg: UnlearnConfig) -> UnlearnResult:
     r"""Run gradient-difference unlearning for ``ucfg.steps`` steps (see the module docstring)."""
     check_weights(W_star, X.shape[2])
-    eta = check_eta(ucfg.eta)
-    alpha = check_alpha(ucfg.alpha)
-    sampling = check_sampling(ucfg.sampling)
     retain, forget = np.asarray(retain), np.asarray(forget)
     if retain.size == 0 or forget.size == 0:
         raise InputError("unlearning needs non-empty retain and forget sets")
-    br = check_batch(ucfg.batch_retain, retain.size, "retain", sampling)
-    bf = check_batch(ucfg.batch_forget, forget.size, "forget", sampling)
-    K = int(ucfg.steps)
-    if K < 1:
-        raise InputError(f"number of unlearning steps must be >= 1, got {ucfg.steps}")
-    rng = np.random.default_rng(ucfg.seed)
-    wr = draw_batches(rng, retain.size, br, K, sampling)
-    wf = draw_batches(rng, forget.size, bf, K, sampling)
+    opts = GradientDifferenceOptions(
+        ucfg.eta, UnlearningConfig(ucfg.alpha, ucfg.batch_retain, ucfg.batch_forget,
+                                   ucfg.sampling), ucfg.steps, ucfg.seed,
+    ).validated(retain.size, forget.size)
+    K = opts.steps
+    wr, wf = step_weights(opts, retain.size, forget.size)
     n = X.shape[0]
     # per-step weights omega_{t,i} on the full training set: (1 - alpha) x retain batch weights
     # minus alpha x forget batch weights, so that the step is -eta * sum_i omega_i grad l_i.
     weights = np.zeros((K, n))
-    weights[:, retain] = (1.0 - alpha) * wr
-    weights[:, forget] = -alpha * wf
+    weights[:, retain] = wr
+    weights[:, forget] = wf
     weights = torch.as_tensor(weights, dtype=X.dtype, device=X.device)
     outputs = torch.empty((K + 1, n), dtype=X.dtype, device=X.device)
     distance = torch.zeros(K + 1, dtype=X.dtype, device=X.device)
-    W = W_star.clone()
+
+    def gradient(t: int, W: torch.Tensor) -> torch.Tensor:
+        _, g, f = weighted_loss_grad(W, X, y, weights[t], config)
+        outputs[t] = f  # f(W_t), computed by the gradient anyway
+        return g
+
+    def observe(t: int, W: torch.Tensor) -> None:
+        distance[t] = torch.linalg.vector_norm(W - W_star)
+
     with torch.no_grad():
-        for t in range(K):
-            _, g, f = weighted_loss_grad(W, X, y, weights[t], config)
-            outputs[t] = f  # f(W_t), computed by the gradient anyway
-            W -= eta * g
-            distance[t + 1] = torch.linalg.vector_norm(W - W_star)
+        W = gradient_difference_loop(W_star.clone(), gradient, opts, observe).theta
         outputs[K] = forward(W, X, config)
         margins = outputs * y
         fi, ri = (torch.as_tensor(s, device=X.device) for s in (forget, retain))

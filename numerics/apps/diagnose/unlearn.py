@@ -4,9 +4,10 @@ r"""Real (nonlinear) gradient-difference unlearning of any ``nn.Module`` (SPEC Â
    -\alpha\nabla\hat L_{f,t}(\theta_t)\big],
 
 with minibatches of nominal sizes :math:`B_r, B_f` drawn independently at every step by the
-sampling model (:func:`numerics.apps.cnn.unlearn.draw_batches`, shared with the CNN experiments; the
-CNN loop itself is specific to that network's analytic gradient, so this module is the generic
-one: ``functional_call`` + autograd on the trainable parameters, frozen ones held fixed).
+sampling model; the loop (weights, update, divergence test) is
+:func:`numerics.curvature.unlearning.gradient_difference_loop`, shared with the CNN experiments,
+whose gradient is that network's analytic one; here it is the generic ``functional_call`` +
+autograd on the trainable parameters, frozen ones held fixed.
 Only the samples in the two batches are evaluated at each step.
 
 **Escape criterion (nonlinear, generic).**  The run *escapes* when the mean forget loss reaches
@@ -39,10 +40,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from numerics.apps.cnn.unlearn import draw_batches
 from numerics.apps.diagnose.data import DataSet, FlatModel
 from numerics.apps.diagnose.options import RunOptions
-from numerics.core.inputs import InputError, UnlearningConfig, check_eta
+from numerics.core.inputs import UnlearningConfig
+from numerics.curvature.unlearning import (
+    GradientDifferenceOptions,
+    gradient_difference_loop,
+    weight_chunks,
+)
 
 __all__ = ["UnlearnRun", "gradient_difference", "baseline_loss", "uninformative_level", "accuracy",
            "mean_loss", "chance_accuracy", "COLLAPSE_FRACTION", "ESCAPE_EVENT"]
@@ -144,7 +149,8 @@ def batch_weight_rows(rng: np.random.Generator, cfg: UnlearningConfig, n_retain:
 
     The step is :math:`-\eta\sum_i\omega_{t,i}\nabla\ell_i` with
     :math:`\omega_t=[(1-\alpha)\,w^r_t,\ -\alpha\,w^f_t]`.  Retain and forget weights of a chunk
-    of steps are drawn one after the other; a run of at most
+    of steps are drawn one after the other (:func:`~numerics.curvature.unlearning.weight_chunks`);
+    a run of at most
     ``WEIGHT_CHUNK_BYTES / (8 (n_r + n_f))`` steps is one chunk.
 
     Parameters
@@ -164,10 +170,7 @@ def batch_weight_rows(rng: np.random.Generator, cfg: UnlearningConfig, n_retain:
         One row per step.
     """
     chunk = max(1, WEIGHT_CHUNK_BYTES // (8 * (n_retain + n_forget)))
-    for start in range(0, steps, chunk):
-        c = min(chunk, steps - start)
-        wr = draw_batches(rng, n_retain, cfg.batch_retain, c, cfg.sampling) * (1.0 - cfg.alpha)
-        wf = draw_batches(rng, n_forget, cfg.batch_forget, c, cfg.sampling) * (-cfg.alpha)
+    for wr, wf in weight_chunks(rng, cfg, (n_retain, n_forget), steps, chunk):
         yield from np.concatenate([wr, wf], axis=1)
 
 
@@ -201,15 +204,11 @@ def gradient_difference(flat: FlatModel, loss: Callable, retain: DataSet, forget
         Final parameters and the JSON record (losses, accuracies, ``escaped``, trajectory).
     """
     ro = RunOptions() if run is None else run
-    eta = check_eta(eta)
-    cfg = config.validated(retain.n, forget.n)
+    opts = GradientDifferenceOptions(eta, config, ro.unlearn_steps, ro.seed,
+                                     stop_when_nonfinite=True).validated(retain.n, forget.n)
+    cfg, eta, K, seed, init_noise = opts.config, opts.eta, opts.steps, ro.seed, ro.init_noise
     alpha, sampling, br, bf = cfg.alpha, cfg.sampling, cfg.batch_retain, cfg.batch_forget
-    steps, seed, init_noise = ro.unlearn_steps, ro.seed, ro.init_noise
-    K = int(steps)
-    if K < 1:
-        raise InputError(f"number of unlearning steps must be >= 1, got {steps}")
-    rng = np.random.default_rng(seed)
-    rows = batch_weight_rows(rng, cfg, retain.n, forget.n, K)
+    rows = batch_weight_rows(np.random.default_rng(seed), cfg, retain.n, forget.n, K)
     X = torch.cat([retain.inputs, forget.inputs])
     T = torch.cat([retain.targets, forget.targets])
     theta0 = flat.theta.clone()
@@ -224,24 +223,24 @@ def gradient_difference(flat: FlatModel, loss: Callable, retain: DataSet, forget
     level, predictor = uninformative_level(flat, loss, retain, forget)
     every = max(1, K // RECORDS)
     traj: list[dict[str, float]] = []
-    diverged = False
-    taken = 0
-    for t, row in zip(range(K), rows, strict=False):
-        idx = np.flatnonzero(row)
+
+    def gradient(_t: int, theta: torch.Tensor) -> torch.Tensor:  # called for t = 0, 1, ... in order
+        row = next(rows)
+        idx = np.flatnonzero(row)  # only the samples of the two batches are evaluated
         sel = torch.as_tensor(idx, device=X.device)
         w = torch.as_tensor(row[idx], dtype=theta.dtype, device=theta.device)
         th = theta.detach().requires_grad_(True)
         obj = (w * loss(flat.forward(th, X[sel]), T[sel])).sum()
         (g,) = torch.autograd.grad(obj, th)
-        new = theta - eta * g.detach()
-        if not bool(torch.isfinite(new).all()):
-            diverged = True
-            break
-        theta = new
-        taken = t + 1
+        return g.detach()
+
+    def observe(taken: int, theta: torch.Tensor) -> None:
         if taken % every == 0 or taken == K:
             traj.append({"step": taken, "forget_loss": mean_loss(flat, loss, theta, forget),
                          "distance": float((theta - theta0).norm())})
+
+    out = gradient_difference_loop(theta, gradient, opts, observe)
+    theta, taken, diverged = out.theta, out.steps_taken, out.diverged
     f_after = mean_loss(flat, loss, theta, forget)
     if not np.isfinite(f_after):
         diverged = True
