@@ -329,7 +329,24 @@ class SecondMomentOperator:
         return self.A @ M @ self.A + self.noise(M)
 
     def apply(self, M: np.ndarray, eta: float) -> np.ndarray:
-        r""":math:`\mathcal T(\eta)(M)=(I-\eta A)M(I-\eta A)+\eta^2\mathcal N(M)`."""
+        r""":math:`\mathcal T(\eta)(M)=(I-\eta A)M(I-\eta A)+\eta^2\mathcal N(M)`, matrix-free.
+
+        The one-step map of the second moment, :math:`M_{t+1}=\mathcal T(\eta)(M_t)`, in the
+        coordinates of :attr:`basis`; powers :math:`\mathcal T^t(M)` are ``t`` applications.  Cost
+        :math:`O(nrk(r+k))`, no :math:`r^2\times r^2` matrix (:meth:`dense_T` is the reference).
+
+        Parameters
+        ----------
+        M:
+            ``(r, r)`` matrix (symmetric for a second moment; any square matrix is accepted).
+        eta:
+            Step size (not checked here: this is the inner loop of the eigen-solvers).
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(r, r)``.
+        """
         P = np.eye(self.dim) - eta * self.A
         return P @ M @ P + eta**2 * self.noise(M)
 
@@ -357,7 +374,21 @@ class SecondMomentOperator:
         return np.kron(self.A, self.A) + self.dense_noise()
 
     def dense_T(self, eta: float) -> np.ndarray:
-        r""":math:`\mathcal T(\eta)=I-\eta\mathcal L+\eta^2\mathcal Q` (symmetric)."""
+        r""":math:`\mathcal T(\eta)=I-\eta\mathcal L+\eta^2\mathcal Q` as an ``r^2 x r^2`` matrix (the dense reference).
+
+        Column-major :math:`\operatorname{vec}`: ``dense_T(eta) @ M.reshape(-1, order="F")``
+        equals ``apply(M, eta).reshape(-1, order="F")``.  Symmetrised; memory :math:`8r^4` bytes.
+
+        Parameters
+        ----------
+        eta:
+            Step size.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(r^2, r^2)``.
+        """
         eta = self.check_step(eta)
         T = np.eye(self.dim**2) - eta * self.dense_L() + eta**2 * self.dense_Q()
         return 0.5 * (T + T.T)
