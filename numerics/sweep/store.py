@@ -264,7 +264,9 @@ class Store:
                 raise StoreError(f"cannot create the store directory {p}: {exc}") from None
             return
         if not self.db_path.exists():
-            others = sorted(q.name for q in p.iterdir() if q.name not in _SIDE_FILES)
+            # the database itself may appear meanwhile: another run is creating this store
+            others = sorted(q.name for q in p.iterdir()
+                            if q.name not in _SIDE_FILES and q.name != DB_NAME)
             if others:
                 shown = ", ".join(others[:5]) + (", ..." if len(others) > 5 else "")
                 raise StoreError(f"{p} is not an unlearnstab sweep store (no {DB_NAME}; it holds "
