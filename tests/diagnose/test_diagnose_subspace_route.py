@@ -119,3 +119,18 @@ def test_mean_products_equal_dense_mean_curvature():
     jq, lam = mf.project(Q)
     np.testing.assert_allclose(jq.numpy(), (jac @ Q).numpy(), rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(lam.numpy(), np.broadcast_to(np.eye(2), (7, 2, 2)), atol=1e-12)
+
+
+def test_report_states_subspace_and_peak_memory():
+    """The JSON report carries k, the tolerance reached and the measured peak memory."""
+    import resource
+
+    rep = _run(CASES["softmax-regression"](), "subspace")
+    d = rep.as_dict()
+    assert d["curvature_route"] == "matrix-free"
+    assert d["subspace_dim"] == rep.curvature["subspace_dim"] >= 1
+    assert 0.0 <= d["subspace_tolerance"] <= 0.01
+    rss_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB -> GiB (Linux)
+    assert 0.0 < d["peak_memory_gb"] <= rss_gib
+    dense = _run(CASES["softmax-regression"](), "dense").as_dict()
+    assert dense["subspace_dim"] is None and dense["subspace_tolerance"] is None

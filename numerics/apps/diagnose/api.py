@@ -77,7 +77,7 @@ REPORT_KEYS: tuple[str, ...] = (
     "curvature_route", "curvature", "prescription", "prescriptions", "config", "active_dim",
     "out_of_span_forget", "witness_summary", "region", "unlearning", "deletion", "standards",
     "notes", "timings", "escape_event", "horizon", "steps_to_escape_predicted",
-    "steps_to_escape_observed",
+    "steps_to_escape_observed", "subspace_dim", "subspace_tolerance", "peak_memory_gb",
 )
 #: Mean-square growth factor used for the finite-horizon step count (the companion rule's 1000).
 GROWTH = 1000.0
@@ -149,6 +149,18 @@ class DiagnoseReport:
     horizon: int | None = None
     steps_to_escape_predicted: int | None = None
     steps_to_escape_observed: int | None = None
+    #: Peak resident memory of the process when the report was made (``ru_maxrss``), GiB.
+    peak_memory_gb: float | None = None
+
+    @property
+    def subspace_dim(self) -> int | None:
+        """Dimension k of the Lanczos subspace (``matrix-free`` route), else ``None``."""
+        return self.curvature.get("subspace_dim")
+
+    @property
+    def subspace_tolerance(self) -> float | None:
+        """Last relative change of lambda_min(A), rho, eta*_ms as k grew (``matrix-free``)."""
+        return self.curvature.get("subspace_tolerance")
 
     @property
     def prescription(self) -> str:
@@ -302,6 +314,15 @@ def _config(un: UnlearningOptions, n_r: int, n_f: int) -> dict[str, Any]:
             "n_retain": n_r, "n_forget": n_f}
 
 
+def peak_memory_gb() -> float:
+    """Peak resident memory of this process so far (``resource.getrusage``), GiB."""
+    import resource
+    import sys
+
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
+    return float(rss) / (2**30 if sys.platform == "darwin" else 2**20)
+
+
 def _curvature(flat: FlatModel, loss: Callable, sets: tuple[Any, Any], opts: DiagnoseOptions,
                cfg: dict[str, Any]) -> Any:
     """Per-sample curvature by the requested route (the subspace route needs the configuration)."""
@@ -390,7 +411,9 @@ def diagnose_curvature(retain: Any, forget: Any, options: DiagnoseOptions | None
             "indefinite": bool(signed), "n_params": int(fr.shape[1]), "active_dim": red.rank,
             "flat_directions_cut": n_flat, "flat_rtol": FLAT_RTOL}
     basis = red.basis.cpu().numpy() if red.basis is not None else None
-    return _report(crit, res, coh, _Found("given", info, basis, oos), cfg, [], timings)
+    rep = _report(crit, res, coh, _Found("given", info, basis, oos), cfg, [], timings)
+    rep.peak_memory_gb = peak_memory_gb()
+    return rep
 
 
 def _attach_run(report: DiagnoseReport, record: dict[str, Any], notes: list[str]) -> None:
@@ -539,6 +562,7 @@ def diagnose(model: torch.nn.Module, loss: Callable[[torch.Tensor, torch.Tensor]
                          "model callable (entry key 'train') to retrain without the forget set")
         flat.restore()
         timings["total_s"] = time.perf_counter() - t_all
+        report.peak_memory_gb = peak_memory_gb()
         if ro.out is not None:
             write_outputs(report, ro.out)
     return report
