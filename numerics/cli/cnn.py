@@ -28,6 +28,12 @@ TABLE_COLUMNS: tuple[str, ...] = (
     "cos_same_label", "cos_opposite_label", "lambda_min_A_rel", "rho", "out_of_span_forget",
     "forget_loss_growth", "forget_acc_after", "retain_acc_after", "escaped",
 )
+#: Columns of the table with ``--event growth``.
+GROWTH_TABLE_COLUMNS: tuple[str, ...] = (
+    "snr", "eps", "grad_norm", "gamma", "log_rho", "predicted_escape_probability",
+    "linear_escape_fraction", "nonlinear_escape_fraction", "near_boundary", "forget_loss_after",
+    "forget_acc_after",
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -58,8 +64,8 @@ def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
     Parameters
     ----------
     args:
-        The parsed command line; ``--alpha`` and ``--batch-retain`` may list several values
-        (grid axes): the configuration takes the first.
+        The parsed command line; ``--alpha``, ``--batch-retain`` and ``--eps`` may list several
+        values (grid axes): the configuration takes the first.
 
     Returns
     -------
@@ -68,11 +74,13 @@ def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
     """
     given = given_flags(args, ExperimentConfig)
     alphas, batches = _axis(args, "alpha"), _axis(args, "batch_retain")
-    given.update(alpha=alphas[0], batch_retain=batches[0])
+    eps = _axis(args, "eps")
+    given.update(alpha=alphas[0], batch_retain=batches[0], eps=eps[0])
     cfg = replace(ExperimentConfig(device=CLI_DEVICE), **given)
     for a in alphas:
         for b in batches:
-            replace(cfg, alpha=a, batch_retain=b).validated()
+            for e in eps:
+                replace(cfg, alpha=a, batch_retain=b, eps=e).validated()
     return cfg.validated()
 
 
@@ -90,7 +98,10 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(f"SNR must be finite and >= 0, got {s}")
     seeds = args.seeds or [cfg.seed]
     alphas, batches = _axis(args, "alpha"), _axis(args, "batch_retain")
-    configs = cnn_configs(args.snr, seeds, cfg, alpha=alphas, batch_retain=batches)
+    axes = {"alpha": alphas, "batch_retain": batches}
+    if cfg.event == "growth":
+        axes["eps"] = _axis(args, "eps")
+    configs = cnn_configs(args.snr, seeds, cfg, **axes)
     result = run_sweep(CNN_CELL, configs, args.store,
                        sweep_options(args, progress=not (args.quiet or args.json)),
                        desc="cnn", blas_threads=None)
@@ -110,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
         return 1 if result.failed else 0
     varying = [k for k, v in (("seed", seeds), ("alpha", alphas),
                               ("batch_retain", batches)) if len(v) > 1]
-    columns = (*varying, *TABLE_COLUMNS)
+    columns = (*varying, *(GROWTH_TABLE_COLUMNS if cfg.event == "growth" else TABLE_COLUMNS))
     head = [c.replace("_label", "").replace("forget_", "f_") for c in columns]
     rows = [[_fmt(r.get(c)) for c in columns] for r in records]
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(head)]

@@ -19,6 +19,8 @@ from dataclasses import asdict, fields, replace
 from typing import Any
 
 from numerics.apps.cnn.experiment import RECORD_KEYS, ExperimentConfig, Prepared, analyse, prepare
+from numerics.apps.cnn.growth import GROWTH_KEYS
+from numerics.apps.cnn.predictors import PREDICTOR_KEYS
 from numerics.core.device import resolve_device, thread_limit
 
 __all__ = ["CNN_CELL", "cnn_cell", "cnn_configs", "prepared", "restore_non_finite",
@@ -29,7 +31,8 @@ CNN_CELL = "numerics.apps.cnn.cells:cnn_cell"
 #: Configuration fields that do not change the trained model (only the unlearning run).
 UNLEARNING_FIELDS: tuple[str, ...] = (
     "alpha", "batch_retain", "batch_forget", "sampling", "eta_rel", "steps", "horizon", "repeats",
-    "growth", "with_eta_star", "with_linear_rule",
+    "growth", "with_eta_star", "with_linear_rule", "event", "eps",
+    "with_predictors",
 )
 #: Record keys that may legitimately be ``None`` (not a non-finite float).
 _MAY_BE_NONE = frozenset({"linear_escape_fraction", "linear_escapes"})
@@ -87,5 +90,6 @@ def cnn_configs(snrs: list[float] | tuple[float, ...], seeds: list[int] | tuple[
 
 def restore_non_finite(record: dict[str, Any]) -> dict[str, Any]:
     """Undo the store's ``null`` for non-finite floats in a CNN record (``None`` -> ``nan``)."""
-    return {k: (math.nan if v is None and k in RECORD_KEYS and k not in _MAY_BE_NONE else v)
+    keys = set(RECORD_KEYS) | set(GROWTH_KEYS) | set(PREDICTOR_KEYS)
+    return {k: (math.nan if v is None and k in keys and k not in _MAY_BE_NONE else v)
             for k, v in record.items()}

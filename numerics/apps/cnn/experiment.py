@@ -17,6 +17,10 @@ For a configuration and an SNR (SPEC §5.7):
 The linearised *finite-horizon* prediction is :math:`T\log\rho(\mathcal T)\ge\log G`: the
 mean-square growth reaches the factor :math:`G` within :math:`T` steps (see
 :mod:`numerics.apps.cnn.frontier`).
+
+With ``event="growth"`` step 5 is replaced by the same-event comparison of
+:mod:`numerics.apps.cnn.growth` (start :math:`W^\star+\varepsilon\|W^\star\|v`, common batches,
+:math:`\|\delta_t\|^2\ge G\|\delta_0\|^2` within :math:`T` steps on both sides).
 """
 
 from __future__ import annotations
@@ -29,13 +33,16 @@ import numpy as np
 import torch
 
 from numerics.apps.cnn.data import FORGET_RULES, DataConfig, forget_split, make_data
+from numerics.apps.cnn.growth import EVENTS, GrowthSpec, growth_record
 from numerics.apps.cnn.model import (
     ACTIVATIONS,
+    LOSSES,
     CNNConfig,
     activation_counts,
     memorization_scores,
     rank_one_factors,
 )
+from numerics.apps.cnn.predictors import predictor_record
 from numerics.apps.cnn.train import TrainConfig, train_gd
 from numerics.apps.cnn.unlearn import UnlearnConfig, unlearn
 from numerics.core.device import DEVICES, DTYPES, resolve_device, resolve_dtype, thread_limit
@@ -58,7 +65,7 @@ RECORD_KEYS: tuple[str, ...] = (
     "linear_escape_fraction", "linear_escapes", "predicted_finite_horizon_escape",
     "forget_loss_before", "forget_loss_after", "forget_loss_growth", "forget_acc_before",
     "forget_acc_after", "retain_acc_after", "weight_distance", "escaped", "kappa", "omega",
-    "alpha", "batch_retain", "batch_forget", "device", "dtype",
+    "alpha", "batch_retain", "batch_forget", "device", "dtype", "loss", "grad_norm", "stationary",
 )
 
 
@@ -71,7 +78,11 @@ class ExperimentConfig:
     the linear rule's :math:`T`, :math:`R`, :math:`G`.  ``shuffle_labels`` permutes the training
     labels after drawing the data (a negative control: the signal patch no longer matches
     :math:`y`).  Each field is also the ``unlearnstab cnn`` flag of the same name
-    (:func:`numerics.core.options.add_options`).
+    (:func:`numerics.core.options.add_options`).  ``loss`` names the training loss (:mod:`numerics.apps.cnn.losses`); ``event``
+    is ``forget-loss`` (the nonlinear forget loss reaches :math:`\ell(0)` after ``steps``) or
+    ``growth`` (:mod:`numerics.apps.cnn.growth`, with ``eps``, ``growth``, ``horizon`` and
+    ``repeats``).  ``with_predictors`` adds the forget-loss predictors of
+    :mod:`numerics.apps.cnn.predictors` (in probability, affine with forcing, frozen activations).
     """
 
     n: int = option(24, help="training samples")
@@ -96,9 +107,10 @@ class ExperimentConfig:
     sampling: str = option("wor", help=sampling_help())
     eta_rel: float = option(0.5, help="unlearning step in units of 2/lambda_max(H_r)")
     steps: int = option(200, help="nonlinear unlearning steps K")
-    horizon: int = option(1000, help="linear rule horizon T")
-    repeats: int = option(10, help="linear rule repetitions R")
-    growth: float = option(1000.0, cli=False, help="linear rule growth factor G")
+    horizon: int = option(1000, help="horizon T of the linear rule and of the growth event")
+    repeats: int = option(10, help="runs R of the linear rule and of the growth event (majority)")
+    growth: float = option(1000.0, metavar="G",
+                           help="growth factor G of the linear rule and of the growth event")
     seed: int = option(0, metavar="K", help="seed of data, initialisation and batches")
     shuffle_labels: bool = option(False, help="negative control: permute the training labels")
     with_eta_star: bool = option(False, flag="--eta-star",
@@ -108,12 +120,28 @@ class ExperimentConfig:
                          default_text="cpu; on the command line auto")
     dtype: str = option("auto", help=f"one of {', '.join(DTYPES)} (float32: GPU only)")
     threads: int | None = option(1, help="CPU threads")
+    loss: str = option("logistic", choices=LOSSES,
+                       help="training loss; squared is trained to a stationary point, "
+                            "||grad L|| <= 1e-10 (1 + |L|)")
+    event: str = option("forget-loss", choices=EVENTS,
+                        help="forget-loss (the nonlinear forget loss reaches its uninformative "
+                             "level after --steps) or growth (||delta_t||^2 >= G ||delta_0||^2 "
+                             "within --horizon steps on the linear recursion and the nonlinear "
+                             "run, same start and batches)")
+    eps: float = option(1e-6, metavar="E", nargs="+",
+                        help="growth event: perturbation size(s) relative to ||W*|| (a grid axis)")
+    with_predictors: bool = option(False, help="forget-loss event: also the in-probability, "
+                                               "affine and frozen-activation predictions")
 
     def validated(self) -> ExperimentConfig:
         """Checked copy: each sub-config validates its own fields."""
         DataConfig(self.n, self.n_test, self.d, 0.0, self.sigma_p, self.flip_prob,
                    self.seed).validated()
-        CNNConfig(self.m, self.activation, self.q).validated()
+        CNNConfig(self.m, self.activation, self.q, self.loss).validated()
+        if self.event not in EVENTS:
+            raise InputError(f"unknown event {self.event!r}; expected one of {', '.join(EVENTS)}")
+        if self.event == "growth":
+            GrowthSpec(self.eps, self.growth, self.horizon, self.repeats, self.seed).validated()
         TrainConfig(self.lr, self.loss_tol, self.max_steps, self.sigma0, self.seed).validated()
         if isinstance(self.n_forget, bool) or int(self.n_forget) != self.n_forget or not (
                 1 <= self.n_forget < self.n):
@@ -180,6 +208,8 @@ class Prepared:
         :math:`\lambda_{\max}(\bar H_r)`.
     summary:
         The :math:`\alpha`-independent part of the record (accuracies, coherence, cosines ...).
+    basis:
+        Orthonormal basis :math:`Q` of :math:`V` (``P x r``, on the device).
     """
 
     snr: float
@@ -192,6 +222,7 @@ class Prepared:
     reduced_forget: np.ndarray
     lambda_max_retain: float
     summary: dict[str, Any]
+    basis: Any = None
 
 
 def prepare(snr: float, config: ExperimentConfig) -> Prepared:
@@ -205,7 +236,7 @@ def prepare(snr: float, config: ExperimentConfig) -> Prepared:
         perm = torch.as_tensor(np.random.default_rng(cfg.seed + 7919).permutation(cfg.n),
                                device=device)
         data = replace(data, y_train=data.y_train[perm])
-    cnn = CNNConfig(cfg.m, cfg.activation, cfg.q)
+    cnn = CNNConfig(cfg.m, cfg.activation, cfg.q, cfg.loss)
     trained = train_gd(data, cnn, TrainConfig(cfg.lr, cfg.loss_tol, cfg.max_steps, cfg.sigma0,
                                               cfg.seed))
     X, y, W = data.x_train, data.y_train, trained.W
@@ -216,7 +247,7 @@ def prepare(snr: float, config: ExperimentConfig) -> Prepared:
                                   scores=scores, flipped=data.flipped)
     cos_same, cos_opp = _mean_abs_cos(cosine_matrix(U), y.cpu().numpy())
     coh = coherence(U[retain], U[forget])
-    red = reduce_to_active(U[retain], U[forget])
+    red = reduce_to_active(U[retain], U[forget], keep_basis=True)
     Zr, Zf = red.factors
     lam_max_r = float(np.linalg.eigvalsh(np.einsum("nak,nbk->ab", Zr, Zr) / Zr.shape[0])[-1])
     if not lam_max_r > 0:
@@ -238,8 +269,10 @@ def prepare(snr: float, config: ExperimentConfig) -> Prepared:
         "kappa": float(diag_s.mean() / max(diag_n.mean(), 1e-300)),
         "omega": float(overlap[off].mean()),
         "device": str(device), "dtype": str(dtype).removeprefix("torch."),
+        "loss": cfg.loss, "grad_norm": trained.grad_norm, "stationary": trained.stationary,
     }
-    return Prepared(float(snr), cfg, data, trained, retain, forget, Zr, Zf, lam_max_r, summary)
+    return Prepared(float(snr), cfg, data, trained, retain, forget, Zr, Zf, lam_max_r, summary,
+                    red.basis)
 
 
 #: The CNN experiments' batch stream for the linear rule: 100 steps drawn at once, both sets
@@ -280,6 +313,15 @@ def analyse(prep: Prepared, config: ExperimentConfig | None = None) -> dict[str,
     op = SecondMomentOperator(Zr, Zf, ucfg)
     eta = cfg.eta_rel * 2.0 / lam_max_r
     esc = op.mean_escape()
+    if cfg.event == "growth":
+        record = dict(prep.summary)
+        record.update({"alpha": cfg.alpha, "batch_retain": cfg.batch_retain,
+                       "batch_forget": cfg.batch_forget, "eta": eta, "eta_rel": cfg.eta_rel,
+                       "lambda_min_A_rel": esc.lambda_min / lam_max_r,
+                       "horizon": cfg.horizon, "growth": cfg.growth, "repeats": cfg.repeats})
+        spec = GrowthSpec(cfg.eps, cfg.growth, cfg.horizon, cfg.repeats, cfg.seed)
+        record.update(growth_record(prep, op, eta, spec, ucfg))
+        return record
     rho = op.rho(eta)
     log_rho = math.log(rho) if rho > 0 else -math.inf
     record: dict[str, Any] = dict(prep.summary)
@@ -302,10 +344,13 @@ def analyse(prep: Prepared, config: ExperimentConfig | None = None) -> dict[str,
     else:
         record["linear_escape_fraction"] = None
         record["linear_escapes"] = None
-    cnn = CNNConfig(cfg.m, cfg.activation, cfg.q)
+    cnn = CNNConfig(cfg.m, cfg.activation, cfg.q, cfg.loss)
+    un = UnlearnConfig(eta, cfg.alpha, cfg.batch_retain, cfg.batch_forget, cfg.steps,
+                       cfg.sampling, cfg.seed)
     res = unlearn(prep.trained.W, prep.data.x_train, prep.data.y_train, prep.retain, prep.forget,
-                  cnn, UnlearnConfig(eta, cfg.alpha, cfg.batch_retain, cfg.batch_forget,
-                                     cfg.steps, cfg.sampling, cfg.seed))
+                  cnn, un)
+    if cfg.with_predictors:
+        record.update(predictor_record(prep, op, eta, un, cfg.growth))
     record.update({
         "forget_loss_before": float(res.forget_loss[0]),
         "forget_loss_after": float(res.forget_loss[-1]),

@@ -124,6 +124,10 @@ class ModelFamily(Protocol):
                            weights: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         r"""Per-sample losses, :math:`\sum_i\omega_i\nabla_W\ell_i` (shaped like ``W``), outputs."""
 
+    def weighted_loss_grad_batched(self, W: Tensor, X: Tensor, y: Tensor,
+                                   weights: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """The same for ``R`` parameter tensors ``W[k]`` and weight rows ``weights[k]`` at once."""
+
     def curvature_factors(self, W: Tensor, X: Tensor, y: Tensor) -> Tensor:
         r""":math:`u_i=\sqrt{\partial_f^2\ell_i}\,g_i`, ``(n, P)``."""
 

@@ -73,6 +73,7 @@ __all__ = [
     "loss_derivatives",
     "loss_value",
     "weighted_loss_grad",
+    "weighted_loss_grad_batched",
     "loss_and_grad",
     "rank_one_factors",
     "rank_one_gram",
@@ -241,6 +242,23 @@ def weighted_loss_grad(W: torch.Tensor, X: torch.Tensor, y: torch.Tensor, weight
     return loss_i, grad, f
 
 
+def weighted_loss_grad_batched(W: torch.Tensor, X: torch.Tensor, y: torch.Tensor,
+                               weights: torch.Tensor,
+                               config: CNNConfig) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    r""":func:`weighted_loss_grad` for ``R`` weight tensors at once: ``W`` ``(R, 2, m, d)``.
+
+    ``weights`` is ``(R, n)``; returns per-sample losses ``(R, n)``, gradients ``(R, 2, m, d)``
+    and outputs ``(R, n)`` (the same contraction with a leading run axis).
+    """
+    pre = torch.einsum("Rjrd,npd->Rnjrp", W, X)
+    signs = _signs(W)
+    f = (_act(pre, config).sum(dim=4) * signs[None, None, :, None]).sum(dim=(2, 3)) / W.shape[2]
+    loss_i, d1, _ = loss_derivatives(f, y, config)
+    coef = _act_grad(pre, config) * (d1 * weights)[:, :, None, None, None]
+    grad = torch.einsum("Rnjrp,npd->Rjrd", coef, X) * (signs / W.shape[2])[None, :, None, None]
+    return loss_i, grad, f
+
+
 def loss_and_grad(W: torch.Tensor, X: torch.Tensor, y: torch.Tensor,
                   config: CNNConfig) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     r"""Mean loss :math:`L=\frac1n\sum_i\ell(y_if_i)`, :math:`\nabla_WL` and the outputs."""
@@ -399,6 +417,11 @@ class TwoLayerCNN:
                            weights: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """:func:`weighted_loss_grad`."""
         return weighted_loss_grad(W, X, y, weights, self.config)
+
+    def weighted_loss_grad_batched(self, W: torch.Tensor, X: torch.Tensor, y: torch.Tensor,
+                                   weights: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """:func:`weighted_loss_grad_batched`."""
+        return weighted_loss_grad_batched(W, X, y, weights, self.config)
 
     def curvature_factors(self, W: torch.Tensor, X: torch.Tensor,
                           y: torch.Tensor) -> torch.Tensor:

@@ -31,7 +31,8 @@ from numerics.curvature.unlearning import (
     step_weights,
 )
 
-__all__ = ["UnlearnConfig", "UnlearnResult", "unlearn", "ESCAPE_LOSS", "draw_batches"]
+__all__ = ["UnlearnConfig", "UnlearnResult", "unlearn", "ESCAPE_LOSS", "draw_batches",
+           "unlearning_weights"]
 
 #: Forget-loss level of the escape criterion for the logistic loss: :math:`\ell(0)=\log 2`
 #: (in general ``config.loss_fn.uninformative``).
@@ -90,6 +91,29 @@ def draw_batches(rng: np.random.Generator, n: int, batch: int, steps: int,
     from numerics.core.simulate import sample_weights
 
     return sample_weights(rng, sampling, n, batch, steps)
+
+
+def unlearning_weights(retain: np.ndarray, forget: np.ndarray, n: int,
+                       ucfg: UnlearnConfig) -> np.ndarray:
+    r"""Per-step weights :math:`\omega_{t,i}` on the training set, ``(steps, n)``.
+
+    :math:`(1-\alpha)\times` the retain batch weights minus :math:`\alpha\times` the forget batch
+    weights (:func:`numerics.curvature.unlearning.step_weights`), so that a step is
+    :math:`-\eta\sum_i\omega_{t,i}\nabla\ell_i`; every model run with the same ``ucfg`` sees the
+    same batches.
+    """
+    retain, forget = np.asarray(retain), np.asarray(forget)
+    if retain.size == 0 or forget.size == 0:
+        raise InputError("unlearning needs non-empty retain and forget sets")
+    opts = GradientDifferenceOptions(
+        ucfg.eta, UnlearningConfig(ucfg.alpha, ucfg.batch_retain, ucfg.batch_forget,
+                                   ucfg.sampling), ucfg.steps, ucfg.seed,
+    ).validated(retain.size, forget.size)
+    wr, wf = step_weights(opts, retain.size, forget.size)
+    weights = np.zeros((opts.steps, n))
+    weights[:, retain] = wr
+    weights[:, forget] = wf
+    return weights
 
 
 def unlearn(W_star: torch.Tensor, X: torch.Tensor, y: torch.Tensor, retain: np.ndarray,
