@@ -80,8 +80,8 @@ class ExperimentConfig:
     :math:`y`).  Each field is also the ``unlearnstab cnn`` flag of the same name
     (:func:`numerics.core.options.add_options`).  ``loss`` names the training loss
     (:mod:`numerics.apps.cnn.losses`); ``event`` is ``forget-loss`` (the nonlinear forget loss
-    reaches :math:`\ell(0)` after ``steps``) or ``growth`` (:mod:`numerics.apps.cnn.growth`, with ``eps``, ``growth``, ``horizon`` and
-    ``repeats``).  ``with_predictors`` adds the forget-loss predictors of
+    reaches :math:`\ell(0)` after ``steps``) or ``growth`` (:mod:`numerics.apps.cnn.growth`,
+    with ``eps``, ``growth``, ``horizon`` and ``repeats``).  ``with_predictors`` adds the forget-loss predictors of
     :mod:`numerics.apps.cnn.predictors` (in probability, affine with forcing, frozen activations).
     """
 
