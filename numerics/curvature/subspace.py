@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from scipy.sparse.linalg import LinearOperator, eigsh
+from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh
 
 from numerics.core.inputs import UnlearningConfig
 from numerics.core.operator import SecondMomentOperator
@@ -46,6 +46,10 @@ RTOL = 1e-10
 LEFT_OUT = ("the curvature of the directions orthogonal to the Lanczos subspace (top and bottom "
             "eigenvectors of A, leading retain and forget directions) and their coupling to it "
             "through the batch noise")
+
+#: Largest parameter count at which a Lanczos solve that does not converge falls back to the
+#: dense symmetric eigenproblem (P x P float64: 72 MiB at 3000).
+DENSE_FALLBACK_MAX_P = 3000
 
 
 @dataclass(frozen=True)
@@ -99,8 +103,26 @@ def _eigvecs(mv: Callable[[np.ndarray], np.ndarray], P: int, m: int, which: str,
         return np.zeros((P, 0))
     lin = LinearOperator((P, P), matvec=mv, matmat=mv, dtype=np.float64)
     v0 = np.random.default_rng(opts.seed).standard_normal(P)
-    _, vec = eigsh(lin, k=min(m, P - 2), which=which, tol=opts.lanczos_tol, v0=v0)
-    return vec
+    k = min(m, P - 2)
+    try:
+        _, vec = eigsh(lin, k=k, which=which, tol=opts.lanczos_tol, v0=v0)
+        return vec
+    except ArpackNoConvergence:
+        pass
+    # The smallest-algebraic end of an indefinite A converges slowly: a wider Krylov space and
+    # a larger iteration budget first, then (small P only) the dense symmetric eigenproblem.
+    try:
+        _, vec = eigsh(lin, k=k, which=which, tol=opts.lanczos_tol, v0=v0,
+                       ncv=min(P, max(4 * k + 1, 40)), maxiter=50 * P)
+        return vec
+    except ArpackNoConvergence:
+        if P > DENSE_FALLBACK_MAX_P:
+            raise
+    dense = mv(np.eye(P))
+    w, vecs = np.linalg.eigh(0.5 * (dense + dense.T))
+    order = np.argsort(w)
+    pick = order[:k] if which == "SA" else order[::-1][:k]
+    return vecs[:, pick]
 
 
 def lanczos_basis(retain: MatrixFreeCurvature, forget: MatrixFreeCurvature, alpha: float, k: int,
