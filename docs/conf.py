@@ -28,7 +28,9 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.napoleon",
     "sphinx.ext.mathjax",
+    "sphinx-mathjax-offline",  # MathJax 3 copied into _static: formulas render offline
     "sphinx.ext.viewcode",
+    "sphinx_copybutton",
     "sphinx_gallery.gen_gallery",
     "unlearnstab_docs",
     "myst_parser",
@@ -44,10 +46,20 @@ exclude_patterns = ["_build", "generated/*.rst", "generated/tables/*", "generate
                     "gallery_auto/*.py", "gallery_auto/*.ipynb", "gallery_auto/*.zip",
                     "gallery_auto/*.json", "gallery_auto/*.md5"]
 templates_path: list[str] = []
-html_theme = "alabaster"
-html_static_path: list[str] = []
+html_theme = "furo"  # wide content: tables and code blocks scroll inside their column
+html_static_path = ["_static"]
+html_css_files = ["unlearnstab.css"]
 html_title = f"unlearnstab {release}"
+html_theme_options = {"navigation_with_keys": True, "top_of_page_buttons": []}
 numfig = True
+# ``--claim`` must stay two hyphens (smart quotes turn ``--`` into an en dash in prose and in
+# option lists, and a pasted command then fails)
+smartquotes = False
+
+# -------------------------------------------------------------------------------- copy button
+# copy the command, not the ``$ `` prompt nor the output lines
+copybutton_prompt_text = r"\$ |>>> |\.\.\. "
+copybutton_prompt_is_regexp = True
 
 # ---------------------------------------------------------------------------- autodoc, napoleon
 autodoc_default_options = {"members": True, "show-inheritance": True}

@@ -114,8 +114,12 @@ def public_modules(packages: Iterable[str] = PACKAGES) -> list[str]:
 def _api_pages(directory: Path, site: GeneratedSite) -> None:
     modules = public_modules()
     for mod in modules:
+        # a package re-exports its submodules' objects in __all__: documenting them twice sends
+        # the source pages' links to the wrong page, so a package page lists only its own
+        package = hasattr(importlib.import_module(mod), "__path__")
         text = (_heading(f"``{mod}``", "=") + "\n"
-                + f".. automodule:: {mod}\n   :members:\n   :show-inheritance:\n")
+                + f".. automodule:: {mod}\n   :members:\n   :show-inheritance:\n"
+                + ("   :ignore-module-all:\n" if package else ""))
         _write(directory, f"api/{mod}.rst", text, site)
     index = ".. toctree::\n   :maxdepth: 1\n\n" + "".join(f"   /{_rel(directory)}/api/{m}\n"
                                                        for m in modules)
@@ -203,7 +207,7 @@ def _family_pages(directory: Path, site: GeneratedSite, gallery: Path | None,
             parts += [_heading(f"{cid}: {r['title']}", "-"),
                       f":Statement: {rst_inline(r['statement'])}",
                       f":Kind: {r['kind']}", f":Notion: {r['notion']}",
-                      f":Provenance: {r['provenance']} -- {rst_inline(r['source'])}",
+                      f":Provenance: {r['provenance']} — {rst_inline(r['source'])}",
                       f":Status: {r['status']} (scale ``{r['scale']}``)",
                       f":Reproduce: ``{r['command']}``", ""]
             tables += [s.table_id for s in specs.values() if s.table_id not in tables and any(

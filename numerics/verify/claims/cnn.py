@@ -1,4 +1,4 @@
-r"""Claims C7--C9: the two-layer CNN on signal-plus-noise data (SPEC §5, §6).
+r"""Claims C7–C9: the two-layer CNN on signal-plus-noise data (SPEC §5, §6).
 
 * **C7** lower SNR gives weaker cross-sample alignment and lower coherence;
 * **C8** lower SNR makes unlearning easier, high-SNR models resist;
