@@ -143,3 +143,11 @@ def _fmt(value: object) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     return "-" if value is None else str(value)
+
+
+#: Runnable examples closing ``--help`` (:mod:`numerics.cli._help`).
+EXAMPLES = """\
+unlearnstab cnn --snr 0.5 --n 24 --d 16 --m 4 --n-forget 4 --steps 20 --horizon 50 --repeats 2 --quiet
+"""
+#: Shared notes explaining this command's choices.
+NOTES = ('sampling', 'notions')

@@ -82,6 +82,8 @@ def run(args: argparse.Namespace) -> int:
     """Print the report (and write the files under ``--out``); exit 0."""
     entry = load_entry(args.entry)
     opts = options(args, dict(entry.options) if entry.options else None, entry.seed)
+    if args.quiet:  # no progress bars
+        opts = opts.replace_flat(progress=False)
     report = diagnose(entry.model, entry.loss, entry.retain, entry.forget, opts,
                       test=entry.test, train=entry.train, output_map=entry.output_map)
     out = opts.run.out
@@ -112,6 +114,16 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {report.standards}")
     for note in report.notes:
         print(f"note: {note}")
-    if out is not None:
-        print(f"wrote {out}/report.json and {out}/diagnose.png")
+    if out is not None and not args.quiet:
+        print(f"wrote {out}/report.html, report.json and diagnose.png")
     return 0
+
+
+#: Runnable examples closing ``--help`` (:mod:`numerics.cli._help`).
+EXAMPLES = """\
+unlearnstab diagnose --entry numerics.apps.examples.synthetic:entry_aligned --quiet
+unlearnstab diagnose --entry numerics.apps.examples.synthetic:entry_memorised \\
+    --alpha 0.1 --eta-rel 0.5 --out diag/ --quiet
+"""
+#: Shared notes explaining this command's choices.
+NOTES = ('sampling', 'notions')

@@ -1,8 +1,9 @@
 """Command-line entry point ``unlearnstab``.
 
 Each sub-command lives in its own module under :mod:`numerics.cli` and exposes
-``register(subparsers)`` and ``run(args) -> int``.  Bad input is reported as one line on stderr
-with exit status 2, never as a traceback.
+``register(subparsers)`` and ``run(args) -> int``, and optionally ``EXAMPLES`` and ``NOTES`` for
+the end of its ``--help`` (:mod:`numerics.cli._help`; every command accepts ``--quiet``).  Bad
+input is reported as one line on stderr with exit status 2, never as a traceback.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import sys
 from typing import NoReturn
 
 from numerics import __version__
+from numerics.cli._help import finish
 from numerics.core.inputs import InputError
 
 #: Sub-command modules, in the order ``--help`` lists them.
@@ -40,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name in COMMANDS:
         module = importlib.import_module(f"numerics.cli.{name}")
         module.register(sub)
+        finish(sub.choices[name], module)  # examples, notes and --quiet
     return parser
 
 

@@ -126,3 +126,13 @@ def run(args: argparse.Namespace) -> int:
         for c in result.failures[:5]:
             print(f"failed {c.config}: {c.row['error']}", file=sys.stderr)
     return 1 if result.failed else 0
+
+
+#: Runnable examples closing ``--help`` (:mod:`numerics.cli._help`).
+EXAMPLES = """\
+unlearnstab frontier --n 20 --sigma 1:20:5 --batch 1:20:5 --eta 0.5 --store maps/ --quiet
+unlearnstab frontier --n 20 --sigma 1:20:5 --batch 1:20:5 --eta 0.5 --store maps/ \\
+    --notion trajectory --horizon 200 --repetitions 3 --quiet
+"""
+#: Shared notes explaining this command's choices.
+NOTES = ('sampling', 'notions')

@@ -105,3 +105,10 @@ def run(args: argparse.Namespace) -> int:
     verdict = "FAIL (review, then: unlearnstab golden --update)" if failed else "PASS"
     print(f"golden: {counts} -> {verdict}")
     return 1 if failed else 0
+
+
+#: Runnable examples closing ``--help`` (:mod:`numerics.cli._help`).
+EXAMPLES = """\
+unlearnstab golden --name moments.wor     # one group of expressions
+unlearnstab golden --quiet               # everything; exit 1 and a diff on a change
+"""

@@ -22,3 +22,14 @@ def run(args: argparse.Namespace) -> int:
     op = load_operator(args)
     emit(operator_report(op, eta=args.eta, method=args.method), args.json)
     return 0
+
+
+#: Runnable examples closing ``--help`` (:mod:`numerics.cli._help`).
+EXAMPLES = """\
+python -c "import numpy as np; r = np.random.default_rng(0); \\
+np.savez('H.npz', retain=r.normal(size=(20, 8, 1)), forget=r.normal(size=(4, 8, 1)))"
+unlearnstab radius --hessians H.npz --factors \\
+    --eta 0.3 --alpha 0.1 --batch-retain 4 --batch-forget 2
+"""
+#: Shared notes explaining this command's choices.
+NOTES = ('sampling', 'notions')

@@ -147,3 +147,12 @@ def _build_one(spec: Any, ctx: BuildContext, args: argparse.Namespace) -> dict[s
         if args.out is None:
             entry["rendered"] = texts
     return entry
+
+
+#: Runnable examples closing ``--help`` (:mod:`numerics.cli._help`).
+EXAMPLES = """\
+unlearnstab table --list
+unlearnstab table --claim C5 --format md --quick
+"""
+#: Shared notes explaining this command's choices.
+NOTES = ('scales',)

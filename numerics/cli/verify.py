@@ -91,3 +91,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"verify: {len(results) - len(failed)} passed, {len(failed)} failed"
               f" (scale={scale}{reused}) -> {status}")
     return 1 if failed else 0
+
+
+#: Runnable examples closing ``--help`` (:mod:`numerics.cli._help`).
+EXAMPLES = """\
+unlearnstab verify --claim C5 --quick        # one claim, seconds
+unlearnstab verify --claim C1 C5 --quick --json > claims.json
+"""
+#: Shared notes explaining this command's choices.
+NOTES = ('scales', 'notions')
