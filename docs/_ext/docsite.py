@@ -19,6 +19,7 @@ Claim families, tables, expressions and modules are discovered, so new ones appe
 from __future__ import annotations
 
 import importlib
+import inspect
 import pkgutil
 import re
 from collections.abc import Iterable
@@ -111,15 +112,28 @@ def public_modules(packages: Iterable[str] = PACKAGES) -> list[str]:
     return sorted(set(out))
 
 
+def _members_option(module_name: str) -> str:
+    """The automodule member options: the module's own objects, never re-exported ones.
+
+    A class or function in ``__all__`` that the module imports from another module is documented
+    on that module's page only: documented twice, the cross-references are ambiguous and the
+    source pages' links go to the wrong page.
+    """
+    module = importlib.import_module(module_name)
+
+    def imported(obj: object) -> bool:  # a class or function defined in another module
+        return ((inspect.isclass(obj) or inspect.isroutine(obj))
+                and getattr(obj, "__module__", module_name) != module_name)
+
+    foreign = [n for n in getattr(module, "__all__", ()) if imported(getattr(module, n, None))]
+    return "   :members:\n" + (f"   :exclude-members: {', '.join(foreign)}\n" if foreign else "")
+
+
 def _api_pages(directory: Path, site: GeneratedSite) -> None:
     modules = public_modules()
     for mod in modules:
-        # a package re-exports its submodules' objects in __all__: documenting them twice sends
-        # the source pages' links to the wrong page, so a package page lists only its own
-        package = hasattr(importlib.import_module(mod), "__path__")
         text = (_heading(f"``{mod}``", "=") + "\n"
-                + f".. automodule:: {mod}\n   :members:\n   :show-inheritance:\n"
-                + ("   :ignore-module-all:\n" if package else ""))
+                + f".. automodule:: {mod}\n{_members_option(mod)}   :show-inheritance:\n")
         _write(directory, f"api/{mod}.rst", text, site)
     index = ".. toctree::\n   :maxdepth: 1\n\n" + "".join(f"   /{_rel(directory)}/api/{m}\n"
                                                        for m in modules)

@@ -134,8 +134,9 @@ def _build_one(spec: Any, ctx: BuildContext, args: argparse.Namespace) -> dict[s
             path = args.out / f"{table.table_id}.{EXTENSIONS[fmt]}"
             path.write_text(text, encoding="utf-8")
             entry["files"].append(str(path))
+        # names relative to --out: record_outputs reads relative paths from the directory
         entry["manifest"] = str(record_outputs(
-            args.out, entry["files"], configuration={
+            args.out, [Path(f).name for f in entry["files"]], configuration={
                 "table": table.table_id, "scale": scale, "notion": table.notion,
                 "formats": list(args.format), **table.config},
             seeds=table.seeds))

@@ -569,7 +569,11 @@ def diagnose(model: torch.nn.Module, loss: Callable[[torch.Tensor, torch.Tensor]
 
 
 def write_outputs(report: DiagnoseReport, out: str | Path) -> dict[str, str]:
-    """Write ``report.json``, ``diagnose.png`` and ``witness.npy`` under ``out``; their paths."""
+    """Write the outputs under ``out`` and return their paths.
+
+    They are ``report.json``, ``diagnose.png``, ``witness.npy`` and the self-contained
+    ``report.html`` (:mod:`numerics.apps.diagnose.report_html`).
+    """
     import json
 
     from numerics.apps.diagnose.plot import figure
@@ -589,4 +593,7 @@ def write_outputs(report: DiagnoseReport, out: str | Path) -> dict[str, str]:
         wit = path / "witness.npy"
         np.save(wit, np.asarray(report.witness, dtype=np.float64))
         out["witness"] = str(wit)
+    from numerics.apps.diagnose import report_html
+
+    out["html"] = str(report_html.write(report, path / "report.html", [png]))
     return out

@@ -115,7 +115,8 @@ class RunOptions(Options):
                                  help="CPU threads")
     progress: bool = option(True, help="no progress bars")
     out: str | None = option(None, type=str, metavar="DIR",
-                             help="write DIR/report.json, DIR/diagnose.png and DIR/witness.npy")
+                             help="write DIR/report.json, DIR/diagnose.png, DIR/witness.npy and "
+                                  "DIR/report.html (one self-contained page to send)")
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 r"""The ``diagnose`` figure: coherence-matrix blocks and the verdict region in the α × η plane.
 
 Left: the joint coherence matrix :math:`S_{ij}=\sqrt{\operatorname{tr}(H_iH_j)}` (retain block
-first, forget block last, on a log colour scale), with the block boundary drawn.
+first, forget block last, on a log colour scale), with the block boundary drawn; at large n the
+mean coherence of groups of samples instead (:mod:`numerics.apps.diagnose.plot_coherence`).
 
 Right: the verdict region (a symmetric-log α axis when :math:`\alpha_c<0.05`), with contours of the
 predicted mean-square steps to escape (:math:`\log G/\log\rho(\mathcal T)`, the report's
@@ -55,26 +56,11 @@ def figure(report: api.DiagnoseReport, path: str | Path) -> Path:
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
-    from matplotlib.colors import LogNorm
+
+    from numerics.apps.diagnose.plot_coherence import coherence_panel
 
     fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(11, 4.6))
-    S = report.coherence_matrix
-    if S is not None and S.size:
-        pos = S[S > 0]
-        vmin = float(max(pos.min(), pos.max() * 1e-8)) if pos.size else 1e-12
-        im = ax0.imshow(np.where(S > 0, S, vmin), norm=LogNorm(vmin=vmin, vmax=float(S.max())),
-                        cmap="viridis", interpolation="nearest")
-        nr = report.n_retain_block
-        for x in (nr - 0.5,):
-            ax0.axhline(x, color="w", lw=1)
-            ax0.axvline(x, color="w", lw=1)
-        fig.colorbar(im, ax=ax0, shrink=0.85, label=r"$S_{ij}=\sqrt{\mathrm{tr}(H_iH_j)}$")
-        ax0.set_title(f"coherence: σ_r={report.sigma_r:.3g}, σ_f={report.sigma_f:.3g}, "
-                      f"σ_rf={report.sigma_rf:.3g}, σ_joint={report.sigma_joint:.3g}",
-                      fontsize=9)
-        ax0.set_xlabel(f"sample (retain 0..{nr - 1}, then forget)")
-    else:
-        ax0.text(0.5, 0.5, "no coherence matrix", ha="center", va="center")
+    coherence_panel(fig, ax0, report)  # full matrix when small, group means when large
     reg = report.region
     alpha_c = float(reg.get("alpha_c", 0.0))
     alphas = np.asarray(reg.get("alpha", []), dtype=float)
