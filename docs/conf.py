@@ -75,7 +75,12 @@ napoleon_use_rtype = False
 nitpicky = False
 
 # ------------------------------------------------------------------------------------- mathjax
-mathjax3_config = {"tex": {"macros": {"T": r"\mathcal T", "E": r"\mathbb E"}}}
+# mathtools (psmallmatrix, ...) is loaded from the copy shipped with the build, like the rest
+mathjax3_config = {
+    "loader": {"load": ["[tex]/mathtools"]},
+    "tex": {"macros": {"T": r"\mathcal T", "E": r"\mathbb E"},
+            "packages": {"[+]": ["mathtools"]}},
+}
 
 # ------------------------------------------------------------------------------ sphinx-gallery
 unlearnstab_scale = os.environ.get("UNLEARNSTAB_DOCS_SCALE", "quick")
@@ -93,4 +98,6 @@ sphinx_gallery_conf = {
     "remove_config_comments": True,
     "show_memory": False,
     "image_scrapers": ("matplotlib",),
+    # the computation-times pages load jQuery and DataTables from CDNs: not written
+    "write_computation_times": False,
 }

@@ -11,7 +11,7 @@ from html.parser import HTMLParser
 import numpy as np
 import pytest
 
-from numerics.apps.diagnose import diagnose_curvature
+from numerics.apps.diagnose import DiagnoseOptions, diagnose_curvature
 from numerics.apps.diagnose.api import write_outputs
 from numerics.apps.diagnose.plot_coherence import FULL_MATRIX_MAX, group_means
 from numerics.apps.diagnose.report_html import NUMBERS
@@ -21,8 +21,8 @@ def _report(n_retain: int, n_forget: int, seed: int = 0):
     rng = np.random.default_rng(seed)
     u = rng.standard_normal((n_retain + n_forget, 12))
     u[:, :3] += 2.0 * rng.standard_normal((n_retain + n_forget, 1))  # shared directions
-    return diagnose_curvature(u[:n_retain], 0.5 * u[n_retain:], alpha=0.1, batch_retain=4,
-                              batch_forget=2, eta=0.01)
+    return diagnose_curvature(u[:n_retain], 0.5 * u[n_retain:], DiagnoseOptions.of(
+        alpha=0.1, batch_retain=4, batch_forget=2, eta=0.01))
 
 
 @pytest.mark.parametrize(("n_r", "n_f", "k"), [(50, 13, 12), (7, 3, 12), (9, 0, 4), (5, 5, 2)])

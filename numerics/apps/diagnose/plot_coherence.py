@@ -115,6 +115,16 @@ def _log_norm(values: np.ndarray) -> Any:
     return LogNorm(vmin=float(max(pos.min(), pos.max() * 1e-8)), vmax=float(pos.max()))
 
 
+def _colorbar(fig: Any, image: Any, ax: Any, label: str) -> None:
+    """A colour bar with plain tick labels at 1, 2 and 5 times powers of ten."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    bar = fig.colorbar(image, ax=ax, shrink=0.85, label=label)
+    bar.ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    bar.ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    bar.ax.yaxis.set_minor_formatter(NullFormatter())
+
+
 def _boundary(ax: Any, at: float) -> None:
     for line in (ax.axhline, ax.axvline):
         line(at, color="white", lw=2)
@@ -126,7 +136,7 @@ def _full(fig: Any, ax: Any, S: np.ndarray, n_retain: int) -> None:
     shown = np.where(S > 0, S, norm.vmin)
     im = ax.imshow(shown, norm=norm, cmap="viridis", interpolation="nearest")
     _boundary(ax, n_retain - 0.5)
-    fig.colorbar(im, ax=ax, shrink=0.85, label=r"$S_{ij}=\sqrt{\mathrm{tr}(H_iH_j)}$ (Hessian units)")
+    _colorbar(fig, im, ax, r"$S_{ij}=\sqrt{\mathrm{tr}(H_iH_j)}$ (Hessian units)")
     ax.set_xlabel(f"sample j (retain 0–{n_retain - 1} | forget {n_retain}–{S.shape[0] - 1})")
     ax.set_ylabel("sample i")
 
@@ -152,7 +162,7 @@ def _grouped(fig: Any, ax: Any, S: np.ndarray, n_retain: int) -> None:
                 if np.isfinite(v):
                     ax.text(b, a, f"{v:.2g}", ha="center", va="center", fontsize=7,
                             color="white" if v < mid else "black")
-    fig.colorbar(im, ax=ax, shrink=0.85, label=r"mean $S_{ij}$ over the group pair (Hessian units)")
+    _colorbar(fig, im, ax, r"mean $S_{ij}$ over the group pair (Hessian units)")
     ax.set_xlabel("sample group (sorted by mean coherence; r: retain, f: forget)")
     ax.set_ylabel("group (samples)")
 
