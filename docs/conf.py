@@ -44,7 +44,10 @@ root_doc = "index"
 exclude_patterns = ["_build", "generated/*.rst", "generated/tables/*", "generated/diagnose/*",
                     "results/*", "gallery/*",
                     "gallery_auto/*.py", "gallery_auto/*.ipynb", "gallery_auto/*.zip",
-                    "gallery_auto/*.json", "gallery_auto/*.md5"]
+                    "gallery_auto/*.json", "gallery_auto/*.md5",
+                    # timing pages (not written: they load scripts from CDNs); a copy left by
+                    # an earlier build is not a page
+                    "sg_execution_times.rst", "gallery_auto/sg_execution_times.rst"]
 templates_path: list[str] = []
 html_theme = "furo"  # wide content: tables and code blocks scroll inside their column
 html_static_path = ["_static"]

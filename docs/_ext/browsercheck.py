@@ -62,6 +62,13 @@ _MEASURE = """
       .map(e => e.getAttribute('data-mjx-error') || e.textContent).slice(0, 5),
     math_rendered: document.querySelectorAll('mjx-container').length,
     overflow_px: document.documentElement.scrollWidth - window.innerWidth,
+    too_wide: Array.from(document.body.querySelectorAll('*'))
+      .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1
+                   && !(e.parentElement && e.parentElement.getBoundingClientRect().right
+                        > window.innerWidth + 1))
+      .slice(0, 3)
+      .map(e => e.tagName.toLowerCase() + '.' + (e.className || '') + ': '
+                + (e.textContent || '').trim().slice(0, 60)),
     title: document.title,
   });
 })()
@@ -78,6 +85,7 @@ class PageReport:
     math_errors: list[str] = field(default_factory=list)
     math_rendered: int = 0
     overflow_px: int = 0
+    too_wide: list[str] = field(default_factory=list)
     external: list[str] = field(default_factory=list)
     screenshot: str | None = None
 
@@ -87,7 +95,8 @@ class PageReport:
         out = [f"raw TeX left: {s!r}" for s in self.raw_math]
         out += [f"MathJax error: {e}" for e in self.math_errors]
         if self.overflow_px > 0:
-            out.append(f"scrolls horizontally by {self.overflow_px} px at {WIDTH} px")
+            out.append(f"scrolls horizontally by {self.overflow_px} px at {WIDTH} px "
+                       f"(too wide: {'; '.join(self.too_wide) or '?'})")
         out += [f"request leaves the machine: {u}" for u in self.external]
         return out
 

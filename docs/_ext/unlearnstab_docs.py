@@ -65,6 +65,18 @@ def _record_figures(app: Sphinx, exception: Exception | None) -> None:
                        seeds=[0])
 
 
+#: Pages an earlier build may have left in the output that this configuration no longer writes
+#: (sphinx-gallery's timing pages load scripts from CDNs; see ``conf.py``).
+STALE_PAGES: tuple[str, ...] = ("sg_execution_times.html", "gallery_auto/sg_execution_times.html")
+
+
+def _remove_stale_pages(app: Sphinx, exception: Exception | None) -> None:
+    """Delete outputs of pages this build no longer writes, so the site is what it says."""
+    if exception is None and app.builder.format == "html":
+        for rel in STALE_PAGES:
+            (Path(app.outdir) / rel).unlink(missing_ok=True)
+
+
 def setup(app: Sphinx) -> dict[str, object]:
     """Register the configuration values and the generation hook."""
     app.add_config_value("unlearnstab_scale", "quick", "env", [str])
@@ -72,4 +84,5 @@ def setup(app: Sphinx) -> dict[str, object]:
     app.connect("config-inited", _export_scale)
     app.connect("builder-inited", _generate, priority=400)
     app.connect("build-finished", _record_figures)
+    app.connect("build-finished", _remove_stale_pages)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
