@@ -168,7 +168,7 @@ def _table_pages(directory: Path, scale: str, run_claims: bool, site: GeneratedS
 def _claims_page(site: GeneratedSite, directory: Path) -> None:
     rows = site.claims
     lines = [".. list-table:: Every claim, how it is checked and how to reproduce it.",
-             "   :header-rows: 1", "   :widths: 8 30 12 12 16 8 24", "",
+             "   :header-rows: 1", "   :widths: 7 31 11 11 16 7 17", "   :class: fit-table", "",
              "   * - claim", "     - statement", "     - kind", "     - notion",
              "     - provenance", "     - status", "     - command"]
     for r in rows:

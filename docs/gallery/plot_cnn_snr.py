@@ -6,9 +6,9 @@ The two-layer ReLU CNN trained on signal-plus-noise data, over a grid of signal-
 (seed means, common random numbers across SNR).  Left: the measured coherence
 :math:`\\sigma_{\\rm joint}` rises from about 1 (memorisation: curvature directions are private
 noise directions) towards :math:`n/2` (signal-dominated), beside the leading-order law of
-:mod:`theory.cnn`.  Middle: the linearised unlearning dynamics -- the mean-square growth
+:mod:`theory.cnn`.  Middle: the linearised unlearning dynamics — the mean-square growth
 :math:`\\rho(\\mathcal T)` falls towards 1 as the forget curvature moves into the retain span.
-Right: real (nonlinear) gradient-difference unlearning -- at low SNR the forget loss explodes and
+Right: real (nonlinear) gradient-difference unlearning — at low SNR the forget loss explodes and
 forget accuracy collapses (the model *forgets*); at high SNR it does not (the model *resists*).
 It is the sweep of claims C7 and C8, so the documentation build runs it once.
 

@@ -9,7 +9,7 @@ sharing one axis, batches of :math:`B=4` drawn without replacement), three step 
 * between :math:`\\eta^\\star_{ms}` and :math:`\\eta^\\star_{as}`: the **mean-square** growth
   :math:`\\mathbb E\\|\\delta_t\\|^2` (exact, iterating the second-moment operator) explodes, yet the
   **typical** linear trajectory (median over runs; the almost-sure notion) and the **nonlinear** run
-  both return to :math:`w^\\star` -- rare batch sequences dominate the mean;
+  both return to :math:`w^\\star` — rare batch sequences dominate the mean;
 * above :math:`\\eta^\\star_{as}`: the typical trajectory grows too, and the nonlinear runs leave
   the basin of :math:`w^\\star`.
 

@@ -5,7 +5,7 @@ Trajectory heatmap over coherence and batch size
 The companion code's "Hessian test": on the σ-family (:math:`n=100`, :math:`\\eta=0.5`,
 batches without replacement), each :math:`(\\sigma, B)` cell runs the finite-horizon rule (growth
 :math:`\\ge1000\\times` within 1000 steps, majority of 10 runs).  The colour is the fraction of
-runs that escaped; the lines are the predicted boundaries -- mean-square (exact operator) and
+runs that escaped; the lines are the predicted boundaries — mean-square (exact operator) and
 almost-sure (exact Lyapunov exponent).  The rule follows the almost-sure boundary; the mean-square
 boundary lies at or below it, and the cells between the two are exactly where they disagree.
 
