@@ -31,28 +31,28 @@ snr = np.array(table["snr"])
 pred = [th.predictions(s, cfg, kappa_value=k, omega_value=o)
         for s, k, o in zip(snr, table["kappa"], table["omega"], strict=True)]
 
-fig, axes = plt.subplots(1, 3, figsize=(11, 3.4))
+fig, axes = plt.subplots(1, 3, figsize=(11, 4.3))
 ax = axes[0]
 ax.semilogx(snr, table["sigma_joint"], "o-", label="measured")
 ax.semilogx(snr, [p["sigma_joint"] for p in pred], "k--", label="leading-order law")
 ax.axhline(cfg.n / 2, color="0.6", lw=0.8)
-ax.set_title(r"coherence $\sigma_{\rm joint}$ (limit $n/2$)", fontsize=9)
-ax.legend(fontsize=7)
+ax.set_title(r"coherence $\sigma_{\rm joint}$ (limit $n/2$)")
+ax.legend()
 ax = axes[1]
 ax.semilogx(snr, table["rho"], "o-C3")
 ax.axhline(1.0, color="0.6", lw=0.8)
-ax.set_title(r"mean-square growth $\rho(\mathcal{T})$", fontsize=9)
+ax.set_title(r"mean-square growth $\rho(\mathcal{T})$")
 ax = axes[2]
 ax.semilogx(snr, table["forget_acc_after"], "o-C2", label="forget accuracy after")
 ax.semilogx(snr, table["retain_acc_after"], "s--C0", label="retain accuracy after")
 ax.set_ylim(-0.05, 1.05)
-ax.set_title("nonlinear unlearning", fontsize=9)
-ax.legend(fontsize=7)
+ax.set_title("nonlinear unlearning")
+ax.legend()
 for ax in axes:
     ax.set_xlabel("SNR")
 fig.suptitle(f"CNN n={cfg.n}, d={cfg.d}, m={cfg.m}, n_f={cfg.n_forget}, alpha={cfg.alpha}, "
              f"B_r={cfg.batch_retain}, B_f={cfg.batch_forget} ({len(cc.SWEEPS[SCALE].seeds)} "
-             "seeds)", fontsize=10)
+             "seeds)")
 fig.tight_layout()
 
 # %%

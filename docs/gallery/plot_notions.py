@@ -78,7 +78,7 @@ runs = {k: simulate(v) for k, v in etas.items()}
 # %%
 # The figure: one panel per step size
 
-fig, axes = plt.subplots(1, 3, figsize=(11, 3.6), sharey=True)
+fig, axes = plt.subplots(1, 3, figsize=(11, 4.6), sharey=True)
 for ax, (label, eta) in zip(axes, etas.items(), strict=True):
     r = runs[label]
     t = np.arange(STEPS + 1)
@@ -89,13 +89,12 @@ for ax, (label, eta) in zip(axes, etas.items(), strict=True):
     ax.semilogy(t, nl, "k--", label=r"nonlinear: median $\|w_t-w^\star\|^2$")
     ax.axhline(1e-6, color="0.7", lw=0.8)
     ax.set_ylim(1e-40, 1e40)
-    ax.set_title(f"{label}: eta = {eta:.3f}\nnonlinear escaped: {r['escaped'].mean():.0%}",
-                 fontsize=9)
+    ax.set_title(f"{label}: η = {eta:.3f}\nnonlinear escaped: {r['escaped'].mean():.0%}")
     ax.set_xlabel("step t")
 axes[0].set_ylabel("squared distance from w*")
-axes[0].legend(fontsize=7, loc="lower left")
+axes[0].legend(fontsize=10, loc="lower left")
 fig.suptitle(f"sigma-family n={N}, sigma={SIGMA}, B={BATCH} (WOR): "
-             f"eta*_ms = {eta_ms:.3f} < eta*_as = {eta_as:.3f}", fontsize=10)
+             f"η*_ms = {eta_ms:.3f} < η*_as = {eta_as:.3f}")
 fig.tight_layout()
 
 # %%
