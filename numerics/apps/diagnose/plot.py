@@ -98,10 +98,10 @@ def figure(report: api.DiagnoseReport, path: str | Path) -> Path:
         title = f"resists below η* = {report.eta_star_ms:.4g}"
     if report.eta is not None and report.rho is not None:
         title += f" (at η = {report.eta:.3g}: ρ(T) = {report.rho:.4g})"
-    ax1.set_title(title, fontsize=9)
-    ax1.legend(fontsize=7, loc="upper right")
+    ax1.set_title(title, fontsize=10)
+    ax1.legend(fontsize=8.5, loc="upper right", framealpha=0.9)
     fig.tight_layout()
     p = Path(path)
-    fig.savefig(p, dpi=110)
+    fig.savefig(p, dpi=110, bbox_inches="tight")
     plt.close(fig)
     return p

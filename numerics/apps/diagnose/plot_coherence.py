@@ -116,11 +116,17 @@ def _log_norm(values: np.ndarray) -> Any:
 
 
 def _colorbar(fig: Any, image: Any, ax: Any, label: str) -> None:
-    """A colour bar with plain tick labels at 1, 2 and 5 times powers of ten."""
+    """A colour bar with plain, readable tick labels.
+
+    1, 2 and 5 times powers of ten over at most two decades, otherwise powers of ten alone
+    (at most eight labels).
+    """
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     bar = fig.colorbar(image, ax=ax, shrink=0.85, label=label)
-    bar.ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    decades = np.log10(image.norm.vmax / image.norm.vmin)
+    subs = (1.0, 2.0, 5.0) if decades <= 2 else (1.0,)
+    bar.ax.yaxis.set_major_locator(LogLocator(subs=subs, numticks=8))
     bar.ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     bar.ax.yaxis.set_minor_formatter(NullFormatter())
 
@@ -162,8 +168,8 @@ def _grouped(fig: Any, ax: Any, S: np.ndarray, n_retain: int) -> None:
                 if np.isfinite(v):
                     ax.text(b, a, f"{v:.2g}", ha="center", va="center", fontsize=7,
                             color="white" if v < mid else "black")
-    _colorbar(fig, im, ax, r"mean $S_{ij}$ over the group pair (Hessian units)")
-    ax.set_xlabel("sample group (sorted by mean coherence; r: retain, f: forget)")
+    _colorbar(fig, im, ax, r"mean $S_{ij}$ per group pair (Hessian units)")
+    ax.set_xlabel("sample group (r: retain, f: forget; by mean coherence)")
     ax.set_ylabel("group (samples)")
 
 
