@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from numerics.apps.diagnose import DiagnoseOptions, diagnose
+from numerics.apps.diagnose.route import choose_route
 from numerics.cli import main
 from numerics.core.inputs import InputError
 
@@ -91,9 +92,13 @@ def test_non_finite_loss():
 
 
 def test_too_large_without_max_samples():
+    # P = 26 parameters x C = 2 outputs: 8 n P C = 4160 B of Gauss-Newton factors for n = 10.
     with pytest.raises(InputError, match="--max-samples"):
+        choose_route("auto", 26, 10, 2, 107.0)
+    assert choose_route("auto", 26, 4, 2, 2147.0) == "ggn"
+    with pytest.raises(InputError, match="already holds"):
         _run(memory_budget_gb=1e-7)
-    rep = _run(memory_budget_gb=2e-6, max_samples=2, batch_retain=2, batch_forget=2)
+    rep = _run(max_samples=2, batch_retain=2, batch_forget=2)
     assert any("subsample" in n for n in rep.notes)
     assert rep.config["n_retain"] == 2
 

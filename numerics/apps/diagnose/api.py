@@ -45,6 +45,7 @@ from numerics.apps.diagnose.data import (
     subsample,
 )
 from numerics.apps.diagnose.deletion import deletion_report, interpret, retrain
+from numerics.apps.diagnose.memory import WORKING_COPIES, working_budget
 from numerics.apps.diagnose.options import (
     DEFAULT_BATCH,
     DiagnoseOptions,
@@ -52,7 +53,7 @@ from numerics.apps.diagnose.options import (
     UnlearningOptions,
 )
 from numerics.apps.diagnose.prescribe import REPORT_TOL, prescribe, steps_map
-from numerics.apps.diagnose.route import compute_curvature
+from numerics.apps.diagnose.route import DEFAULT_BUDGET_GB, compute_curvature
 from numerics.apps.diagnose.stationary import STATIONARY_TOL, stationarity
 from numerics.apps.diagnose.subspace_route import SubspaceTarget, subspace_curvature
 from numerics.apps.diagnose.unlearn import gradient_difference
@@ -326,15 +327,32 @@ def peak_memory_gb() -> float:
 def _curvature(flat: FlatModel, loss: Callable, sets: tuple[Any, Any], opts: DiagnoseOptions,
                cfg: dict[str, Any]) -> Any:
     """Per-sample curvature by the requested route (the subspace route needs the configuration)."""
+    cv = opts.curvature
+    budget_gb, cap = cv.memory_budget_gb, None
+    if budget_gb is None:
+        budget_gb = DEFAULT_BUDGET_GB
+    else:
+        cap = working_budget(budget_gb)
+        budget_gb = cap / WORKING_COPIES / 2**30
+    cur = _route(flat, loss, sets, opts, cfg, budget_gb)
+    if cap is not None:
+        cur.info.update(budget_gib=float(cv.memory_budget_gb), budget_scope="whole process",
+                        working_budget_gib=cap / 2**30)
+    return cur
+
+
+def _route(flat: FlatModel, loss: Callable, sets: tuple[Any, Any], opts: DiagnoseOptions,
+           cfg: dict[str, Any], budget_gb: float) -> Any:
+    """Dispatch to the subspace route or :func:`compute_curvature` with the curvature budget."""
     cv, ro, un = opts.curvature, opts.run, opts.unlearning
     if str(cv.route).lower() == "subspace":
         target = SubspaceTarget(UnlearningConfig(cfg["alpha"], cfg["batch_retain"],
                                                  cfg["batch_forget"], cfg["sampling"]),
                                 un.eta, un.eta_rel)
-        return subspace_curvature(flat, loss, sets, target, budget_gb=cv.memory_budget_gb,
+        return subspace_curvature(flat, loss, sets, target, budget_gb=budget_gb,
                                   progress=ro.progress)
     return compute_curvature(flat, loss, sets[0], sets[1], route=cv.route,
-                             budget_gb=cv.memory_budget_gb, progress=ro.progress, seed=ro.seed)
+                             budget_gb=budget_gb, progress=ro.progress, seed=ro.seed)
 
 
 def diagnose_curvature(retain: Any, forget: Any, options: DiagnoseOptions | None = None, *,

@@ -91,8 +91,10 @@ class CurvatureOptions(Options):
 
     route: str = option("auto", choices=ROUTES,
                         help="curvature route (auto: dense exact Hessians when they fit)")
-    memory_budget_gb: float = option(DEFAULT_BUDGET_GB,
-                                     help="memory for per-sample curvature, GiB")
+    memory_budget_gb: float | None = option(
+        None, type=float, help="memory cap of the whole process, GiB: refused up front when the "
+        "resident set plus the curvature's working copies would pass it (default: no cap; the "
+        f"per-sample factors alone get {DEFAULT_BUDGET_GB:g} GiB)")
     max_samples: int | None = option(None, type=int, metavar="N", check=at_least(1),
                                      help="analyse a seeded subsample of at most N samples of "
                                           "each set")
