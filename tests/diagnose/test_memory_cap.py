@@ -31,23 +31,35 @@ ENTRY = textwrap.dedent("""
 """)
 
 
+#: Runs argv[2:] in a grandchild and writes its exit status and own ru_maxrss (KiB) to argv[1].
+#: Linux carries the pre-exec high-water mark of the forking process into the exec'd one, so the
+#: command is forked from this small launcher, never directly from the (large) test process.
+LAUNCHER = textwrap.dedent("""
+    import os, sys
+    pid = os.fork()
+    if pid == 0:
+        os.execv(sys.executable, [sys.executable] + sys.argv[2:])
+    _, status, usage = os.wait4(pid, 0)
+    with open(sys.argv[1], "w") as fh:
+        fh.write(f"{os.waitstatus_to_exitcode(status)} {usage.ru_maxrss}")
+""")
+
+
 def _diagnose(tmp_path: Path, budget_gb: float) -> tuple[int, str, int]:
-    """Run the CLI in a child: exit status, stderr and the child's own peak resident bytes."""
+    """Run the CLI in a grandchild: exit status, stderr and its own peak resident bytes."""
     (tmp_path / "capentry.py").write_text(ENTRY)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(tmp_path)]),
                OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
-    err = tmp_path / "stderr.txt"
-    with open(err, "w", encoding="utf-8") as fh:
-        child = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-            [sys.executable, "-m", "numerics.cli", "diagnose", "--entry", "capentry:entry",
-             "--no-progress", "--quiet", "--no-deletion", "--no-prescribe", "--threads", "1",
-             "--memory-budget-gb", str(budget_gb), "--out", str(tmp_path / "out")],
-            stdout=subprocess.DEVNULL, stderr=fh, env=env)
-        # wait4 reaps this child and returns its own rusage (ru_maxrss in KiB on Linux).
-        _, status, usage = os.wait4(child.pid, 0)
-        child.returncode = os.waitstatus_to_exitcode(status)
-    scale = 1 if sys.platform == "darwin" else 1024
-    return child.returncode, err.read_text(encoding="utf-8"), usage.ru_maxrss * scale
+    res = tmp_path / "rusage.txt"
+    proc = subprocess.run(  # noqa: S603 - our own interpreter and arguments
+        [sys.executable, "-c", LAUNCHER, str(res), "-m", "numerics.cli", "diagnose",
+         "--entry", "capentry:entry", "--no-progress", "--quiet", "--no-deletion",
+         "--no-prescribe", "--threads", "1", "--memory-budget-gb", str(budget_gb),
+         "--out", str(tmp_path / "out")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env, timeout=300,
+        check=False)
+    rc, kib = (int(v) for v in res.read_text(encoding="utf-8").split())
+    return rc, proc.stderr, kib * 1024
 
 
 def test_budget_is_a_process_cap(tmp_path):
