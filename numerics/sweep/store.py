@@ -259,7 +259,7 @@ class Store:
             if not create:
                 raise StoreError(f"store {p} does not exist")
             try:
-                p.mkdir(parents=True)
+                p.mkdir(parents=True, exist_ok=True)  # another run may create it at the same moment
             except OSError as exc:
                 raise StoreError(f"cannot create the store directory {p}: {exc}") from None
             return
