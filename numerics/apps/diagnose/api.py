@@ -46,6 +46,7 @@ from numerics.apps.diagnose.data import (
 )
 from numerics.apps.diagnose.deletion import deletion_report, interpret, retrain
 from numerics.apps.diagnose.memory import WORKING_COPIES, working_budget
+from numerics.apps.diagnose.forecast import LossLevel, predict_steps, projected_gradients
 from numerics.apps.diagnose.options import (
     DEFAULT_BATCH,
     DiagnoseOptions,
@@ -58,6 +59,7 @@ from numerics.apps.diagnose.stationary import STATIONARY_TOL, stationarity
 from numerics.apps.diagnose.subspace_route import SubspaceTarget, subspace_curvature
 from numerics.apps.diagnose.unlearn import gradient_difference
 from numerics.core.device import resolve_device, resolve_dtype, thread_limit
+from numerics.core.forcing import Forcing
 from numerics.core.inputs import (
     InputError,
     UnlearningConfig,
@@ -105,8 +107,9 @@ class DiagnoseReport:
     reaching its uninformative level, :math:`\log C` for :math:`C`-class cross-entropy),
     ``horizon`` its number of steps :math:`K`, ``steps_to_escape_observed`` the first recorded step
     of that event in the run (``None``: not within :math:`K`); ``steps_to_escape_predicted`` is
-    ``None`` until the forced recursion (:mod:`numerics.core.forcing`) is wired to the run's
-    gradients.  ``region.steps_map`` holds the mean-square steps to a 1000-fold growth of
+    the mean-square prediction of that step from the affine recursion started at
+    :math:`\delta_0=0` (:mod:`numerics.apps.diagnose.forecast`; ``None``: not within :math:`K`,
+    the reason in ``notes``).  ``region.steps_map`` holds the mean-square steps to a 1000-fold growth of
     :math:`\mathbb E\|\delta\|^2` over an :math:`(\alpha,\eta)` grid (a different event, named there).
 
     The main attributes mirror the JSON keys (:data:`REPORT_KEYS`); ``witness`` (the unit
@@ -442,13 +445,35 @@ def _attach_run(report: DiagnoseReport, record: dict[str, Any], notes: list[str]
     report.escape_event = record["escape_event"]
     report.horizon = record["horizon"]
     report.steps_to_escape_observed = record["steps_to_escape_observed"]
-    notes.append("steps_to_escape_predicted is not computed for the run's event (forget loss "
-                 "reaching its uninformative level from theta*): that prediction needs the "
-                 "gradient (forcing) term at theta*; witness_summary.ms_growth_steps_1000x is the "
-                 "mean-square count of a different event (1000-fold growth of E|delta|^2)")
     if record["outcome"] == "collapse":
         notes.append("the unlearning run collapsed: retain accuracy fell to chance "
                      f"({record['retain_acc_after']:.3g}); the model was destroyed, not resisting")
+
+
+@dataclass(frozen=True)
+class _Forecast:
+    """What the predicted escape step needs: the criterion, the model, the pools' samples, Q."""
+
+    crit: Criterion
+    flat: FlatModel
+    loss: Callable
+    sets: tuple[Any, Any]
+    basis: np.ndarray
+
+
+def _attach_prediction(report: DiagnoseReport, fc: _Forecast, eta: float,
+                       notes: list[str]) -> None:
+    """``steps_to_escape_predicted`` for the run's event (:mod:`numerics.apps.diagnose.forecast`)."""
+    rec, cfg = report.unlearning, report.config
+    op = fc.crit.operator(cfg["alpha"], cfg["batch_retain"], cfg["batch_forget"])
+    forcing = Forcing(projected_gradients(fc.flat, fc.loss, fc.sets[0], fc.basis),
+                      projected_gradients(fc.flat, fc.loss, fc.sets[1], fc.basis))
+    pred = predict_steps(op, forcing, eta, LossLevel(rec["forget_loss_before"],
+                                                     rec["uninformative_forget_loss"]),
+                         int(rec["horizon"]))
+    report.steps_to_escape_predicted = pred.steps
+    if pred.reason is not None:
+        notes.append(f"steps_to_escape_predicted is null: {pred.reason}")
 
 
 def diagnose(model: torch.nn.Module, loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
@@ -561,6 +586,8 @@ def diagnose(model: torch.nn.Module, loss: Callable[[torch.Tensor, torch.Tensor]
             run = gradient_difference(flat, loss, r_set, f_set, ucfg, eta_abs, run=ro,
                                       test=test_set)
             _attach_run(report, run.record, notes)
+            _attach_prediction(report, _Forecast(crit, flat, loss, (r_sub, f_sub), basis),
+                               eta_abs, notes)
             theta_un = run.theta
             timings["unlearn_s"] = time.perf_counter() - t0
         elif ro.unlearn_steps > 0:
