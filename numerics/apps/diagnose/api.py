@@ -45,8 +45,8 @@ from numerics.apps.diagnose.data import (
     subsample,
 )
 from numerics.apps.diagnose.deletion import deletion_report, interpret, retrain
-from numerics.apps.diagnose.memory import WORKING_COPIES, working_budget
 from numerics.apps.diagnose.forecast import LossLevel, predict_steps, projected_gradients
+from numerics.apps.diagnose.memory import WORKING_COPIES, working_budget
 from numerics.apps.diagnose.options import (
     DEFAULT_BATCH,
     DiagnoseOptions,
