@@ -30,6 +30,7 @@ Notion: mean-square displacement of the forced linear recursion (exact second mo
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,7 +38,7 @@ import numpy as np
 from numerics.core.inputs import InputError, check_eta
 from numerics.core.operator import SecondMomentOperator
 
-__all__ = ["Forcing", "ForcedMoments", "forced_moments", "steps_to_displacement"]
+__all__ = ["Forcing", "ForcedMoments", "forced_moments", "forced_steps", "steps_to_displacement"]
 
 
 @dataclass(frozen=True)
@@ -152,9 +153,37 @@ def forced_moments(op: SecondMomentOperator, forcing: Forcing, eta: float,
     """
     from numerics.core.horizon import check_horizon
 
-    eta = check_eta(eta)
     T = check_horizon(steps, "steps")
-    forcing = forcing.checked(op)
+    steps_iter = forced_steps(op, forcing, eta, T)
+    mean = np.zeros((T + 1, op.ambient_dim))
+    second = np.zeros(T + 1)
+    for t, m, sec in steps_iter:
+        mean[t], second[t] = m, sec
+    return ForcedMoments(mean, second)
+
+
+def forced_steps(op: SecondMomentOperator, forcing: Forcing, eta: float,
+                 steps: int) -> Iterator[tuple[int, np.ndarray, float]]:
+    r"""The moments of :func:`forced_moments` one step at a time, for :math:`t=1..T`.
+
+    A caller that stops at an event (the first :math:`t` with a displacement) stops the work there.
+
+    Parameters
+    ----------
+    op, forcing, eta, steps:
+        As in :func:`forced_moments` (checked here, before the first step).
+
+    Yields
+    ------
+    tuple
+        ``(t, m_t, E|delta_t|^2)`` with :math:`m_t=\mathbb E\delta_t` in ambient coordinates.
+    """
+    return _steps(op, forcing.checked(op), check_eta(eta), int(steps))
+
+
+def _steps(op: SecondMomentOperator, forcing: Forcing, eta: float,
+           T: int) -> Iterator[tuple[int, np.ndarray, float]]:
+    """The generator behind :func:`forced_steps` (inputs already checked)."""
     terms = _pool_terms(op, forcing)
     r = op.dim
     gbar = sum(w * g.mean(axis=0) for w, _, g, _, _ in terms)
@@ -166,8 +195,6 @@ def forced_moments(op: SecondMomentOperator, forcing: Forcing, eta: float,
     for w, _, _, (a, b), gp in terms:
         gm = gp.mean(axis=0)
         tr_cov += w**2 * (a * float(np.sum(gp * gp)) + b * float(gm @ gm))
-    mean = np.zeros((T + 1, op.ambient_dim))
-    second = np.zeros(T + 1)
     means = [op.mean_retain, op.mean_forget]
     for t in range(1, T + 1):
         # P' = T(P) - eta (Pm q gbar^T + gbar q^T Pm) + eta^2 s gbar gbar^T + eta^2 (cross terms)
@@ -178,9 +205,8 @@ def forced_moments(op: SecondMomentOperator, forcing: Forcing, eta: float,
             + eta**2 * s * np.outer(gbar, gbar) + eta**2 * cross
         P = 0.5 * (P + P.T)
         q = Pq - eta * gbar * s  # the mean: q' = (I - eta A) q - eta gbar; s stays 1
-        mean[t] = op.basis @ q - eta * t * gperp
-        second[t] = float(np.trace(P)) + eta**2 * (t * t * float(gperp @ gperp) + t * tr_cov)
-    return ForcedMoments(mean, second)
+        yield (t, op.basis @ q - eta * t * gperp,
+               float(np.trace(P)) + eta**2 * (t * t * float(gperp @ gperp) + t * tr_cov))
 
 
 def steps_to_displacement(op: SecondMomentOperator, forcing: Forcing, eta: float, radius: float,

@@ -45,7 +45,7 @@ from numerics.apps.diagnose.data import (
     subsample,
 )
 from numerics.apps.diagnose.deletion import deletion_report, interpret, retrain
-from numerics.apps.diagnose.forecast import LossLevel, predict_steps, projected_gradients
+from numerics.apps.diagnose.forecast import LossLevel, projected_gradients
 from numerics.apps.diagnose.memory import WORKING_COPIES, working_budget
 from numerics.apps.diagnose.options import (
     DEFAULT_BATCH,
@@ -58,6 +58,7 @@ from numerics.apps.diagnose.route import DEFAULT_BUDGET_GB, compute_curvature
 from numerics.apps.diagnose.stationary import STATIONARY_TOL, stationarity
 from numerics.apps.diagnose.subspace_route import SubspaceTarget, subspace_curvature
 from numerics.apps.diagnose.unlearn import gradient_difference
+from numerics.apps.diagnose.within import StepsModel, WithinOptions, budgeted
 from numerics.core.device import resolve_device, resolve_dtype, thread_limit
 from numerics.core.forcing import Forcing
 from numerics.core.inputs import (
@@ -459,21 +460,37 @@ class _Forecast:
     loss: Callable
     sets: tuple[Any, Any]
     basis: np.ndarray
+    prescription: PrescriptionOptions
 
 
 def _attach_prediction(report: DiagnoseReport, fc: _Forecast, eta: float,
                        notes: list[str]) -> None:
-    """``steps_to_escape_predicted`` for the run's event (:mod:`numerics.apps.diagnose.forecast`)."""
+    """``steps_to_escape_predicted`` of the run's event, and the within-K prescriptions.
+
+    The prediction is :mod:`numerics.apps.diagnose.forecast`'s; the prescriptions for escaping
+    within / resisting for K steps are :mod:`numerics.apps.diagnose.within`'s.
+    """
     rec, cfg = report.unlearning, report.config
-    op = fc.crit.operator(cfg["alpha"], cfg["batch_retain"], cfg["batch_forget"])
     forcing = Forcing(projected_gradients(fc.flat, fc.loss, fc.sets[0], fc.basis),
                       projected_gradients(fc.flat, fc.loss, fc.sets[1], fc.basis))
-    pred = predict_steps(op, forcing, eta, LossLevel(rec["forget_loss_before"],
-                                                     rec["uninformative_forget_loss"]),
-                         int(rec["horizon"]))
+    model = StepsModel(fc.crit, forcing, LossLevel(rec["forget_loss_before"],
+                                                   rec["uninformative_forget_loss"]),
+                       (cfg["batch_retain"], cfg["batch_forget"]))
+    horizon = int(rec["horizon"])
+    t0 = time.perf_counter()
+    pred = model.steps(cfg["alpha"], eta, horizon)
+    per_step = (time.perf_counter() - t0) / max(pred.steps or horizon, 1)
     report.steps_to_escape_predicted = pred.steps
     if pred.reason is not None:
         notes.append(f"steps_to_escape_predicted is null: {pred.reason}")
+    po = fc.prescription
+    if po.prescribe:
+        K = horizon if po.within is None else po.within
+        entries, note = budgeted(model, WithinOptions(cfg["alpha"], eta, K, po.grid_size),
+                                 per_step, po.within is not None)
+        report.prescriptions.extend(entries)
+        if note:
+            notes.append(note)
 
 
 def diagnose(model: torch.nn.Module, loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
@@ -586,8 +603,8 @@ def diagnose(model: torch.nn.Module, loss: Callable[[torch.Tensor, torch.Tensor]
             run = gradient_difference(flat, loss, r_set, f_set, ucfg, eta_abs, run=ro,
                                       test=test_set)
             _attach_run(report, run.record, notes)
-            _attach_prediction(report, _Forecast(crit, flat, loss, (r_sub, f_sub), basis),
-                               eta_abs, notes)
+            _attach_prediction(report, _Forecast(crit, flat, loss, (r_sub, f_sub), basis,
+                                                 opts.prescription), eta_abs, notes)
             theta_un = run.theta
             timings["unlearn_s"] = time.perf_counter() - t0
         elif ro.unlearn_steps > 0:

@@ -25,7 +25,8 @@ import torch
 from torch.func import grad, vmap
 
 from numerics.apps.diagnose.data import DataSet, FlatModel, LossFn
-from numerics.core.forcing import Forcing, forced_moments
+from numerics.core.forcing import Forcing, forced_steps
+from numerics.core.horizon import check_horizon
 from numerics.core.operator import SecondMomentOperator
 
 __all__ = ["projected_gradients", "LossLevel", "Prediction", "predict_steps", "CHUNK"]
@@ -133,16 +134,16 @@ def predict_steps(op: SecondMomentOperator, forcing: Forcing, eta: float, event:
         return Prediction(None, "the loss level or the forget loss at w* is not finite")
     if gap <= 0.0:
         return Prediction(0, None)
-    mom = forced_moments(op, forcing, eta, horizon)
+    check_horizon(horizon, "horizon")
     gf = (forcing.forget.mean(axis=0) if forcing.forget is not None
           else np.zeros(op.ambient_dim))
     Hf = op.basis @ op.mean_forget @ op.basis.T  # ambient coordinates, like the moments
-    r = _radii(mom.mean, gf, Hf, gap)
-    hit = np.flatnonzero(np.isfinite(mom.second) & (mom.second >= r * r))
-    if hit.size:
-        return Prediction(int(hit[0]), None)
-    if not np.all(np.isfinite(mom.second)):
-        return Prediction(None, "the predicted mean-square displacement is not finite")
+    for t, m, second in forced_steps(op, forcing, eta, horizon):  # stops at the first hit
+        if not np.isfinite(second):
+            return Prediction(None, "the predicted mean-square displacement is not finite")
+        r = float(_radii(m[None, :], gf, Hf, gap)[0])
+        if second >= r * r:
+            return Prediction(t, None)
     return Prediction(None, f"resists within the horizon of {horizon} steps: the root-mean-square "
                             "displacement stays below the radius at which the quadratic model of "
                             "the forget loss reaches the level")

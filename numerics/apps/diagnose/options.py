@@ -141,6 +141,11 @@ class PrescriptionOptions(Options):
     prescribe: bool = option(True, help="skip the prescriptions")
     grid_size: int = option(8, flag="--grid", check=_grid,
                             help="alpha grid size for the figure and the alpha prescriptions")
+    within: int | None = option(None, type=int, metavar="K", check=at_least(1),
+                                help="horizon of the finite-horizon prescriptions: what makes it "
+                                     "escape within K steps, what keeps it resisting for K steps "
+                                     "(predicted steps to escape; needs the unlearning run's "
+                                     "event)", default_text="the run's unlearn_steps")
     steps_grid: int = option(6, check=at_least(0),
                              help="points per axis of the (alpha, eta) map of predicted "
                                   "mean-square steps to escape in the figure (0 skips it)")

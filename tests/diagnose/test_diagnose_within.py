@@ -1,0 +1,145 @@
+"""Prescriptions for escaping within / resisting for K steps (numerics.apps.diagnose.within)."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from numerics.apps.diagnose import diagnose
+from numerics.apps.diagnose.criterion import Criterion
+from numerics.apps.diagnose.forecast import LossLevel
+from numerics.apps.diagnose.options import DiagnoseOptions
+from numerics.apps.diagnose.within import (
+    ATOL,
+    RTOL,
+    StepsModel,
+    WithinOptions,
+    within_prescriptions,
+)
+from numerics.apps.examples.outliers import half_squares, problem
+from numerics.core.forcing import Forcing
+from numerics.core.inputs import InputError
+from numerics.core.pools import make_pool
+
+K = 60
+GAP = 0.05
+
+
+def _enumerated_moments(Hr, Hf, gr, gf, alpha, br, bf, eta, T):
+    """Exact E|delta_t|^2 and E delta_t of the augmented recursion, every WOR batch pair."""
+    d = Hr.shape[1]
+    Ms = []
+    for a in itertools.combinations(range(len(Hr)), br):
+        for b in itertools.combinations(range(len(Hf)), bf):
+            a_, b_ = list(a), list(b)
+            M = np.eye(d + 1)
+            M[:d, :d] -= eta * ((1 - alpha) * Hr[a_].mean(0) - alpha * Hf[b_].mean(0))
+            M[:d, d] = -eta * ((1 - alpha) * gr[a_].mean(0) - alpha * gf[b_].mean(0))
+            Ms.append(M)
+    N = np.zeros((d + 1, d + 1))
+    N[d, d] = 1.0
+    mean, second = [np.zeros(d)], [0.0]
+    for _ in range(T):
+        N = sum(M @ N @ M.T for M in Ms) / len(Ms)
+        mean.append(N[:d, d].copy())
+        second.append(float(np.trace(N[:d, :d])))
+    return np.array(mean), np.array(second)
+
+
+def _instance():
+    rng = np.random.default_rng(5)
+    d, nr, nf = 3, 4, 2
+    Fr, Ff = rng.standard_normal((nr, d, 1)), rng.standard_normal((nf, d, 1))
+    gr, gf = 0.2 * rng.standard_normal((nr, d)), 0.2 * rng.standard_normal((nf, d))
+    return Fr, Ff, gr, gf
+
+
+def _enumerated_step(alpha: float, eta: float) -> int | None:
+    """First t <= K at which the enumerated rms displacement reaches the quadratic-model radius."""
+    Fr, Ff, gr, gf = _instance()
+    Hr = np.einsum("nak,nbk->nab", Fr, Fr)
+    Hf = np.einsum("nak,nbk->nab", Ff, Ff)
+    mean, second = _enumerated_moments(Hr, Hf, gr, gf, alpha, 2, 1, eta, K)
+    u = mean / np.maximum(np.linalg.norm(mean, axis=1), 1e-300)[:, None]
+    rms = np.sqrt(second)
+    loss = rms * (u @ gf.mean(0)) + 0.5 * rms**2 * np.einsum("ti,ij,tj->t", u, Hf.mean(0), u)
+    hit = np.flatnonzero(loss[1:] >= GAP)
+    return int(hit[0]) + 1 if hit.size else None
+
+
+def _model() -> StepsModel:
+    Fr, Ff, gr, gf = _instance()
+    crit = Criterion(make_pool(Fr, None, "retain"), make_pool(Ff, None, "forget"), "wor")
+    return StepsModel(crit, Forcing(gr, gf), LossLevel(1.0, 1.0 + GAP), (2, 1))
+
+
+@pytest.mark.parametrize(("alpha", "eta"), [(0.3, 0.02), (0.3, 0.08), (0.3, 0.2), (0.0, 0.05)])
+def test_prescribed_edges_match_the_enumerated_affine_recursion(alpha, eta):
+    # An independent route: every WOR batch pair enumerated, the exact augmented second moments,
+    # and the quadratic model's loss at the rms displacement.  The prescribed value must reach the
+    # goal and a value just outside the bisection's precision, on the user's side, must not.
+    alpha = 0.3
+    out = within_prescriptions(_model(), WithinOptions(alpha, eta, K))
+    now = _enumerated_step(alpha, eta)
+    assert out["steps_predicted"] == now
+    escapes_now = now is not None
+    checked = 0
+    for p in out["prescriptions"]:
+        assert p.goal == ("resist_for" if escapes_now else "escape_within")
+        if p.value is None:  # "none": the far end of the search keeps the user's state
+            end = p.check["searched_to"]
+            far = (alpha, end) if p.knob == "eta" else (end, eta)
+            assert (_enumerated_step(*far) is not None) == escapes_now, p.text
+            continue
+        v = float(p.value)
+        if p.knob == "eta":
+            inside, outside = (alpha, v), (alpha, v * (1 + 2 * RTOL) ** (-1 if v > eta else 1))
+        else:
+            inside, outside = (v, eta), (v + (-2 if v > alpha else 2) * ATOL, eta)
+        assert (_enumerated_step(*inside) is None) == escapes_now, (p.knob, v)
+        assert (_enumerated_step(*outside) is None) != escapes_now, (p.knob, v)
+        assert p.check["at"]["steps_predicted"] == _enumerated_step(*inside)
+        checked += 1
+    assert checked >= 1
+
+
+def test_within_must_be_a_positive_integer():
+    with pytest.raises(InputError, match="within"):
+        within_prescriptions(_model(), WithinOptions(0.3, 0.02, 0))
+    with pytest.raises(InputError):
+        DiagnoseOptions.of(within=0)
+
+
+def _rediagnose(alpha: float, eta: float, steps: int, batches: tuple[int, int]):
+    model, r, f = problem()
+    opts = DiagnoseOptions.of(alpha=alpha, eta=eta, batch_retain=batches[0],
+                              batch_forget=batches[1], seed=0, unlearn_steps=steps,
+                              prescribe=False, progress=False, deletion=False)
+    return diagnose(model, half_squares, r, f, opts)
+
+
+@pytest.mark.parametrize(("eta", "batches"), [(0.002, (36, 4)), (0.001, (8, 2))])
+def test_prescribed_point_rediagnosed_reaches_the_goal(eta, batches):
+    # diagnose's own prescriptions, applied: a fresh diagnose at the prescribed (alpha, eta) with
+    # a run of K steps predicts escape within K (escape_within) or none within K (resist_for).
+    model, r, f = problem()
+    steps = 200
+    opts = DiagnoseOptions.of(alpha=0.6, eta=eta, batch_retain=batches[0],
+                              batch_forget=batches[1], seed=0, unlearn_steps=steps,
+                              progress=False, deletion=False, steps_grid=0)
+    rep = diagnose(model, half_squares, r, f, opts)
+    within = [p for p in rep.prescriptions if p["goal"] in ("escape_within", "resist_for")]
+    assert {p["knob"] for p in within} == {"alpha", "eta"}
+    escapes_now = rep.steps_to_escape_predicted is not None
+    for p in within:
+        assert p["goal"] == ("resist_for" if escapes_now else "escape_within")
+        assert p["value"] is not None, p["text"]
+        a, e = (p["value"], eta) if p["knob"] == "alpha" else (0.6, p["value"])
+        again = _rediagnose(a, e, steps, batches)
+        if p["goal"] == "escape_within":
+            assert again.steps_to_escape_predicted is not None
+            assert again.steps_to_escape_predicted <= steps
+        else:
+            assert again.steps_to_escape_predicted is None, again.steps_to_escape_predicted
