@@ -5,6 +5,8 @@ scheme's own test module ``tests/sampling/test_<name>.py`` (its ``enumerate_batc
 yields ``(probability, multiplicities)`` for every possible batch, written from the scheme's
 definition).  Tests that need an independent exact law of a scheme read it here, so a new scheme
 brings its enumeration once, in its own test module.
+
+``one_thread``: one BLAS/torch thread for a test (made autouse by the diagnose and fuzz folders).
 """
 
 from __future__ import annotations
@@ -51,3 +53,16 @@ def batch_enumeration() -> Callable[[str], Enumeration]:
 def enumerated_count_pmf() -> Callable[[str, int, int, int], dict[int, float]]:
     """``enumerated_count_pmf(name, n, B, m)``: exact marked-count pmf by enumeration."""
     return count_pmf_by_enumeration
+
+
+@pytest.fixture
+def one_thread():
+    """One BLAS/torch thread for the test (small problems: fastest, and timings stay stable)."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    prev = torch.get_num_threads()
+    torch.set_num_threads(1)
+    with threadpool_limits(1):
+        yield
+    torch.set_num_threads(prev)

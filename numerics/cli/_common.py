@@ -13,6 +13,7 @@ import numpy as np
 from numerics.core.inputs import InputError, UnlearningConfig, check_alpha
 from numerics.core.npz import read_arrays
 from numerics.core.operator import SecondMomentOperator
+from numerics.core.report import operator_report
 from numerics.core.serialise import jsonable
 from theory.sampling import sampling_help
 
@@ -92,3 +93,17 @@ def emit(record: dict[str, Any], as_json: bool) -> None:
         if isinstance(value, float):
             value = f"{value:.10g}"
         print(f"{key:<{width}}  {value}")
+
+
+def run_operator_report(args: argparse.Namespace) -> int:
+    """``radius`` and ``threshold``: print the operator report of the parsed arguments; exit 0."""
+    op = load_operator(args)
+    emit(operator_report(op, eta=args.eta, method=args.method), args.json)
+    return 0
+
+
+#: The first lines of the ``radius``/``threshold`` examples: a small ``.npz`` of factors.
+EXAMPLE_FACTORS = """\
+python -c "import numpy as np; r = np.random.default_rng(0); \\
+np.savez('H.npz', retain=r.normal(size=(20, 8, 1)), forget=r.normal(size=(4, 8, 1)))"
+"""

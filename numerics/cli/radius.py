@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from numerics.cli._common import add_operator_arguments, emit, load_operator
-from numerics.core.report import operator_report
+from numerics.cli._common import (
+    EXAMPLE_FACTORS,
+    add_operator_arguments,
+    run_operator_report,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -14,20 +17,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="rho(T(eta)) on the active subspace, the mean-escape test and "
                                    "the exact mean-square threshold.")
     add_operator_arguments(p)
-    p.set_defaults(func=run)
-
-
-def run(args: argparse.Namespace) -> int:
-    """Print the report; exit 0."""
-    op = load_operator(args)
-    emit(operator_report(op, eta=args.eta, method=args.method), args.json)
-    return 0
+    p.set_defaults(func=run_operator_report)
 
 
 #: Runnable examples closing ``--help`` (:mod:`numerics.cli._help`).
-EXAMPLES = """\
-python -c "import numpy as np; r = np.random.default_rng(0); \\
-np.savez('H.npz', retain=r.normal(size=(20, 8, 1)), forget=r.normal(size=(4, 8, 1)))"
+EXAMPLES = EXAMPLE_FACTORS + """\
 unlearnstab radius --hessians H.npz --factors \\
     --eta 0.3 --alpha 0.1 --batch-retain 4 --batch-forget 2
 """

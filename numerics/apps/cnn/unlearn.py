@@ -93,6 +93,26 @@ def draw_batches(rng: np.random.Generator, n: int, batch: int, steps: int,
     return sample_weights(rng, sampling, n, batch, steps)
 
 
+def _loop_options(retain: np.ndarray, forget: np.ndarray,
+                  ucfg: UnlearnConfig) -> GradientDifferenceOptions:
+    """The validated loop options of ``ucfg`` for these index sets (non-empty, batches fit)."""
+    if retain.size == 0 or forget.size == 0:
+        raise InputError("unlearning needs non-empty retain and forget sets")
+    return GradientDifferenceOptions(
+        ucfg.eta, UnlearningConfig(ucfg.alpha, ucfg.batch_retain, ucfg.batch_forget,
+                                   ucfg.sampling), ucfg.steps, ucfg.seed,
+    ).validated(retain.size, forget.size)
+
+
+def _weights(opts: GradientDifferenceOptions, retain: np.ndarray, forget: np.ndarray,
+             n: int) -> np.ndarray:
+    wr, wf = step_weights(opts, retain.size, forget.size)
+    weights = np.zeros((opts.steps, n))
+    weights[:, retain] = wr
+    weights[:, forget] = wf
+    return weights
+
+
 def unlearning_weights(retain: np.ndarray, forget: np.ndarray, n: int,
                        ucfg: UnlearnConfig) -> np.ndarray:
     r"""Per-step weights :math:`\omega_{t,i}` on the training set, ``(steps, n)``.
@@ -103,17 +123,7 @@ def unlearning_weights(retain: np.ndarray, forget: np.ndarray, n: int,
     same batches.
     """
     retain, forget = np.asarray(retain), np.asarray(forget)
-    if retain.size == 0 or forget.size == 0:
-        raise InputError("unlearning needs non-empty retain and forget sets")
-    opts = GradientDifferenceOptions(
-        ucfg.eta, UnlearningConfig(ucfg.alpha, ucfg.batch_retain, ucfg.batch_forget,
-                                   ucfg.sampling), ucfg.steps, ucfg.seed,
-    ).validated(retain.size, forget.size)
-    wr, wf = step_weights(opts, retain.size, forget.size)
-    weights = np.zeros((opts.steps, n))
-    weights[:, retain] = wr
-    weights[:, forget] = wf
-    return weights
+    return _weights(_loop_options(retain, forget, ucfg), retain, forget, n)
 
 
 def unlearn(W_star: torch.Tensor, X: torch.Tensor, y: torch.Tensor, retain: np.ndarray,
@@ -121,20 +131,11 @@ def unlearn(W_star: torch.Tensor, X: torch.Tensor, y: torch.Tensor, retain: np.n
     r"""Run gradient-difference unlearning for ``ucfg.steps`` steps (see the module docstring)."""
     check_weights(W_star, X.shape[2])
     retain, forget = np.asarray(retain), np.asarray(forget)
-    if retain.size == 0 or forget.size == 0:
-        raise InputError("unlearning needs non-empty retain and forget sets")
-    opts = GradientDifferenceOptions(
-        ucfg.eta, UnlearningConfig(ucfg.alpha, ucfg.batch_retain, ucfg.batch_forget,
-                                   ucfg.sampling), ucfg.steps, ucfg.seed,
-    ).validated(retain.size, forget.size)
-    K = opts.steps
-    wr, wf = step_weights(opts, retain.size, forget.size)
-    n = X.shape[0]
+    opts = _loop_options(retain, forget, ucfg)
+    K, n = opts.steps, X.shape[0]
     # per-step weights omega_{t,i} on the full training set: (1 - alpha) x retain batch weights
     # minus alpha x forget batch weights, so that the step is -eta * sum_i omega_i grad l_i.
-    weights = np.zeros((K, n))
-    weights[:, retain] = wr
-    weights[:, forget] = wf
+    weights = _weights(opts, retain, forget, n)
     weights = torch.as_tensor(weights, dtype=X.dtype, device=X.device)
     outputs = torch.empty((K + 1, n), dtype=X.dtype, device=X.device)
     distance = torch.zeros(K + 1, dtype=X.dtype, device=X.device)
