@@ -1,6 +1,8 @@
 """Command-line options shared by every command that runs a sweep (``frontier``, ``verify``, CNN).
 
-The options are the fields of :class:`SweepOptions` (each with its flag and help).  A command
+The options are the fields of :class:`SweepOptions` (each with its flag and help); those that say
+where and how cells run, without the progress switch, are :class:`ExecutionOptions`, which
+``diagnose`` carries as one of its option groups (the same flags, written once).  A command
 calls :func:`add_sweep_arguments` on its parser and passes :func:`sweep_options` of the parsed
 arguments (a :class:`~numerics.sweep.engine.SweepSettings`) and ``--store`` to
 :func:`numerics.sweep.run_sweep`; the options then mean the same everywhere.
@@ -17,12 +19,12 @@ from numerics.core.options import Options, add_options, option, options_from_arg
 from numerics.sweep.engine import SweepSettings
 from numerics.sweep.executors import EXECUTORS
 
-__all__ = ["SweepOptions", "add_sweep_arguments", "sweep_options", "parse_values"]
+__all__ = ["ExecutionOptions", "SweepOptions", "add_sweep_arguments", "sweep_options", "parse_values"]
 
 
 @dataclass(frozen=True)
-class SweepOptions(Options):
-    """The sweep-execution options of the command line (see docs/sweeps.md)."""
+class ExecutionOptions(Options):
+    """Where and how the cells of a sweep run: store, executor, workers, chunks, retries."""
 
     kind = "sweep option"
 
@@ -44,7 +46,6 @@ class SweepOptions(Options):
                              help="cells per task for processes and dask; raise it when cells "
                                   "take only milliseconds")
     retry_failed: bool = option(False, help="run again the cells stored as failed")
-    quiet: bool = option(False, help="no progress bar")
 
     def validate(self) -> None:
         """The executor the options imply, and counts >= 1 (errors name the flags)."""
@@ -78,7 +79,7 @@ class SweepOptions(Options):
         Parameters
         ----------
         progress:
-            Show a progress bar (default: unless ``--quiet``).
+            Show a progress bar (default: no).
 
         Returns
         -------
@@ -87,10 +88,32 @@ class SweepOptions(Options):
         """
         executor = self.resolved_executor()
         workers = self.dask_workers if executor == "dask" else self.workers
-        show = (not self.quiet) if progress is None else progress
         return SweepSettings(executor=executor, workers=workers, scheduler=self.scheduler,
-                             retry_failed=self.retry_failed, progress=show,
+                             retry_failed=self.retry_failed, progress=bool(progress),
                              chunk_size=self.chunk_size)
+
+
+@dataclass(frozen=True)
+class SweepOptions(ExecutionOptions):
+    """The sweep-execution options of the command line (see docs/sweeps.md)."""
+
+    quiet: bool = option(False, help="no progress bar")
+
+    def settings(self, *, progress: bool | None = None) -> SweepSettings:
+        """The engine settings these options describe.
+
+        Parameters
+        ----------
+        progress:
+            Show a progress bar (default: unless ``--quiet``).
+
+        Returns
+        -------
+        SweepSettings
+            Executor, workers, scheduler, retries, progress and chunk size.
+        """
+        show = (not self.quiet) if progress is None else progress
+        return super().settings(progress=show)
 
 
 def add_sweep_arguments(parser: argparse.ArgumentParser, *, quiet: bool = True) -> None:

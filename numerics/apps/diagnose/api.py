@@ -55,6 +55,7 @@ from numerics.apps.diagnose.options import (
 )
 from numerics.apps.diagnose.prescribe import REPORT_TOL, prescribe, steps_map
 from numerics.apps.diagnose.route import DEFAULT_BUDGET_GB, compute_curvature
+from numerics.apps.diagnose.spread import spreading
 from numerics.apps.diagnose.stationary import STATIONARY_TOL, stationarity
 from numerics.apps.diagnose.subspace_route import SubspaceTarget, subspace_curvature
 from numerics.apps.diagnose.unlearn import gradient_difference
@@ -427,7 +428,8 @@ def diagnose_curvature(retain: Any, forget: Any, options: DiagnoseOptions | None
     coh = _coherence_signed_safe(fr, ff, retain_signs, forget_signs)
     oos, _ = out_of_span_fraction(red.factors[0], red.factors[1])
     timings["curvature_s"] = time.perf_counter() - t0
-    res = _analyse(crit, un, cfg, pres)
+    with spreading(opts.execution, opts.run.threads, progress=opts.run.progress):
+        res = _analyse(crit, un, cfg, pres)
     signed = retain_signs is not None or forget_signs is not None
     info = {"route": "given", "exact": True, "omits": "nothing (curvature given)",
             "indefinite": bool(signed), "n_params": int(fr.shape[1]), "active_dim": red.rank,
@@ -539,7 +541,8 @@ def diagnose(model: torch.nn.Module, loss: Callable[[torch.Tensor, torch.Tensor]
     dt = resolve_dtype(dev, cv.dtype)
     if not isinstance(model, torch.nn.Module):
         raise InputError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    with thread_limit(ro.threads):
+    with thread_limit(ro.threads), spreading(opts.execution, ro.threads, device=str(dev),
+                                             progress=ro.progress) as spread:
         work = copy.deepcopy(model).to(device=dev, dtype=dt)
         flat = FlatModel(work)
         sets = {name: as_dataset(d, name).to(dev, dt)
@@ -622,6 +625,7 @@ def diagnose(model: torch.nn.Module, loss: Callable[[torch.Tensor, torch.Tensor]
         elif dl.deletion:
             notes.append("deletion check skipped: it needs a train(inputs, targets, seed) -> "
                          "model callable (entry key 'train') to retrain without the forget set")
+        notes.extend(spread.notes())
         flat.restore()
         timings["total_s"] = time.perf_counter() - t_all
         report.peak_memory_gb = peak_memory_gb()

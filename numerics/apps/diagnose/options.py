@@ -1,4 +1,4 @@
-"""The options of :func:`~numerics.apps.diagnose.diagnose`, in five small groups.
+"""The options of :func:`~numerics.apps.diagnose.diagnose`, in six small groups.
 
 Each field is written once here: its default, its check, and its ``unlearnstab diagnose`` flag
 with the flag's help (:mod:`numerics.core.options`).  An entry's ``options`` dict and the
@@ -21,6 +21,7 @@ from numerics.apps.diagnose.route import DEFAULT_BUDGET_GB, ROUTES
 from numerics.core.device import DEVICES, DTYPES
 from numerics.core.inputs import InputError, check_alpha, check_eta, check_sampling
 from numerics.core.options import Options, at_least, group, option, positive
+from numerics.sweep.options import ExecutionOptions
 from theory.sampling import sampling_help
 
 __all__ = ["UnlearningOptions", "CurvatureOptions", "RunOptions", "DeletionOptions",
@@ -162,3 +163,6 @@ class DiagnoseOptions(Options):
     run: RunOptions = group(RunOptions)
     deletion: DeletionOptions = group(DeletionOptions)
     prescription: PrescriptionOptions = group(PrescriptionOptions)
+    #: Where the per-sample curvature chunks and the prescriptions' grid run (the sweep
+    #: engine's executors: ``--executor processes|dask``, ``--scheduler ADDR``, ...).
+    execution: ExecutionOptions = group(ExecutionOptions)

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from numerics.apps.diagnose.criterion import Criterion, Point
+from numerics.apps.diagnose.spread import mapper
 
 __all__ = ["Prescription", "prescribe", "steps_map", "MARGIN", "REPORT_TOL"]
 
@@ -232,6 +233,42 @@ def _eta_prescriptions(crit: Criterion, cur: Point) -> list[Prescription]:
     return out
 
 
+def eta_star_at(crit: Criterion, at: tuple[float, int, int]) -> float | None:
+    r""":math:`\eta^\star_{ms}` at ``(alpha, batch_retain, batch_forget)`` (one grid point).
+
+    Parameters
+    ----------
+    crit:
+        The criterion.
+    at:
+        The configuration.
+
+    Returns
+    -------
+    float or None
+        :meth:`Criterion.eta_star <numerics.apps.diagnose.criterion.Criterion.eta_star>`.
+    """
+    return crit.eta_star(*at)
+
+
+def rho_at(crit: Criterion, at: tuple[float, float, int, int]) -> float:
+    r""":math:`\rho(\mathcal T(\eta;\alpha))` at ``(eta, alpha, batch_retain, batch_forget)``.
+
+    Parameters
+    ----------
+    crit:
+        The criterion.
+    at:
+        The configuration.
+
+    Returns
+    -------
+    float
+        :meth:`Criterion.rho <numerics.apps.diagnose.criterion.Criterion.rho>`.
+    """
+    return crit.rho(*at)
+
+
 def alpha_grid(crit: Criterion, alpha_c: float, size: int, batch_retain: int,
                batch_forget: int) -> dict[str, Any]:
     r""":math:`\eta^\star_{ms}(\alpha)` on ``size`` points of :math:`[0,\alpha_c)` (the figure's boundary)."""
@@ -239,7 +276,7 @@ def alpha_grid(crit: Criterion, alpha_c: float, size: int, batch_retain: int,
         pts = [0.0] if size >= 1 else []
     else:
         pts = list(alpha_c * np.arange(size) / size)
-    stars = [crit.eta_star(a, batch_retain, batch_forget) for a in pts]
+    stars = mapper().map(eta_star_at, crit, [(a, batch_retain, batch_forget) for a in pts])
     return {"alpha": [float(a) for a in pts], "eta_star": stars, "alpha_c": alpha_c}
 
 
@@ -285,11 +322,14 @@ def steps_map(crit: Criterion, cur: Point, top: float, size: int,
     """
     alphas = np.linspace(0.0, 1.0, size)
     etas = np.geomspace(top / 30.0, top, size)
+    points = [(float(e), float(a), cur.batch_retain, cur.batch_forget)
+              for a in alphas for e in etas]
+    rhos = iter(mapper().map(rho_at, crit, points))
     steps = []
-    for a in alphas:
+    for _ in alphas:
         row = []
-        for e in etas:
-            rho = crit.rho(float(e), float(a), cur.batch_retain, cur.batch_forget)
+        for _ in etas:
+            rho = next(rhos)
             row.append(float(np.log(growth) / np.log(rho)) if rho > 1.0 else None)
         steps.append(row)
     return {"alpha": alphas.tolist(), "eta": etas.tolist(), "steps": steps, "growth": growth,

@@ -44,6 +44,7 @@ from torch.func import hessian, jacrev, vmap
 from tqdm.auto import tqdm
 
 from numerics.apps.diagnose.data import DataSet, FlatModel
+from numerics.apps.diagnose.spread import mapper
 from numerics.core.inputs import InputError
 from numerics.core.pools import signed_factors
 from numerics.curvature.coherence import Coherence, coherence, coherence_dense
@@ -158,48 +159,96 @@ def _chunks(n: int, size: int):
 
 def dense_hessians(flat: FlatModel, loss: Callable, data: DataSet, *, chunk: int,
                    bar: tqdm | None = None) -> torch.Tensor:
-    r"""Exact per-sample Hessians ``(n, P, P)`` in chunks of ``chunk`` samples (``vmap``)."""
-    fn = vmap(hessian(_sample_loss(flat, loss)), in_dims=(None, 0, 0))
-    out = []
-    for a, b in _chunks(data.n, chunk):
-        try:
-            out.append(fn(flat.theta, data.inputs[a:b], data.targets[a:b]).detach())
-        except RuntimeError as exc:
-            raise InputError(_VMAP_HINT.format(err=str(exc).splitlines()[0])) from None
-        if bar is not None:
-            bar.update(b - a)
+    r"""Exact per-sample Hessians ``(n, P, P)`` in chunks of ``chunk`` samples (``vmap``).
+
+    The chunks are evaluated by the active :func:`~numerics.apps.diagnose.spread.mapper` (in
+    process unless ``diagnose`` spreads them over an executor).
+    """
+    bounds = list(_chunks(data.n, chunk))
+    items = [(data.inputs[a:b], data.targets[a:b]) for a, b in bounds]
+    out = mapper().map(dense_chunk, (flat, loss), items, done=_advance(bar, bounds))
     h = torch.cat(out)
     return 0.5 * (h + h.transpose(1, 2))
 
 
+def _advance(bar: tqdm | None, bounds: list[tuple[int, int]]) -> Callable[[int], None] | None:
+    """Progress callback: chunk ``i`` done advances ``bar`` by its number of samples."""
+    if bar is None:
+        return None
+    return lambda i: bar.update(bounds[i][1] - bounds[i][0])
+
+
+def dense_chunk(model: tuple[FlatModel, Callable], chunk: tuple[torch.Tensor, torch.Tensor]
+                ) -> torch.Tensor:
+    r"""Exact Hessians :math:`\nabla^2_\theta\ell_i` ``(b, P, P)`` of one chunk of samples.
+
+    Parameters
+    ----------
+    model:
+        ``(flat, loss)``: the model as a function of its flat parameters, and the loss.
+    chunk:
+        ``(inputs, targets)`` of the chunk's ``b`` samples.
+
+    Returns
+    -------
+    torch.Tensor
+        The Hessians at :math:`\theta^\star` (not yet symmetrised).
+    """
+    flat, loss = model
+    fn = vmap(hessian(_sample_loss(flat, loss)), in_dims=(None, 0, 0))
+    try:
+        return fn(flat.theta, chunk[0], chunk[1]).detach()
+    except RuntimeError as exc:
+        raise InputError(_VMAP_HINT.format(err=str(exc).splitlines()[0])) from None
+
+
 def _ggn_pieces(flat: FlatModel, loss: Callable, data: DataSet, *, chunk: int,
                 bar: tqdm | None) -> tuple[torch.Tensor, torch.Tensor]:
-    r"""Per-sample output Jacobians ``(n, C, P)`` and output curvatures :math:`\Lambda_i` ``(n, C, C)``."""
+    r"""Per-sample output Jacobians ``(n, C, P)`` and output curvatures :math:`\Lambda_i` ``(n, C, C)``.
+
+    The chunks are evaluated by the active :func:`~numerics.apps.diagnose.spread.mapper`.
+    """
+    bounds = list(_chunks(data.n, chunk))
+    items = [(data.inputs[a:b], data.targets[a:b]) for a, b in bounds]
+    out = mapper().map(ggn_chunk, (flat, loss), items, done=_advance(bar, bounds))
+    return torch.cat([j for j, _ in out]), torch.cat([lam for _, lam in out])
+
+
+def ggn_chunk(model: tuple[FlatModel, Callable], chunk: tuple[torch.Tensor, torch.Tensor]
+              ) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""Output Jacobians :math:`J_i` ``(b, C, P)`` and :math:`\Lambda_i=\nabla^2_f\ell_i` ``(b, C, C)`` of one chunk.
+
+    Parameters
+    ----------
+    model:
+        ``(flat, loss)``: the model as a function of its flat parameters, and the loss.
+    chunk:
+        ``(inputs, targets)`` of the chunk's ``b`` samples.
+
+    Returns
+    -------
+    tuple[torch.Tensor, torch.Tensor]
+        The Jacobians and the output curvatures at :math:`\theta^\star`.
+    """
+    flat, loss = model
+    x, t = chunk
     with torch.no_grad():
-        out_shape = flat.single(flat.theta, data.inputs[0]).shape
+        out_shape = flat.single(flat.theta, x[0]).shape
 
-    def flat_out(theta: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        return flat.single(theta, x).reshape(-1)
+    def flat_out(theta: torch.Tensor, xi: torch.Tensor) -> torch.Tensor:
+        return flat.single(theta, xi).reshape(-1)
 
-    def loss_of_out(o: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        return loss(o.reshape(out_shape).unsqueeze(0), t.unsqueeze(0)).reshape(())
+    def loss_of_out(o: torch.Tensor, ti: torch.Tensor) -> torch.Tensor:
+        return loss(o.reshape(out_shape).unsqueeze(0), ti.unsqueeze(0)).reshape(())
 
-    jac_fn = vmap(jacrev(flat_out), in_dims=(None, 0))
-    out_fn = vmap(flat_out, in_dims=(None, 0))
-    lam_fn = vmap(hessian(loss_of_out))
-    jacs, lams = [], []
-    for a, b in _chunks(data.n, chunk):
-        x, t = data.inputs[a:b], data.targets[a:b]
-        try:
-            jacs.append(jac_fn(flat.theta, x).detach())
-            with torch.no_grad():
-                o = out_fn(flat.theta, x)
-            lams.append(lam_fn(o, t).detach())
-        except RuntimeError as exc:
-            raise InputError(_VMAP_HINT.format(err=str(exc).splitlines()[0])) from None
-        if bar is not None:
-            bar.update(b - a)
-    return torch.cat(jacs), torch.cat(lams)
+    try:
+        jac = vmap(jacrev(flat_out), in_dims=(None, 0))(flat.theta, x).detach()
+        with torch.no_grad():
+            o = vmap(flat_out, in_dims=(None, 0))(flat.theta, x)
+        lam = vmap(hessian(loss_of_out))(o, t).detach()
+    except RuntimeError as exc:
+        raise InputError(_VMAP_HINT.format(err=str(exc).splitlines()[0])) from None
+    return jac, lam
 
 
 #: What to do when the loss is not convex in the model output (the Gauss-Newton route fails).
