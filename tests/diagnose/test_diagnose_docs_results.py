@@ -35,6 +35,10 @@ def test_docs_digits_table_matches_the_code():
     assert opts == digits.OPTIONS, "docs/results/digits.md was written with other OPTIONS"
     for kind in digits.KINDS:
         assert text.count(f"\n| {kind} |") == 2, f"forget kind {kind!r} missing from a table"
+    for columns in (digits.TABLE_DIAGNOSE, digits.TABLE_OUTCOME):
+        header = "| " + " | ".join(name for name, _ in columns) + " |"
+        assert header in text, ("docs/results/digits.md has other columns than the code's "
+                                f"tables; regenerate it (missing header {header[:60]}...)")
 
 
 def test_table_at_small_size_records_its_configuration_and_resumes(monkeypatch, tmp_path):
