@@ -89,6 +89,22 @@ def _stack(factors: np.ndarray) -> np.ndarray:
     return factors.transpose(0, 2, 1).reshape(n * k, d)
 
 
+def _kron_gram(dense: np.ndarray) -> np.ndarray:
+    r""":math:`\sum_iH_i\otimes H_i` (``d^2 x d^2``) for dense symmetric ``(n, d, d)`` Hessians.
+
+    Entrywise :math:`(\sum_iH_i\otimes H_i)_{(a,c),(b,e)}=\sum_i(H_i)_{ab}(H_i)_{ce}=G_{(a,b),(c,e)}`
+    with :math:`G=\sum_i\operatorname{vec}H_i\operatorname{vec}H_i^\top`, one ``d^2 x n`` by
+    ``n x d^2`` matrix product, :math:`O(nd^4)` (the factor form
+    :math:`[F_i\otimes F_i]` costs :math:`O(nk^2d^4)`), then an index permutation.
+    """
+    n, d, _ = dense.shape
+    H = 0.5 * (dense + dense.transpose(0, 2, 1))
+    flat = H.reshape(n, d * d)
+    G = flat.T @ flat
+    out = G.reshape(d, d, d, d).transpose(0, 2, 1, 3).reshape(d * d, d * d)
+    return 0.5 * (out + out.T)
+
+
 def _top_left_singular(factors: np.ndarray) -> np.ndarray:
     """``(d, n)`` unit top left singular vector of each :math:`F_i` (zero columns stay zero)."""
     if factors.shape[2] == 1:
@@ -312,10 +328,8 @@ class HessianPool(CurvaturePool):
         return _sandwich(self.factors, self.factors, M)
 
     def kron_sum(self) -> np.ndarray:
-        r""":math:`\sum_iH_i\otimes H_i=WW^\top`, :math:`W=[F_i\otimes F_i]_i` (``d^2 x n k^2``)."""
-        F = self.factors
-        W = np.einsum("nak,nbl->abnkl", F, F).reshape(self.d**2, -1)
-        return W @ W.T
+        r""":math:`\sum_iH_i\otimes H_i` from the Gram of the vectorised Hessians (:func:`_kron_gram`)."""
+        return _kron_gram(self.dense())
 
     def with_factors(self, factors: np.ndarray) -> HessianPool:
         """The same samples with new factors."""
@@ -391,13 +405,8 @@ class SignedPool(CurvaturePool):
         return _sandwich(self.factors, self.scaled(), M)
 
     def kron_sum(self) -> np.ndarray:
-        r""":math:`\sum_iH_i\otimes H_i=W_sW^\top` with :math:`W=[F_i\otimes F_i]`, :math:`W_s` signed."""
-        F = self.factors
-        Fs = self.scaled()
-        W = np.einsum("nak,nbl->abnkl", F, F).reshape(self.d**2, -1)
-        Ws = np.einsum("nak,nbl->abnkl", Fs, Fs).reshape(self.d**2, -1)
-        out = Ws @ W.T
-        return 0.5 * (out + out.T)
+        r""":math:`\sum_iH_i\otimes H_i` from the Gram of the vectorised Hessians (:func:`_kron_gram`)."""
+        return _kron_gram(self.dense())
 
     def with_factors(self, factors: np.ndarray) -> SignedPool:
         """The same samples and signs with new factors (``project``, ``rotate``)."""
