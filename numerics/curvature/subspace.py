@@ -9,8 +9,9 @@ With :math:`A=(1-\alpha)\bar H_r-\alpha\bar H_f` available only through products
 3. the leading eigenvectors of :math:`\bar H_f`, taken off the span of the previous ones
    (the forget directions the retain curvature does not see),
 
-each found by Lanczos (``scipy.sparse.linalg.eigsh`` on a ``LinearOperator``), then
-orthonormalised.  The per-sample curvature restricted to :math:`U` (:math:`Q^\top H_iQ`, or the
+all found in one Krylov space shared by the three operators and extended as ``k`` grows
+(:mod:`numerics.curvature.krylov`), then orthonormalised.  The per-sample curvature
+restricted to :math:`U` (:math:`Q^\top H_iQ`, or the
 factors :math:`Q^\top J_i^\top R_i`) becomes an ordinary pool of factors, so the exact
 :class:`~numerics.core.operator.SecondMomentOperator` runs on it unchanged: it gives
 :math:`\lambda_{\min}(A|_U)`, :math:`\rho(\mathcal T(\eta)|_U)` and :math:`\eta^\star_{ms}` of the
@@ -29,12 +30,12 @@ from typing import Any
 
 import numpy as np
 import torch
-from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh
 
 from numerics.core.inputs import UnlearningConfig
 from numerics.core.operator import SecondMomentOperator
 from numerics.core.pools import CurvaturePool, make_pool, signed_factors
 from numerics.curvature.hessians import RootOptions, psd_roots
+from numerics.curvature.krylov import KrylovOptions, SharedKrylov, Want
 from numerics.curvature.matrix_free import MatrixFreeCurvature
 
 __all__ = ["SubspaceOptions", "SubspaceResult", "GrowthInputs", "lanczos_basis", "subspace_pools",
@@ -46,10 +47,6 @@ RTOL = 1e-10
 LEFT_OUT = ("the curvature of the directions orthogonal to the Lanczos subspace (top and bottom "
             "eigenvectors of A, leading retain and forget directions) and their coupling to it "
             "through the batch noise")
-
-#: Largest parameter count at which a Lanczos solve that does not converge falls back to the
-#: dense symmetric eigenproblem (P x P float64: 72 MiB at 3000).
-DENSE_FALLBACK_MAX_P = 3000
 
 
 @dataclass(frozen=True)
@@ -64,13 +61,14 @@ class SubspaceOptions:
         Stop when :math:`\lambda_{\min}(A)`, :math:`\rho(\mathcal T(\eta))` and
         :math:`\eta^\star_{ms}` change by less than ``tol`` (relative) between two sizes.
     lanczos_tol, seed:
-        ARPACK tolerance of the basis eigen-solves and the seed of their start vectors.
+        Residual tolerance of the basis eigenvectors, relative to the operator norm
+        (:class:`~numerics.curvature.krylov.KrylovOptions`), and the seed of the start block.
     """
 
     k0: int = 8
     k_max: int = 256
     tol: float = 0.01
-    lanczos_tol: float = 1e-8
+    lanczos_tol: float = 1e-5
     seed: int = 0
 
 
@@ -87,65 +85,26 @@ class SubspaceResult:
     exact: bool = False
 
 
-def _op(cur: MatrixFreeCurvature, scale: float = 1.0) -> Callable[[np.ndarray], np.ndarray]:
-    def mv(v: np.ndarray) -> np.ndarray:
-        t = torch.as_tensor(np.asarray(v).reshape(cur.P, -1), dtype=cur.theta.dtype,
-                            device=cur.theta.device)
-        return scale * cur.mean_matvec(t).cpu().numpy().reshape(np.shape(v))
-
-    return mv
-
-
-def _eigvecs(mv: Callable[[np.ndarray], np.ndarray], P: int, m: int, which: str,
-             opts: SubspaceOptions) -> np.ndarray:
-    """``m`` Lanczos eigenvectors (``P x m``) of the symmetric map ``mv``."""
-    if m <= 0:
-        return np.zeros((P, 0))
-    lin = LinearOperator((P, P), matvec=mv, matmat=mv, dtype=np.float64)
-    v0 = np.random.default_rng(opts.seed).standard_normal(P)
-    k = min(m, P - 2)
-    try:
-        _, vec = eigsh(lin, k=k, which=which, tol=opts.lanczos_tol, v0=v0)
-        return vec
-    except ArpackNoConvergence:
-        pass
-    # The smallest-algebraic end of an indefinite A converges slowly: a wider Krylov space and
-    # a larger iteration budget first, then (small P only) the dense symmetric eigenproblem.
-    try:
-        _, vec = eigsh(lin, k=k, which=which, tol=opts.lanczos_tol, v0=v0,
-                       ncv=min(P, max(4 * k + 1, 40)), maxiter=50 * P)
-        return vec
-    except ArpackNoConvergence:
-        if P > DENSE_FALLBACK_MAX_P:
-            raise
-    dense = mv(np.eye(P))
-    w, vecs = np.linalg.eigh(0.5 * (dense + dense.T))
-    order = np.argsort(w)
-    pick = order[:k] if which == "SA" else order[::-1][:k]
-    return vecs[:, pick]
-
-
 def lanczos_basis(retain: MatrixFreeCurvature, forget: MatrixFreeCurvature, alpha: float, k: int,
-                  opts: SubspaceOptions) -> np.ndarray:
+                  opts: SubspaceOptions, solver: SharedKrylov | None = None) -> np.ndarray:
     r"""Orthonormal ``P x k'`` basis (:math:`k'\le k`) of the subspace of the module docstring.
 
     ``k`` is split as ``k/4`` bottom and ``k/4`` top eigenvectors of :math:`A`, ``k/4`` of
-    :math:`\bar H_r` and the rest of :math:`\bar H_f`; returns the identity when ``k >= P - 2``.
+    :math:`\bar H_r` and the rest of :math:`\bar H_f`, all from one shared Krylov space
+    (:class:`~numerics.curvature.krylov.SharedKrylov`; pass ``solver`` to extend the space of an
+    earlier call instead of starting again); returns the identity when ``k >= P - 2``.
     """
     P = retain.P
     if k >= P - 2:
         return np.eye(P)
     q = max(k // 4, 1)
-    mr, mf = _op(retain), _op(forget)
-
-    def a_mv(v: np.ndarray) -> np.ndarray:
-        return (1.0 - alpha) * mr(v) - alpha * mf(v)
-
-    cols = [_eigvecs(a_mv, P, q, "SA", opts), _eigvecs(a_mv, P, q, "LA", opts),
-            _eigvecs(mr, P, q, "LA", opts)]
+    if solver is None:
+        solver = SharedKrylov(retain, forget, alpha, KrylovOptions(opts.lanczos_tol,
+                                                                   seed=opts.seed))
+    wants = [Want("A", "bottom", q), Want("A", "top", q), Want("retain", "top", q)]
     if alpha > 0.0:
-        cols.append(_eigvecs(mf, P, max(k - 3 * q, 1), "LA", opts))
-    M = np.concatenate(cols, axis=1)
+        wants.append(Want("forget", "top", max(k - 3 * q, 1)))
+    M = torch.cat(solver.vectors(wants), dim=1).cpu().numpy()
     u, s, _ = np.linalg.svd(M, full_matrices=False)  # forget columns off the earlier span
     return u[:, s > 1e-8 * s[0]]
 
@@ -226,14 +185,16 @@ def grow_subspace(inputs: GrowthInputs, opts: SubspaceOptions | None = None,
     r, f = inputs.retain, inputs.forget
     history: list[dict[str, Any]] = []
     k, prev, change = max(o.k0, 4), None, math.inf
+    solver = SharedKrylov(r, f, inputs.config.alpha, KrylovOptions(o.lanczos_tol, seed=o.seed))
     while True:
-        Q = lanczos_basis(r, f, inputs.config.alpha, k, o)
+        Q = lanczos_basis(r, f, inputs.config.alpha, k, o, solver)
         basis = torch.as_tensor(Q, dtype=r.theta.dtype, device=r.theta.device)
         pr, pf = subspace_pools(r, f, basis)
         nums = _numbers(pr, pf, inputs.config, inputs.eta)
         exact = Q.shape[1] == r.P
         change = 0.0 if exact else (_change(nums, prev) if prev is not None else math.inf)
-        history.append({"k": int(Q.shape[1]), **nums, "change": change})
+        history.append({"k": int(Q.shape[1]), **nums, "change": change,
+                        "krylov_dim": solver.dim, "krylov_converged": solver.converged})
         if progress is not None:
             progress(f"subspace k = {Q.shape[1]}: change {change:.2g}")
         if exact or change < o.tol or k >= o.k_max:
