@@ -191,6 +191,10 @@ class SharedKrylov:
                             dtype=self.K.dtype, device=self.K.device)
         self._append(V)
 
+    def ritz_values(self, want: Want) -> np.ndarray:
+        """Current Ritz values (ascending) of one :class:`Want`, from the space as it stands."""
+        return self._ritz(want).values
+
     def vectors(self, wants: list[Want]) -> list[torch.Tensor]:
         r"""Ritz vectors (``P x count`` each, orthonormal per request) of each :class:`Want`.
 

@@ -39,7 +39,7 @@ from numerics.curvature.krylov import KrylovOptions, SharedKrylov, Want
 from numerics.curvature.matrix_free import MatrixFreeCurvature
 
 __all__ = ["SubspaceOptions", "SubspaceResult", "GrowthInputs", "lanczos_basis", "subspace_pools",
-           "grow_subspace", "LEFT_OUT"]
+           "grow_subspace", "krylov_options", "LEFT_OUT"]
 
 #: Relative cut-off of eigenvalues of the projected per-sample curvature (as the dense route).
 RTOL = 1e-10
@@ -85,6 +85,11 @@ class SubspaceResult:
     exact: bool = False
 
 
+def krylov_options(opts: SubspaceOptions) -> KrylovOptions:
+    """The :class:`~numerics.curvature.krylov.KrylovOptions` of the basis eigen-solves."""
+    return KrylovOptions(opts.lanczos_tol, seed=opts.seed)
+
+
 def lanczos_basis(retain: MatrixFreeCurvature, forget: MatrixFreeCurvature, alpha: float, k: int,
                   opts: SubspaceOptions, solver: SharedKrylov | None = None) -> np.ndarray:
     r"""Orthonormal ``P x k'`` basis (:math:`k'\le k`) of the subspace of the module docstring.
@@ -99,8 +104,7 @@ def lanczos_basis(retain: MatrixFreeCurvature, forget: MatrixFreeCurvature, alph
         return np.eye(P)
     q = max(k // 4, 1)
     if solver is None:
-        solver = SharedKrylov(retain, forget, alpha, KrylovOptions(opts.lanczos_tol,
-                                                                   seed=opts.seed))
+        solver = SharedKrylov(retain, forget, alpha, krylov_options(opts))
     wants = [Want("A", "bottom", q), Want("A", "top", q), Want("retain", "top", q)]
     if alpha > 0.0:
         wants.append(Want("forget", "top", max(k - 3 * q, 1)))
@@ -163,8 +167,9 @@ class GrowthInputs:
 
 
 def grow_subspace(inputs: GrowthInputs, opts: SubspaceOptions | None = None,
-                  progress: Callable[[str], None] | None = None) -> SubspaceResult:
-    """Double ``k`` from ``opts.k0`` until the numbers move by less than ``opts.tol``.
+                  progress: Callable[[str], None] | None = None,
+                  solver: SharedKrylov | None = None) -> SubspaceResult:
+    r"""Double ``k`` from ``opts.k0`` until the numbers move by less than ``opts.tol``.
 
     Parameters
     ----------
@@ -174,6 +179,10 @@ def grow_subspace(inputs: GrowthInputs, opts: SubspaceOptions | None = None,
         :class:`SubspaceOptions`.
     progress:
         Called with a one-line status after each size.
+    solver:
+        A :class:`~numerics.curvature.krylov.SharedKrylov` of the same two sets and
+        :math:`\alpha` to extend (e.g. the one that found :math:`\lambda_{\max}(\bar H_r)`);
+        default a new one.
 
     Returns
     -------
@@ -185,7 +194,8 @@ def grow_subspace(inputs: GrowthInputs, opts: SubspaceOptions | None = None,
     r, f = inputs.retain, inputs.forget
     history: list[dict[str, Any]] = []
     k, prev, change = max(o.k0, 4), None, math.inf
-    solver = SharedKrylov(r, f, inputs.config.alpha, KrylovOptions(o.lanczos_tol, seed=o.seed))
+    if solver is None:
+        solver = SharedKrylov(r, f, inputs.config.alpha, krylov_options(o))
     while True:
         Q = lanczos_basis(r, f, inputs.config.alpha, k, o, solver)
         basis = torch.as_tensor(Q, dtype=r.theta.dtype, device=r.theta.device)

@@ -16,7 +16,6 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 from tqdm.auto import tqdm
 
@@ -24,12 +23,14 @@ from numerics.apps.diagnose.data import DataSet, FlatModel
 from numerics.apps.diagnose.route import Curvature
 from numerics.core.inputs import UnlearningConfig
 from numerics.curvature.coherence import coherence_dense
+from numerics.curvature.krylov import SharedKrylov, Want
 from numerics.curvature.matrix_free import MatrixFreeCurvature, SampleFunctions
 from numerics.curvature.subspace import (
     LEFT_OUT,
     GrowthInputs,
     SubspaceOptions,
     grow_subspace,
+    krylov_options,
 )
 
 __all__ = ["SubspaceTarget", "sample_functions", "subspace_curvature"]
@@ -77,27 +78,21 @@ def subspace_curvature(flat: FlatModel, loss: Callable, sets: tuple[DataSet, Dat
                              chunk_bytes)
     mf = MatrixFreeCurvature(fns, flat.theta, (forget.inputs, forget.targets), "hessian",
                              chunk_bytes)
+    # one Krylov space for lambda_max(H_r) and every basis of the growth (extended, not redone)
+    solver = SharedKrylov(mr, mf, target.config.alpha, krylov_options(opts))
     eta = target.eta
     lam_r = None
     if eta is None:
-        from scipy.sparse.linalg import LinearOperator, eigsh
-
-        P = flat.P
-
-        def mv(v: np.ndarray) -> np.ndarray:
-            t = torch.as_tensor(np.asarray(v).reshape(P, -1), dtype=flat.theta.dtype)
-            return mr.mean_matvec(t).cpu().numpy().reshape(np.shape(v))
-
-        lin = LinearOperator((P, P), matvec=mv, matmat=mv, dtype=np.float64)
-        v0 = np.random.default_rng(opts.seed).standard_normal(P)
-        lam_r = float(eigsh(lin, k=1, which="LA", v0=v0, tol=1e-8,
-                            return_eigenvectors=False)[0])
+        top = Want("retain", "top", 1)
+        solver.vectors([top])
+        lam_r = float(solver.ritz_values(top)[-1])
         rel = 0.5 if target.eta_rel is None else target.eta_rel
         eta = 2.0 * rel / lam_r
     with tqdm(desc="curvature (matrix-free, Lanczos subspace)", disable=not progress,
               file=sys.stderr, leave=False, dynamic_ncols=True) as bar:
         res = grow_subspace(GrowthInputs(mr, mf, target.config, float(eta)), opts,
-                            progress=lambda s: (bar.set_postfix_str(s), bar.update(1)))
+                            progress=lambda s: (bar.set_postfix_str(s), bar.update(1)),
+                            solver=solver)
     fr, ff = res.retain.factors, res.forget.factors
     coh = coherence_dense(torch.as_tensor(res.retain.dense()), torch.as_tensor(res.forget.dense()),
                           keep_matrices=True)
