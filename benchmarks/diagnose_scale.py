@@ -10,10 +10,14 @@ in its own process (so that ``ru_maxrss`` is that method's peak memory):
 * ``baseline`` -- PyHessian-style: top eigenvalue of the mean retain Hessian by power iteration
                   on Hessian-vector products and its trace by Hutchinson, written with torch.func.
 
-No prescriptions, no unlearning run, no deletion check.  Prints seconds, peak GiB, and the
-ratios subspace/baseline and exact/subspace.
+No prescriptions, no unlearning run, no deletion check.  Prints seconds, the peak resident memory
+of each child (``ru_maxrss`` from ``wait4``), the ratios subspace/baseline, exact/baseline and
+exact/subspace, and a Markdown table of the run.
 
-Usage:  PYTHONPATH=$PWD python benchmarks/diagnose_scale.py [--P 1000 10000] [--n 1000]
+Usage:  PYTHONPATH=$PWD python benchmarks/diagnose_scale.py                # P = 10^3, 10^4, n = 1000
+        PYTHONPATH=$PWD python benchmarks/diagnose_scale.py --large        # adds P = 10^5
+        PYTHONPATH=$PWD python benchmarks/diagnose_scale.py --P 1000000 --n 10000 \\
+            --methods baseline subspace --budget-gb 8                       # the largest case
 """
 
 from __future__ import annotations
@@ -24,11 +28,14 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 
 #: Power-iteration steps and Hutchinson probes of the baseline.
 POWER_STEPS, PROBES = 20, 20
 N_FORGET, D_IN, CLASSES = 50, 32, 10
+#: The methods, in the order they run for each size.
+METHODS: tuple[str, ...] = ("baseline", "subspace", "exact")
 
 
 def _model_and_data(P: int, n: int, seed: int = 0):
@@ -116,40 +123,99 @@ def one(method: str, P: int, n: int, budget_gb: float) -> dict:
                    eta_star_ms=rep.eta_star_ms, subspace_dim=rep.subspace_dim,
                    active_dim=rep.active_dim)
     out["seconds"] = time.perf_counter() - start
-    out["peak_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    out["peak_gb_inside"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    return out
+
+
+def _child(cmd: list[str]) -> tuple[dict, float]:
+    """Run one measurement in a child process; its JSON line and its own peak RSS (GiB).
+
+    The peak is the child's ``ru_maxrss`` as returned by ``wait4`` (this launcher imports no
+    torch, so the high-water mark a child could inherit is small).
+    """
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err)
+        out = proc.stdout.read().decode()
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        err.seek(0)
+        tail = err.read().decode().strip().splitlines()[-1:]
+    lines = out.strip().splitlines()
+    if proc.returncode == 0 and lines:
+        res = json.loads(lines[-1])
+    else:
+        res = {"error": tail or [f"exit status {proc.returncode}"]}
+    return res, usage.ru_maxrss / 2**20
+
+
+def _ratios(res: dict[str, dict]) -> list[str]:
+    """Time ratios between the methods that finished."""
+    sec = {m: r["seconds"] for m, r in res.items() if "seconds" in r}
+    out = []
+    for a, b in (("subspace", "baseline"), ("exact", "baseline"), ("exact", "subspace")):
+        if a in sec and b in sec:
+            out.append(f"{a}/{b} {sec[a] / sec[b]:.1f}x")
     return out
 
 
 def main() -> None:
-    """Each (P, method) in a fresh process; one line per size with the ratios."""
+    """Each (P, method) in a fresh process; one line per method and one of ratios per size."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--P", type=int, nargs="+", default=[1000, 10000])
+    parser.add_argument("--P", type=int, nargs="+", default=None,
+                        help="parameter counts (default 1000 10000; with --large 1000 to 100000)")
     parser.add_argument("--n", type=int, default=1000, help="retain samples")
+    parser.add_argument("--large", action="store_true",
+                        help="P = 1000, 10000, 100000 (minutes to tens of minutes)")
+    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
+    parser.add_argument("--exact-max-P", type=int, default=1000,
+                        help="run the exact route only up to this P (its operator works on an "
+                             "active dimension of about min(P, 9n))")
     parser.add_argument("--budget-gb", type=float, default=4.0)
+    parser.add_argument("--timeout", type=float, default=3600.0, help="seconds per child")
     parser.add_argument("--one", nargs=2, metavar=("METHOD", "P"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
         print(json.dumps(one(args.one[0], int(args.one[1]), args.n, args.budget_gb)))
         return
+    sizes = args.P or ([1000, 10000, 100000] if args.large else [1000, 10000])
     print(f"threads=1 load={os.getloadavg()[0]:.2f} n_retain={args.n} n_forget={N_FORGET}",
           flush=True)
-    for P in args.P:
-        res = {}
-        for method in ("baseline", "subspace", "exact"):
-            cmd = [sys.executable, __file__, "--one", method, str(P), "--n", str(args.n),
-                   "--budget-gb", str(args.budget_gb)]
-            proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-            lines = proc.stdout.strip().splitlines()
-            res[method] = json.loads(lines[-1]) if proc.returncode == 0 and lines else {
-                "error": proc.stderr.strip().splitlines()[-1:]}
+    rows = []
+    for P in sizes:
+        res: dict[str, dict] = {}
+        for method in args.methods:
+            if method == "exact" and P > args.exact_max_P:
+                res[method] = {"skipped": f"P > --exact-max-P {args.exact_max_P}"}
+            else:
+                cmd = ["timeout", str(args.timeout), sys.executable, __file__, "--one", method,
+                       str(P), "--n", str(args.n), "--budget-gb", str(args.budget_gb)]
+                res[method], peak = _child(cmd)
+                res[method]["peak_gb"] = peak
             print(f"  P~{P} {method}: {json.dumps(res[method])}", flush=True)
-        b, s, e = res["baseline"], res["subspace"], res["exact"]
-        ratios = []
-        if "seconds" in b and "seconds" in s:
-            ratios.append(f"subspace/baseline {s['seconds'] / b['seconds']:.1f}x")
-        if "seconds" in e and "seconds" in s:
-            ratios.append(f"exact/subspace {e['seconds'] / s['seconds']:.2f}x")
-        print(f"P={s.get('P', P)}: " + ", ".join(ratios), flush=True)
+        real = next((r["P"] for r in res.values() if "P" in r), P)
+        print(f"P={real} n={args.n}: " + (", ".join(_ratios(res)) or "no ratio"), flush=True)
+        rows.append((real, res))
+    print(_table(rows, args.n), flush=True)
+
+
+def _table(rows: list[tuple[int, dict]], n: int) -> str:
+    """Markdown table: seconds and peak GiB of each method, ratios to the baseline."""
+    head = "| P | n | baseline | subspace | exact (ggn) | subspace/baseline | exact/baseline |"
+    lines = [head, "|---|---|---|---|---|---|---|"]
+    for P, res in rows:
+        cells = []
+        for m in METHODS:
+            r = res.get(m, {})
+            if "seconds" in r:
+                extra = f", k = {r['subspace_dim']}" if m == "subspace" else ""
+                cells.append(f"{r['seconds']:.1f} s, {r['peak_gb']:.2f} GiB{extra}")
+            else:
+                cells.append(str(r.get("skipped") or r.get("error") or "not run"))
+        sec = {m: r["seconds"] for m, r in res.items() if "seconds" in r}
+        rat = [f"{sec[m] / sec['baseline']:.1f}x" if m in sec and "baseline" in sec else "-"
+               for m in ("subspace", "exact")]
+        lines.append(f"| {P} | {n} | " + " | ".join(cells + rat) + " |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
