@@ -105,6 +105,8 @@ def run(args: argparse.Namespace) -> int:
               f"{u['outcome']}"
               + ("" if u["steps_to_escape_observed"] is None else
                  f" at step {u['steps_to_escape_observed']} of {u['horizon']}"))
+    if report.trust is not None:
+        print(f"linearisation: {report.trust['text']}")
     if report.deletion is not None:
         d = report.deletion
         fd = d["function_distance"]["original-retrained"]

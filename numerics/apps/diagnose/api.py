@@ -58,6 +58,7 @@ from numerics.apps.diagnose.route import DEFAULT_BUDGET_GB, compute_curvature
 from numerics.apps.diagnose.spread import spreading
 from numerics.apps.diagnose.stationary import STATIONARY_TOL, stationarity
 from numerics.apps.diagnose.subspace_route import SubspaceTarget, subspace_curvature
+from numerics.apps.diagnose.trust import TrustOptions, measure_trust, trust_text
 from numerics.apps.diagnose.unlearn import gradient_difference
 from numerics.apps.diagnose.within import StepsModel, WithinOptions, budgeted
 from numerics.core.device import resolve_device, resolve_dtype, thread_limit
@@ -83,6 +84,7 @@ REPORT_KEYS: tuple[str, ...] = (
     "out_of_span_forget", "witness_summary", "region", "unlearning", "deletion", "standards",
     "notes", "timings", "escape_event", "horizon", "steps_to_escape_predicted",
     "steps_to_escape_observed", "subspace_dim", "subspace_tolerance", "peak_memory_gb",
+    "trust_radius", "trust",
 )
 #: Mean-square growth factor used for the finite-horizon step count (the companion rule's 1000).
 GROWTH = 1000.0
@@ -157,6 +159,13 @@ class DiagnoseReport:
     steps_to_escape_observed: int | None = None
     #: Peak resident memory of the process when the report was made (``ru_maxrss``), GiB.
     peak_memory_gb: float | None = None
+    #: How far the linearisation holds along the run (:mod:`numerics.apps.diagnose.trust`).
+    trust: dict[str, Any] | None = None
+
+    @property
+    def trust_radius(self) -> float | None:
+        """Displacement at which the run's curvature departed from w*'s (``trust``), or None."""
+        return None if self.trust is None else self.trust["trust_radius"]
 
     @property
     def subspace_dim(self) -> int | None:
@@ -495,6 +504,14 @@ def _attach_prediction(report: DiagnoseReport, fc: _Forecast, eta: float,
             notes.append(note)
 
 
+def _attach_trust(report: DiagnoseReport, trust: dict[str, Any], notes: list[str]) -> None:
+    """The trust radius on the report, its sentence, and a note when the run left the region."""
+    trust["text"] = trust_text(trust, report.verdict_code)
+    report.trust = trust
+    if trust["left_at_step"] is not None:
+        notes.append(trust["text"])
+
+
 def diagnose(model: torch.nn.Module, loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
              retain: Any, forget: Any, options: DiagnoseOptions | None = None, *,
              test: Any = None, train: Callable[..., torch.nn.Module] | None = None,
@@ -610,6 +627,12 @@ def diagnose(model: torch.nn.Module, loss: Callable[[torch.Tensor, torch.Tensor]
                                                  opts.prescription), eta_abs, notes)
             theta_un = run.theta
             timings["unlearn_s"] = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            _attach_trust(report, measure_trust(flat, loss, (r_sub, f_sub), cfg["alpha"],
+                                                run.snapshots, ro.unlearn_steps,
+                                                TrustOptions(ro.trust_fraction, seed=ro.seed)),
+                          notes)
+            timings["trust_s"] = time.perf_counter() - t0
         elif ro.unlearn_steps > 0:
             notes.append("no step size given: the actual unlearning run needs --eta or --eta-rel")
         dl = opts.deletion

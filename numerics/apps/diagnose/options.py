@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from numerics.apps.diagnose.route import DEFAULT_BUDGET_GB, ROUTES
+from numerics.apps.diagnose.trust import TRUST_FRACTION
 from numerics.core.device import DEVICES, DTYPES
 from numerics.core.inputs import InputError, check_alpha, check_eta, check_sampling
 from numerics.core.options import Options, at_least, group, option, positive
@@ -113,6 +114,9 @@ class RunOptions(Options):
                                 help="steps of the actual unlearning run (0 skips it)")
     init_noise: float = option(0.0, check=at_least(0.0),
                                help="relative perturbation of the unlearning start")
+    trust_fraction: float = option(TRUST_FRACTION, type=float, check=positive,
+                                   help="curvature departure ||A(theta)-A(w*)||/||A(w*)|| at "
+                                        "which the run leaves the linearisation's trust region")
     seed: int = option(0, check=at_least(0), help="seed of subsamples and batches")
     threads: int | None = option(1, check=at_least(1),
                                  help="CPU threads")

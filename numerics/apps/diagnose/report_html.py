@@ -143,6 +143,10 @@ def _runs(d: dict[str, Any]) -> str:
             f" → {_esc(u.get('forget_loss_after'))} (uninformative level "
             f"{_esc(u.get('uninformative_forget_loss'))}): "
             f"<b>{'escaped' if u.get('escaped') else 'resisted'}</b>.</p>")
+    tr = d.get("trust")
+    if tr:
+        parts.append("<p><b>Trust radius of the linearisation</b> (along the run): "
+                     f"{html.escape(str(tr.get('text', '')))}.</p>")
     dl = d.get("deletion")
     if dl:
         fd = (dl.get("function_distance") or {}).get("original-retrained", {})

@@ -34,7 +34,7 @@ resolution.  Notion: the real (nonlinear) run.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -50,7 +50,7 @@ from numerics.curvature.unlearning import (
 )
 
 __all__ = ["UnlearnRun", "gradient_difference", "baseline_loss", "uninformative_level", "accuracy",
-           "mean_loss", "chance_accuracy", "COLLAPSE_FRACTION", "ESCAPE_EVENT"]
+           "mean_loss", "chance_accuracy", "snapshot_steps", "COLLAPSE_FRACTION", "ESCAPE_EVENT"]
 
 #: Points of the coarse trajectory kept in the record (about this many, evenly spaced).
 RECORDS = 20
@@ -68,6 +68,8 @@ class UnlearnRun:
     ----------
     theta:
         Final trainable parameters (the last finite iterate when the run diverged).
+    snapshots:
+        The parameters after the steps of :func:`snapshot_steps` (those taken), by step.
     record:
         JSON-ready summary: losses and accuracies before/after, uninformative level, parameter
         distance, ``escaped``, ``diverged``, steps, and a coarse trajectory.
@@ -75,6 +77,18 @@ class UnlearnRun:
 
     theta: torch.Tensor
     record: dict[str, Any]
+    snapshots: dict[int, torch.Tensor] = field(default_factory=dict, repr=False)
+
+
+def snapshot_steps(steps: int) -> list[int]:
+    r"""Steps at which the run keeps its parameters: :math:`1,2,4,\dots,2^j\le K`, and :math:`K`.
+
+    A geometric schedule resolves both the first steps, where a large step size leaves the
+    quadratic region, and the whole horizon, with :math:`\lfloor\log_2K\rfloor+2` copies of
+    :math:`\theta` at most (:mod:`numerics.apps.diagnose.trust` measures the curvature there).
+    """
+    out = [2**j for j in range(max(int(steps), 1).bit_length()) if 2**j <= steps]
+    return [*out, int(steps)] if steps >= 1 and out[-1] != steps else out
 
 
 def mean_loss(flat: FlatModel, loss: Callable, theta: torch.Tensor, data: DataSet) -> float:
@@ -223,6 +237,8 @@ def gradient_difference(flat: FlatModel, loss: Callable, retain: DataSet, forget
     level, predictor = uninformative_level(flat, loss, retain, forget)
     every = max(1, K // RECORDS)
     traj: list[dict[str, float]] = []
+    keep = set(snapshot_steps(K))
+    snapshots: dict[int, torch.Tensor] = {}
 
     def gradient(_t: int, theta: torch.Tensor) -> torch.Tensor:  # called for t = 0, 1, ... in order
         row = next(rows)
@@ -235,6 +251,8 @@ def gradient_difference(flat: FlatModel, loss: Callable, retain: DataSet, forget
         return g.detach()
 
     def observe(taken: int, theta: torch.Tensor) -> None:
+        if taken in keep:
+            snapshots[taken] = theta.detach().clone()
         if taken % every == 0 or taken == K:
             traj.append({"step": taken, "forget_loss": mean_loss(flat, loss, theta, forget),
                          "distance": float((theta - theta0).norm())})
@@ -274,4 +292,4 @@ def gradient_difference(flat: FlatModel, loss: Callable, retain: DataSet, forget
     if test is not None:
         record["test_acc_before"] = _acc(flat, theta0, test)
         record["test_acc_after"] = _acc(flat, theta, test)
-    return UnlearnRun(theta.detach(), record)
+    return UnlearnRun(theta.detach(), record, snapshots)

@@ -1,0 +1,235 @@
+r"""Softmax regression on scikit-learn's digits: a "resists" verdict that the real run overturns.
+
+A linear softmax classifier (16 pooled pixels -> 10 classes, P = 170) is trained to a confident,
+stationary point of the cross-entropy: full-batch Adam, the weights scaled by ``scale`` (logits
+sharpened) and polished by more Adam steps (relative mean gradient about 0.006).  The forget set
+is every training sample of one digit, and :math:`\alpha=0` (fine-tuning on the retain set: the
+verdict concerns the retain curvature alone).
+
+At such a point most samples are fitted with :math:`p\approx1`, their curvature
+:math:`\operatorname{diag}(p)-pp^\top` nearly vanishes, and the mean curvature at
+:math:`w^\star` comes from a few samples.  The minibatch gradients (the forcing term) move the
+parameters by a few tenths in the first steps; that is enough to make other samples uncertain
+and the curvature they contribute grows by orders of magnitude.  With :math:`\eta` near
+:math:`\eta^\star_{ms}`, :math:`\eta\lambda_{\max}(A(\theta_t))` then exceeds the stability limit
+that :math:`A(w^\star)` satisfied, and the run is thrown out of the quadratic region: the
+mean-square verdict "resists below :math:`\eta^\star`" is true of the linearisation and false of
+the run.  :mod:`numerics.apps.diagnose.trust` measures where the linearisation stops holding.
+
+Usage::
+
+    unlearnstab diagnose --entry numerics.apps.examples.softmax_digits:entry --quiet
+    python -m numerics.apps.examples.softmax_digits --out docs/results/softmax_trust.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import torch
+from torch.func import grad, hessian, vmap
+
+from numerics.apps.examples._markdown import fmt, markdown_table
+from numerics.apps.examples.digits import load
+from numerics.core.inputs import InputError
+
+__all__ = ["SoftmaxConfig", "OPTIONS", "train", "make_entry", "entry", "linear_run", "measure",
+           "main"]
+
+#: diagnose options of the example (the command line overrides them): the step size is
+#: 0.94 eta*_ms of this model (eta*_ms = 66.7), where the verdict is "resists".
+OPTIONS: dict[str, Any] = {"alpha": 0.0, "eta": 63.0, "batch_retain": 16, "batch_forget": 4,
+                           "unlearn_steps": 400, "route": "dense", "deletion": False}
+
+
+@dataclass(frozen=True)
+class SoftmaxConfig:
+    """The data, the forget set and the training schedule of the example.
+
+    ``per_class`` training samples of each digit (images average-pooled by 2 to 4x4); every
+    sample of ``digit`` is forgotten.  Training: ``warm_steps`` full-batch Adam steps at
+    ``warm_lr``, weights times ``scale``, then ``polish_steps`` at ``polish_lr``; float64,
+    initialised from ``seed``.
+    """
+
+    per_class: int = 20
+    digit: int = 3
+    warm_steps: int = 3000
+    warm_lr: float = 0.1
+    scale: float = 3.0
+    polish_steps: int = 1000
+    polish_lr: float = 0.01
+    seed: int = 0
+
+    def validated(self) -> SoftmaxConfig:
+        """Checked copy."""
+        if not 2 <= self.per_class <= 150:
+            raise InputError(f"per_class must be in [2, 150], got {self.per_class}")
+        if not 0 <= self.digit <= 9:
+            raise InputError(f"digit must be in 0..9, got {self.digit}")
+        if not (self.scale > 0 and self.warm_lr > 0 and self.polish_lr > 0):
+            raise InputError("scale and learning rates must be positive")
+        return self
+
+
+def _ce(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    return torch.nn.functional.cross_entropy(out, target, reduction="none")
+
+
+def _adam(model: torch.nn.Module, X: torch.Tensor, y: torch.Tensor, steps: int, lr: float) -> None:
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    for _ in range(int(steps)):
+        opt.zero_grad()
+        _ce(model(X), y).mean().backward()
+        opt.step()
+
+
+def train(X: torch.Tensor, y: torch.Tensor, cfg: SoftmaxConfig) -> torch.nn.Module:
+    """The confident softmax classifier of the module docstring (deterministic, one thread)."""
+    prev = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        gen_state = torch.random.get_rng_state()
+        torch.manual_seed(cfg.seed)
+        model = torch.nn.Linear(X.shape[1], 10).to(torch.float64)
+        torch.random.set_rng_state(gen_state)
+        _adam(model, X, y, cfg.warm_steps, cfg.warm_lr)
+        with torch.no_grad():
+            for q in model.parameters():
+                q.mul_(cfg.scale)
+        _adam(model, X, y, cfg.polish_steps, cfg.polish_lr)
+    finally:
+        torch.set_num_threads(prev)
+    return model
+
+
+def make_entry(**overrides: Any) -> dict[str, Any]:
+    """The entry dict (``model, loss, retain, forget, seed, options``)."""
+    cfg = replace(SoftmaxConfig(), **overrides).validated()
+    Xall, yall = load(2)
+    rng = np.random.default_rng(cfg.seed)
+    idx = np.concatenate([rng.permutation(np.flatnonzero(yall == c))[:cfg.per_class]
+                          for c in range(10)])
+    X, y = torch.as_tensor(Xall[idx]), torch.as_tensor(yall[idx])
+    model = train(X, y, cfg)
+    f = torch.as_tensor(np.flatnonzero(yall[idx] == cfg.digit))
+    r = torch.as_tensor(np.flatnonzero(yall[idx] != cfg.digit))
+    return {"model": model, "loss": _ce, "retain": (X[r], y[r]), "forget": (X[f], y[f]),
+            "seed": cfg.seed, "options": dict(OPTIONS)}
+
+
+def entry() -> dict[str, Any]:
+    """Default entry (see :data:`OPTIONS`)."""
+    return make_entry()
+
+
+def linear_run(model: torch.nn.Module, sets: tuple[Any, Any], weights: np.ndarray,
+               eta: float) -> np.ndarray:
+    r"""Displacements of the exact linearised (affine) run with the real run's batches.
+
+    .. math:: \delta_{t+1}=\delta_t-\eta\sum_i\omega_{t,i}\big(g_i+H_i\delta_t\big),\quad
+       \delta_0=0,
+
+    with :math:`g_i, H_i` the exact per-sample gradients and Hessians at :math:`w^\star` (dense,
+    float64): the gradient-difference step on the second-order expansion of every loss, forcing
+    term included.
+
+    Parameters
+    ----------
+    model:
+        The softmax classifier at :math:`w^\star`.
+    sets:
+        ``((X_r, y_r), (X_f, y_f))``.
+    weights:
+        ``(K, n_r + n_f)`` per-step weights :math:`\omega_t`
+        (:func:`numerics.apps.diagnose.unlearn.batch_weight_rows`).
+    eta:
+        Step size.
+
+    Returns
+    -------
+    numpy.ndarray
+        :math:`\|\delta_t\|` for :math:`t=1..K`.
+    """
+    X = torch.cat([sets[0][0], sets[1][0]])
+    y = torch.cat([sets[0][1], sets[1][1]])
+    W, b = model.weight.detach(), model.bias.detach()
+    theta = torch.cat([W.reshape(-1), b])
+    C, d = W.shape
+
+    def one(th: torch.Tensor, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        out = th[: C * d].reshape(C, d) @ x + th[C * d:]
+        return _ce(out.unsqueeze(0), t.unsqueeze(0)).reshape(())
+
+    G = vmap(grad(one), in_dims=(None, 0, 0))(theta, X, y)
+    H = vmap(hessian(one), in_dims=(None, 0, 0))(theta, X, y)
+    w = torch.as_tensor(np.asarray(weights), dtype=torch.float64)
+    Gw = w @ G  # (K, P): the forcing of every step
+    delta = torch.zeros_like(theta)
+    out = np.empty(w.shape[0])
+    for t in range(w.shape[0]):  # the recursion itself is sequential
+        delta = delta - eta * (Gw[t] + torch.einsum("n,npq,q->p", w[t], H, delta))
+        out[t] = float(delta.norm())
+    return out
+
+
+def measure(etas: tuple[float, ...] = (20.0, 40.0, 63.0), seeds: tuple[int, ...] = (0, 1)
+            ) -> list[dict[str, Any]]:
+    r"""One row per (:math:`\eta`, seed): verdict, real run, exact linearised run, trust radius.
+
+    The linearised run is :func:`linear_run` with the real run's batches; "max departure" is the
+    largest :math:`D(\theta_t)` over the kept steps (:mod:`numerics.apps.diagnose.trust`).
+    """
+    from numerics.apps.diagnose import DiagnoseOptions, diagnose
+    from numerics.apps.diagnose.unlearn import batch_weight_rows
+    from numerics.core.inputs import UnlearningConfig
+
+    e = make_entry()
+    base = {**OPTIONS, "prescribe": False, "steps_grid": 0, "progress": False}
+    base.pop("eta")
+    star = diagnose(e["model"], e["loss"], e["retain"], e["forget"],
+                    DiagnoseOptions.from_flat({**base, "unlearn_steps": 0})).eta_star_ms
+    rows = []
+    n_r, n_f = len(e["retain"][1]), len(e["forget"][1])
+    for eta in etas:
+        for seed in seeds:
+            rep = diagnose(e["model"], e["loss"], e["retain"], e["forget"],
+                           DiagnoseOptions.from_flat({**base, "eta": eta, "seed": seed}))
+            u, tr = rep.unlearning, rep.trust
+            cfg = UnlearningConfig(base["alpha"], base["batch_retain"], base["batch_forget"])
+            wts = np.stack(list(batch_weight_rows(np.random.default_rng(seed), cfg, n_r, n_f,
+                                                  base["unlearn_steps"])))
+            lin = linear_run(e["model"], (e["retain"], e["forget"]), wts, eta)
+            rows.append({"eta": eta, "eta/eta*_ms": eta / star, "seed": seed, "verdict": rep.verdict_code,
+                         "run": u["outcome"], "forget loss after": u["forget_loss_after"],
+                         "max forget loss": max(p["forget_loss"] for p in u["trajectory"]),
+                         "real distance": u["parameter_distance"],
+                         "linear distance (max)": float(lin.max()),
+                         "trust radius": tr["trust_radius"], "left at step": tr["left_at_step"],
+                         "max departure": tr["max_departure"]})
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the measured table (markdown), or write it to ``--out``."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default=None, help="write the table to this file")
+    args = parser.parse_args(argv)
+    rows = measure()
+    cols = [(c, lambda r, c=c: fmt(r[c])) for c in rows[0]]
+    text = "\n".join(markdown_table(rows, cols)) + "\n"
+    if args.out is None:
+        print(text, end="")
+    else:
+        from pathlib import Path
+
+        Path(args.out).write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
