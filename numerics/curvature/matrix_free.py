@@ -23,13 +23,15 @@ vectors) live at once; the vectors are batched with ``vmap``, never looped over 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch.func import grad, jvp, vjp, vmap
 
-__all__ = ["KINDS", "SampleFunctions", "MatrixFreeCurvature", "chunk_size"]
+__all__ = ["KINDS", "SampleFunctions", "MatrixFreeCurvature", "chunk_size", "in_order",
+           "project_chunk"]
 
 #: Curvature kinds: the exact Hessian and the Gauss-Newton matrix.
 KINDS: tuple[str, ...] = ("hessian", "gauss-newton")
@@ -89,11 +91,16 @@ class MatrixFreeCurvature:
         ``hessian`` or ``gauss-newton`` (:data:`KINDS`).
     chunk_bytes:
         Memory for one chunk's intermediates (:func:`chunk_size`).
+    map_chunks:
+        How the chunks of :meth:`project` are evaluated: ``map_chunks(fn, shared, items, done)``
+        returning ``[fn(shared, item) ...]`` (default :func:`in_order`; ``diagnose`` passes its
+        mapper, which may spread them over workers).
     """
 
     def __init__(self, fns: SampleFunctions, theta: torch.Tensor,
                  data: tuple[torch.Tensor, torch.Tensor], kind: str = "hessian",
-                 chunk_bytes: float = 2.0**28) -> None:
+                 chunk_bytes: float = 2.0**28, map_chunks: Callable[..., list] | None = None
+                 ) -> None:
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
         self.fns = fns
@@ -101,6 +108,7 @@ class MatrixFreeCurvature:
         self.inputs, self.targets = data
         self.kind = kind
         self.chunk_bytes = float(chunk_bytes)
+        self.map_chunks = in_order if map_chunks is None else map_chunks
         #: Number of per-sample vector products evaluated so far (cost accounting).
         self.products = 0
 
@@ -157,31 +165,11 @@ class MatrixFreeCurvature:
         return out[:, 0] if one else out
 
     # ------------------------------------------------------------------ per-sample projections
-    def _projected_hessians(self, x: torch.Tensor, t: torch.Tensor,
-                            Q: torch.Tensor) -> torch.Tensor:
-        def sample(xi: torch.Tensor, ti: torch.Tensor) -> torch.Tensor:
-            g = grad(lambda th: self.fns.loss(th, xi, ti))
-
-            def col(q: torch.Tensor) -> torch.Tensor:
-                return jvp(g, (self.theta,), (q,))[1]
-
-            HQ = vmap(col, in_dims=1, out_dims=1)(Q)  # (P, k)
-            return Q.T @ HQ
-
-        return vmap(sample)(x, t)
-
-    def _projected_jacobians(self, x: torch.Tensor, Q: torch.Tensor) -> torch.Tensor:
-        def sample(xi: torch.Tensor) -> torch.Tensor:
-            def col(q: torch.Tensor) -> torch.Tensor:
-                return jvp(lambda th: self.fns.output(th, xi), (self.theta,), (q,))[1]
-
-            return vmap(col, in_dims=1, out_dims=1)(Q)  # (C, k)
-
-        return vmap(sample)(x)
-
     def project(self, Q: torch.Tensor, progress: Callable[[int], None] | None = None
                 ) -> tuple[torch.Tensor, torch.Tensor | None]:
         r"""Per-sample curvature restricted to the orthonormal basis ``Q`` (``P x k``).
+
+        The chunks go through ``map_chunks`` (:func:`in_order` unless another was given).
 
         Returns
         -------
@@ -190,21 +178,91 @@ class MatrixFreeCurvature:
             ``gauss-newton``: ``(J_i Q (n, C, k), Lambda_i (n, C, C))``.
         """
         Q = Q.to(self.theta)
-        blocks, lams = [], []
-        for a, b in self._chunks(Q.shape[1]):
-            x, t = self.inputs[a:b], self.targets[a:b]
-            if self.kind == "hessian":
-                h = self._projected_hessians(x, t, Q).detach()
-                blocks.append(0.5 * (h + h.transpose(1, 2)))
-            else:
-                blocks.append(self._projected_jacobians(x, Q).detach())
-                with torch.no_grad():
-                    o = vmap(self.fns.output, in_dims=(None, 0))(self.theta, x)
-                lams.append(_output_curvature(self.fns, o, t))
-            if progress is not None:
-                progress(b - a)
+        bounds = list(self._chunks(Q.shape[1]))
+        items = [(self.inputs[a:b], self.targets[a:b]) for a, b in bounds]
+        done = None if progress is None else (lambda i: progress(bounds[i][1] - bounds[i][0]))
+        parts = self.map_chunks(project_chunk, (self.fns, self.theta, Q, self.kind), items, done)
         self.products += self.n * Q.shape[1]
-        return torch.cat(blocks), (torch.cat(lams) if lams else None)
+        lams = [lam for _, lam in parts if lam is not None]
+        return torch.cat([b for b, _ in parts]), (torch.cat(lams) if lams else None)
+
+
+def in_order(fn: Callable[[Any, Any], Any], shared: Any, items: Sequence[Any],
+             done: Callable[[int], None] | None = None) -> list[Any]:
+    """``[fn(shared, item) for item in items]``, calling ``done(i)`` after each (the default map).
+
+    Parameters
+    ----------
+    fn, shared, items:
+        The function of one chunk, what every chunk reads, the chunks.
+    done:
+        Called with each chunk's index once it is computed.
+
+    Returns
+    -------
+    list
+        One value per chunk, in order.
+    """
+    out = []
+    for i, item in enumerate(items):
+        out.append(fn(shared, item))
+        if done is not None:
+            done(i)
+    return out
+
+
+def project_chunk(shared: tuple[SampleFunctions, torch.Tensor, torch.Tensor, str],
+                  chunk: tuple[torch.Tensor, torch.Tensor]
+                  ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    r"""One chunk's curvature restricted to ``Q``: :math:`Q^\top\nabla^2\ell_iQ`, or :math:`(J_iQ,\Lambda_i)`.
+
+    Parameters
+    ----------
+    shared:
+        ``(fns, theta, Q, kind)``.
+    chunk:
+        ``(inputs, targets)`` of the chunk's samples.
+
+    Returns
+    -------
+    tuple
+        ``hessian``: ``(b, k, k)`` symmetrised blocks and ``None``; ``gauss-newton``:
+        ``(b, C, k)`` and ``(b, C, C)``.
+    """
+    fns, theta, Q, kind = shared
+    x, t = chunk
+    if kind == "hessian":
+        h = _projected_hessians(fns, theta, (x, t), Q).detach()
+        return 0.5 * (h + h.transpose(1, 2)), None
+    jq = _projected_jacobians(fns, theta, x, Q).detach()
+    with torch.no_grad():
+        o = vmap(fns.output, in_dims=(None, 0))(theta, x)
+    return jq, _output_curvature(fns, o, t)
+
+
+def _projected_hessians(fns: SampleFunctions, theta: torch.Tensor,
+                        data: tuple[torch.Tensor, torch.Tensor], Q: torch.Tensor) -> torch.Tensor:
+    def sample(xi: torch.Tensor, ti: torch.Tensor) -> torch.Tensor:
+        g = grad(lambda th: fns.loss(th, xi, ti))
+
+        def col(q: torch.Tensor) -> torch.Tensor:
+            return jvp(g, (theta,), (q,))[1]
+
+        HQ = vmap(col, in_dims=1, out_dims=1)(Q)  # (P, k)
+        return Q.T @ HQ
+
+    return vmap(sample)(data[0], data[1])
+
+
+def _projected_jacobians(fns: SampleFunctions, theta: torch.Tensor, x: torch.Tensor,
+                         Q: torch.Tensor) -> torch.Tensor:
+    def sample(xi: torch.Tensor) -> torch.Tensor:
+        def col(q: torch.Tensor) -> torch.Tensor:
+            return jvp(lambda th: fns.output(th, xi), (theta,), (q,))[1]
+
+        return vmap(col, in_dims=1, out_dims=1)(Q)  # (C, k)
+
+    return vmap(sample)(x)
 
 
 def _output_curvature(fns: SampleFunctions, outputs: torch.Tensor,

@@ -111,3 +111,19 @@ def test_bad_execution_flags_exit_2_with_one_line(flags, words, capsys):
     err = capsys.readouterr().err
     assert rc == 2 and words in err, err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_subspace_route_projections_on_a_cluster_are_bit_for_bit(dask_cluster, tmp_path):
+    cluster, _ = dask_cluster
+    model, loss, retain, forget = _softmax_entry(seed=1)
+    flat = {**QUIET, "route": "subspace", "alpha": 0.05, "eta_rel": 0.5, "prescribe": False,
+            "steps_grid": 0}
+    here = diagnose(model, loss, retain, forget, DiagnoseOptions.from_flat(flat))
+    spread = diagnose(model, loss, retain, forget,
+                      DiagnoseOptions.from_flat({**flat, "scheduler": cluster.scheduler_address,
+                                                 "store": str(tmp_path)}))
+    assert here.curvature_route == "matrix-free" and here.subspace_dim >= 4
+    assert _results(spread) == _results(here)
+    assert np.array_equal(spread.witness, here.witness)
+    fns, pids, ok = _stored(tmp_path)
+    assert ok and os.getpid() not in pids and "project_chunk" in fns

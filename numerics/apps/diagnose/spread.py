@@ -2,9 +2,10 @@ r"""Spreading the independent pieces of ``diagnose`` over the sweep engine's exe
 
 Two parts of ``diagnose`` are independent pieces of work:
 
-* the per-sample curvature of the ``dense`` and ``ggn`` routes, computed in chunks of samples
-  (exact Hessians :math:`\nabla^2_\theta\ell_i`, or output Jacobians :math:`J_i` and output
-  curvatures :math:`\Lambda_i`);
+* the per-sample curvature, computed in chunks of samples (exact Hessians
+  :math:`\nabla^2_\theta\ell_i` on the ``dense`` route, output Jacobians :math:`J_i` and output
+  curvatures :math:`\Lambda_i` on the ``ggn`` route, :math:`Q^\top\nabla^2_\theta\ell_iQ` on the
+  ``subspace`` route's Lanczos basis :math:`Q`);
 * the prescriptions' grid: :math:`\eta^\star_{ms}(\alpha)` on the :math:`\alpha` grid and
   :math:`\rho(\mathcal T(\eta;\alpha))` on the :math:`(\alpha,\eta)` map of the figure.
 

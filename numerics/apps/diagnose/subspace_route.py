@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 
 from numerics.apps.diagnose.data import DataSet, FlatModel
 from numerics.apps.diagnose.route import Curvature
+from numerics.apps.diagnose.spread import mapper
 from numerics.core.inputs import UnlearningConfig
 from numerics.curvature.coherence import coherence_dense
 from numerics.curvature.krylov import SharedKrylov, Want
@@ -74,10 +75,11 @@ def subspace_curvature(flat: FlatModel, loss: Callable, sets: tuple[DataSet, Dat
     opts = options or SubspaceOptions()
     fns = sample_functions(flat, loss, retain.inputs[0])
     chunk_bytes = float(budget_gb) * 2**30 / 4
+    spread = mapper().map  # per-sample projections: in process, or spread over workers
     mr = MatrixFreeCurvature(fns, flat.theta, (retain.inputs, retain.targets), "hessian",
-                             chunk_bytes)
+                             chunk_bytes, spread)
     mf = MatrixFreeCurvature(fns, flat.theta, (forget.inputs, forget.targets), "hessian",
-                             chunk_bytes)
+                             chunk_bytes, spread)
     # one Krylov space for lambda_max(H_r) and every basis of the growth (extended, not redone)
     solver = SharedKrylov(mr, mf, target.config.alpha, krylov_options(opts))
     eta = target.eta
