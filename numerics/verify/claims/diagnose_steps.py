@@ -128,5 +128,5 @@ register(Claim(
     r"where the linearisation holds (least squares: exactly; digits with a squared loss: near "
     r"$w^\star$), the first step $s_p$ at which the forced recursion's root-mean-square "
     r"displacement reaches the forget-loss level of the quadratic model, and the first recorded "
-    r"step $s_o$ of that level in the real run, satisfy $s_p/2\le s_o\le2s_p+$resolution",
+    r"step $s_o$ of that level in the real run, satisfy $s_p/2\le s_o\le2s_p+\mathrm{resolution}$",
     Kind.BRACKET, Notion.NONLINEAR, "SPEC §1.3 remark [D]; issue 12 §4", _check))
