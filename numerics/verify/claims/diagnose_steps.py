@@ -56,7 +56,7 @@ LSQ_CELLS: dict[str, tuple[tuple[float, float, int, int, int, int], ...]] = {
 #: Digits cells: (loss, forget kind, eta_rel); squared-loss ones are compared, cross-entropy
 #: ones are evidence only.
 DIGITS_CELLS: dict[str, tuple[tuple[str, str, float], ...]] = {
-    "quick": (("mse", "mislabeled", 0.5),),
+    "quick": (("mse", "mislabeled", 1.0),),
     "default": (("mse", "mislabeled", 0.5), ("mse", "mislabeled", 1.0), ("mse", "class", 0.2),
                 ("ce", "mislabeled", 0.4), ("ce", "class", 1.0)),
 }
