@@ -65,6 +65,22 @@ def load_operator(args: argparse.Namespace) -> SecondMomentOperator:
     return SecondMomentOperator(retain_pool, forget_pool, cfg)
 
 
+def report_with_progress(op: SecondMomentOperator, args: argparse.Namespace,
+                         label: str) -> dict[str, Any]:
+    """:func:`~numerics.core.report.operator_report` as one phase with a progress bar.
+
+    The bar (stderr, unless ``--quiet`` or stderr is not a terminal; see
+    :mod:`numerics.core.progress`) appears after a second and states each matrix-free
+    eigen-solve's operator applications and the seconds left of its time budget; Ctrl-C names
+    the phase.
+    """
+    from numerics.core.progress import PhaseClock, PhaseSpec, progress_enabled
+
+    clock = PhaseClock(progress_enabled(not getattr(args, "quiet", False)))
+    with clock.phase(PhaseSpec(args.command, label)):
+        return operator_report(op, eta=args.eta, method=args.method)
+
+
 def check_figure_path(path: str, flag: str) -> Path:
     """``path`` when a figure can be written there: its directory exists, its extension is known.
 
@@ -98,7 +114,7 @@ def emit(record: dict[str, Any], as_json: bool) -> None:
 def run_operator_report(args: argparse.Namespace) -> int:
     """``radius`` and ``threshold``: print the operator report of the parsed arguments; exit 0."""
     op = load_operator(args)
-    emit(operator_report(op, eta=args.eta, method=args.method), args.json)
+    emit(report_with_progress(op, args, "second-moment operator (eta*_ms, rho)"), args.json)
     return 0
 
 

@@ -36,7 +36,8 @@ NOTES: dict[str, str] = {
         "documentation reports, large is for a long run"
     ),
     "quiet": (
-        "--quiet: no progress bars or notices on stderr; results and errors are still printed"
+        "--quiet: no progress bars or notices on stderr; results and errors are still printed.\n"
+        "Bars show only when stderr is a terminal; UNLEARNSTAB_PROGRESS=1 forces them"
     ),
 }
 

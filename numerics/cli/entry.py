@@ -16,6 +16,7 @@ from typing import NoReturn
 from numerics import __version__
 from numerics.cli._help import finish
 from numerics.core.inputs import InputError
+from numerics.core.progress import Interrupted
 
 #: Sub-command modules, in the order ``--help`` lists them.
 COMMANDS: tuple[str, ...] = (
@@ -55,8 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as exc:
         print(f"unlearnstab {args.command}: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"unlearnstab {args.command}: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:  # Ctrl-C: one line naming the phase, no traceback
+        where = f" during {exc.phase}" if isinstance(exc, Interrupted) else ""
+        print(f"unlearnstab {args.command}: interrupted{where}", file=sys.stderr)
         return 130
 
 

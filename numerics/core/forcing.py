@@ -37,6 +37,7 @@ import numpy as np
 
 from numerics.core.inputs import InputError, check_eta
 from numerics.core.operator import SecondMomentOperator
+from numerics.core.progress import advance
 
 __all__ = ["Forcing", "ForcedMoments", "forced_moments", "forced_steps", "steps_to_displacement"]
 
@@ -197,6 +198,7 @@ def _steps(op: SecondMomentOperator, forcing: Forcing, eta: float,
         tr_cov += w**2 * (a * float(np.sum(gp * gp)) + b * float(gm @ gm))
     means = [op.mean_retain, op.mean_forget]
     for t in range(1, T + 1):
+        advance()  # one step, counted by the running phase's progress bar
         # P' = T(P) - eta (Pm q gbar^T + gbar q^T Pm) + eta^2 s gbar gbar^T + eta^2 (cross terms)
         cross = sum(w**2 * _cross_terms(F, g, coef, means[i], q, s)
                     for i, (w, F, g, coef, _) in enumerate(terms))

@@ -35,6 +35,7 @@ from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh, lobp
 
 from numerics.core.inputs import InputError, UnlearningConfig, as_pool, check_eta, check_sampling
 from numerics.core.pools import CurvaturePool
+from numerics.core.progress import solver_tick
 from theory.moments import covariance_coefficients
 from theory.sampling import get_scheme
 
@@ -57,6 +58,9 @@ DENSE_MAX_DIM = 20
 #: Wall-clock budget of one matrix-free eigen-solve, seconds (ARPACK's own iteration cap is
 #: :math:`10r^2` restarts: hours at :math:`r=300`).
 LANCZOS_SECONDS = 600.0
+#: Lanczos vectors ARPACK keeps for one eigenpair (``eigsh``'s default ``ncv`` for ``k = 1``); a
+#: restart applies the operator at most this many times.
+ARPACK_NCV = 20
 #: float64 :math:`r^2\times r^2` matrices the dense path holds at once (L, Q, T and products).
 DENSE_COPIES = 6
 #: Largest :math:`\eta\lambda_{\max}(H_i)` for which :math:`\mathcal T(\eta)` is evaluated.
@@ -199,8 +203,13 @@ class BudgetError(InputError):
 
 
 def _time_budget(fn: Callable[[np.ndarray], np.ndarray], r: int,
-                 seconds: float) -> Callable[[np.ndarray], np.ndarray]:
-    """``fn`` that raises :class:`BudgetError` once ``seconds`` have passed since the first call."""
+                 seconds: float, cap: int | None = None) -> Callable[[np.ndarray], np.ndarray]:
+    """``fn`` that raises :class:`BudgetError` once ``seconds`` have passed since the first call.
+
+    Each call also reports the solve's effort to the current phase's progress bar
+    (:func:`numerics.core.progress.solver_tick`: applications against ``cap``, seconds against
+    the budget).
+    """
     state = {"start": None, "calls": 0}
 
     def budgeted(M: np.ndarray) -> np.ndarray:
@@ -208,6 +217,7 @@ def _time_budget(fn: Callable[[np.ndarray], np.ndarray], r: int,
         if state["start"] is None:
             state["start"] = now
         state["calls"] += 1
+        solver_tick(state["calls"], now - state["start"], seconds, cap)
         if now - state["start"] > seconds:
             raise BudgetError(f"the matrix-free eigen-solve at active dimension {r} stopped at "
                               f"its time budget of {seconds:g} s after {state['calls']} operator "
@@ -448,7 +458,8 @@ class SecondMomentOperator:
         """
         opt = solver or LanczosOptions()
         r = self.dim
-        lin = self.linear_operator(_time_budget(fn, r, LANCZOS_SECONDS))
+        cap = None if opt.maxiter is None else int(opt.maxiter) * min(r * r, ARPACK_NCV)
+        lin = self.linear_operator(_time_budget(fn, r, LANCZOS_SECONDS, cap))
         if r == 1:
             one = np.ones(1)
             res = TopEigen(float(lin.matvec(one)[0]), one, True)

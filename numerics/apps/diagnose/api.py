@@ -46,14 +46,20 @@ from numerics.apps.diagnose.data import (
 )
 from numerics.apps.diagnose.deletion import deletion_report, interpret, retrain
 from numerics.apps.diagnose.forecast import LossLevel, projected_gradients
-from numerics.apps.diagnose.memory import WORKING_COPIES, working_budget
+from numerics.apps.diagnose.memory import (
+    WORKING_COPIES,
+    LaterNeeds,
+    LaterPlan,
+    plan_later_phases,
+    working_budget,
+)
 from numerics.apps.diagnose.options import (
     DEFAULT_BATCH,
     DiagnoseOptions,
     PrescriptionOptions,
     UnlearningOptions,
 )
-from numerics.apps.diagnose.prescribe import REPORT_TOL, prescribe, steps_map
+from numerics.apps.diagnose.prescribe import ALPHA_RTOL, REPORT_TOL, prescribe, steps_map
 from numerics.apps.diagnose.route import DEFAULT_BUDGET_GB, compute_curvature
 from numerics.apps.diagnose.spread import spreading
 from numerics.apps.diagnose.stationary import STATIONARY_TOL, stationarity
@@ -70,6 +76,7 @@ from numerics.core.inputs import (
     check_eta,
 )
 from numerics.core.pools import CurvaturePool, make_pool
+from numerics.core.progress import PhaseClock, PhaseSpec, progress_enabled
 from numerics.curvature.coherence import Coherence, coherence, coherence_dense
 from numerics.curvature.hessians import out_of_span_fraction, reduce_to_active
 
@@ -228,21 +235,41 @@ def _witness_summary(crit: Criterion, esc_witness: np.ndarray, top: int = 5) -> 
     return out
 
 
+def _prescription_solves(crit: Criterion, grid_size: int) -> int:
+    """Estimated criterion solves of :func:`prescribe` (the progress bar's total).
+
+    The alpha grid, the alpha bisection to its relative precision, an integer bisection per batch
+    size and the re-checks (two solves each).
+    """
+    bisect_alpha = math.ceil(math.log2(1.0 / ALPHA_RTOL))
+    batches = (math.ceil(math.log2(max(crit.n_retain, 2)))
+               + math.ceil(math.log2(max(crit.n_forget, 2))))
+    return int(grid_size + bisect_alpha + batches + 2 * 5)
+
+
 def _analyse(crit: Criterion, un: UnlearningOptions, cfg: dict[str, Any],
-             pres_opts: PrescriptionOptions) -> dict[str, Any]:
-    """Verdict, prescriptions and region for a criterion (shared by both entry points)."""
+             pres_opts: PrescriptionOptions, clock: PhaseClock) -> dict[str, Any]:
+    """Verdict, prescriptions and region for a criterion (shared by both entry points).
+
+    Phases (timed by ``clock``): ``operator`` (the criterion at the user's point),
+    ``prescribe`` (prescriptions, or the critical alpha alone) and ``steps_map``.
+    """
     lam_r = float(np.linalg.eigvalsh(crit.mean_retain)[-1])
     alpha, batch_retain, batch_forget = cfg["alpha"], cfg["batch_retain"], cfg["batch_forget"]
     eta = un.eta
     if un.eta_rel is not None:
         eta = check_eta(un.eta_rel * 2.0 / lam_r)
-    cur = crit.point(alpha, batch_retain, batch_forget, eta, REPORT_TOL)
+    with clock.phase(PhaseSpec("operator", "second-moment operator (eta*_ms, rho)", 2, "solve")):
+        cur = crit.point(alpha, batch_retain, batch_forget, eta, REPORT_TOL)
     code, text = _verdict(cur)
-    t0 = time.perf_counter()
     if pres_opts.prescribe:
-        pres, region, alpha_c, how = prescribe(crit, cur, grid_size=pres_opts.grid_size)
+        spec = PhaseSpec("prescribe", "prescriptions",
+                         _prescription_solves(crit, pres_opts.grid_size), "solve")
+        with clock.phase(spec):
+            pres, region, alpha_c, how = prescribe(crit, cur, grid_size=pres_opts.grid_size)
     else:
-        alpha_c, how = crit.alpha_c()
+        with clock.phase(PhaseSpec("prescribe", "critical alpha")):
+            alpha_c, how = crit.alpha_c()
         pres, region = [], {"alpha": [], "eta_star": [], "alpha_c": alpha_c}
     region.update({"alpha_c_method": how, "user_alpha": alpha, "user_eta": eta,
                    "lambda_max_retain_mean": lam_r})
@@ -251,7 +278,9 @@ def _analyse(crit: Criterion, un: UnlearningOptions, cfg: dict[str, Any],
         top = 1.3 * max([*finite, *([eta] if eta else []), cur.eta_star_ms or 0.0]
                         or [2.0 / lam_r])
         top = top if top > 0 else 2.0 / lam_r
-        region["steps_map"] = steps_map(crit, cur, top, pres_opts.steps_grid, GROWTH)
+        spec = PhaseSpec("steps_map", "steps-to-escape map", pres_opts.steps_grid**2, "solve")
+        with clock.phase(spec):
+            region["steps_map"] = steps_map(crit, cur, top, pres_opts.steps_grid, GROWTH)
     esc = crit.mean_escape(alpha, batch_retain, batch_forget)
     growth = None
     if cur.rho is not None and cur.rho > 1.0:
@@ -260,8 +289,7 @@ def _analyse(crit: Criterion, un: UnlearningOptions, cfg: dict[str, Any],
         region["steps_map"]["user_steps"] = growth  # at the user's point exactly (None: resists)
     return {"point": cur, "code": code, "text": text, "prescriptions": pres, "region": region,
             "alpha_c": alpha_c, "witness_reduced": esc.witness, "eta": eta,
-            "lambda_max_retain_mean": lam_r, "ms_growth_steps": growth,
-            "prescribe_seconds": time.perf_counter() - t0}
+            "lambda_max_retain_mean": lam_r, "ms_growth_steps": growth}
 
 
 def _minimum_check(crit: Criterion) -> dict[str, Any]:
@@ -305,7 +333,6 @@ def _report(crit: Criterion, res: dict[str, Any], coh: Coherence, found: _Found,
     summary = _witness_summary(crit, w_red)
     if res["ms_growth_steps"] is not None:
         summary["ms_growth_steps_1000x"] = res["ms_growth_steps"]
-    timings["prescribe_s"] = res["prescribe_seconds"]
     return DiagnoseReport(
         verdict=res["text"], verdict_code=res["code"], escapes=cur.escapes, eta=res["eta"],
         rho=cur.rho, rho_converged=cur.rho_converged, eta_star_ms=cur.eta_star_ms,
@@ -364,9 +391,9 @@ def _route(flat: FlatModel, loss: Callable, sets: tuple[Any, Any], opts: Diagnos
                                                  cfg["batch_forget"], cfg["sampling"]),
                                 un.eta, un.eta_rel)
         return subspace_curvature(flat, loss, sets, target, budget_gb=budget_gb,
-                                  progress=ro.progress)
+                                  progress=progress_enabled(ro.progress))
     return compute_curvature(flat, loss, sets[0], sets[1], route=cv.route,
-                             budget_gb=budget_gb, progress=ro.progress, seed=ro.seed)
+                             budget_gb=budget_gb, progress=progress_enabled(ro.progress), seed=ro.seed)
 
 
 def diagnose_curvature(retain: Any, forget: Any, options: DiagnoseOptions | None = None, *,
@@ -407,8 +434,7 @@ def diagnose_curvature(retain: Any, forget: Any, options: DiagnoseOptions | None
     """
     opts = DiagnoseOptions() if options is None else options
     un, pres = opts.unlearning, opts.prescription
-    timings: dict[str, float] = {}
-    t0 = time.perf_counter()
+    clock = PhaseClock(progress_enabled(opts.run.progress))
 
     def factors(x: Any, name: str) -> np.ndarray:
         if isinstance(x, CurvaturePool):
@@ -424,27 +450,29 @@ def diagnose_curvature(retain: Any, forget: Any, options: DiagnoseOptions | None
             raise InputError(f"{name} curvature contains NaN or inf")
         return arr
 
-    fr, ff = factors(retain, "retain"), factors(forget, "forget")
-    if isinstance(retain, CurvaturePool) and retain.signs is not None:
-        retain_signs = retain.signs
-    if isinstance(forget, CurvaturePool) and forget.signs is not None:
-        forget_signs = forget.signs
-    red, n_flat = _reduce(fr, ff)
-    pr = make_pool(red.factors[0], retain_signs, "retain")
-    pf = make_pool(red.factors[1], forget_signs, "forget")
-    crit = Criterion(pr, pf, un.sampling)
-    cfg = _config(un, pr.n, pf.n)
-    coh = _coherence_signed_safe(fr, ff, retain_signs, forget_signs)
-    oos, _ = out_of_span_fraction(red.factors[0], red.factors[1])
-    timings["curvature_s"] = time.perf_counter() - t0
+    with clock.phase(PhaseSpec("curvature", "curvature (given: reduction, coherence)")):
+        fr, ff = factors(retain, "retain"), factors(forget, "forget")
+        if isinstance(retain, CurvaturePool) and retain.signs is not None:
+            retain_signs = retain.signs
+        if isinstance(forget, CurvaturePool) and forget.signs is not None:
+            forget_signs = forget.signs
+        red, n_flat = _reduce(fr, ff)
+        pr = make_pool(red.factors[0], retain_signs, "retain")
+        pf = make_pool(red.factors[1], forget_signs, "forget")
+        crit = Criterion(pr, pf, un.sampling)
+        cfg = _config(un, pr.n, pf.n)
+        coh = _coherence_signed_safe(fr, ff, retain_signs, forget_signs)
+        oos, _ = out_of_span_fraction(red.factors[0], red.factors[1])
     with spreading(opts.execution, opts.run.threads, progress=opts.run.progress):
-        res = _analyse(crit, un, cfg, pres)
-    signed = retain_signs is not None or forget_signs is not None
-    info = {"route": "given", "exact": True, "omits": "nothing (curvature given)",
-            "indefinite": bool(signed), "n_params": int(fr.shape[1]), "active_dim": red.rank,
-            "flat_directions_cut": n_flat, "flat_rtol": FLAT_RTOL}
-    basis = red.basis.cpu().numpy() if red.basis is not None else None
-    rep = _report(crit, res, coh, _Found("given", info, basis, oos), cfg, [], timings)
+        res = _analyse(crit, un, cfg, pres, clock)
+    with clock.phase(PhaseSpec("report", "report")):
+        signed = retain_signs is not None or forget_signs is not None
+        info = {"route": "given", "exact": True, "omits": "nothing (curvature given)",
+                "indefinite": bool(signed), "n_params": int(fr.shape[1]), "active_dim": red.rank,
+                "flat_directions_cut": n_flat, "flat_rtol": FLAT_RTOL}
+        basis = red.basis.cpu().numpy() if red.basis is not None else None
+        rep = _report(crit, res, coh, _Found("given", info, basis, oos), cfg, [], {})
+    rep.timings = clock.finish()
     rep.peak_memory_gb = peak_memory_gb()
     return rep
 
@@ -551,121 +579,169 @@ def diagnose(model: torch.nn.Module, loss: Callable[[torch.Tensor, torch.Tensor]
     """
     opts = DiagnoseOptions() if options is None else options
     un, cv, ro = opts.unlearning, opts.curvature, opts.run
+    clock = PhaseClock(progress_enabled(ro.progress))
     notes: list[str] = []
-    timings: dict[str, float] = {}
-    t_all = time.perf_counter()
     dev = resolve_device(cv.device)
     dt = resolve_dtype(dev, cv.dtype)
     if not isinstance(model, torch.nn.Module):
         raise InputError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     with thread_limit(ro.threads), spreading(opts.execution, ro.threads, device=str(dev),
                                              progress=ro.progress) as spread:
-        work = copy.deepcopy(model).to(device=dev, dtype=dt)
-        flat = FlatModel(work)
-        sets = {name: as_dataset(d, name).to(dev, dt)
-                for name, d in (("retain", retain), ("forget", forget))}
-        test_set = as_dataset(test, "test").to(dev, dt) if test is not None else None
-        r_set, f_set = sets["retain"], sets["forget"]
-        check_disjoint(r_set, f_set)
-        check_loss(flat, loss, r_set)
-        check_loss(flat, loss, f_set)
-        rng = np.random.default_rng(ro.seed)
-        r_sub, _ = subsample(r_set, cv.max_samples, rng)
-        f_sub, _ = subsample(f_set, cv.max_samples, rng)
+        with clock.phase(PhaseSpec("setup", "setup (model copy, data checks)")):
+            work = copy.deepcopy(model).to(device=dev, dtype=dt)
+            flat = FlatModel(work)
+            sets = {name: as_dataset(d, name).to(dev, dt)
+                    for name, d in (("retain", retain), ("forget", forget))}
+            test_set = as_dataset(test, "test").to(dev, dt) if test is not None else None
+            r_set, f_set = sets["retain"], sets["forget"]
+            check_disjoint(r_set, f_set)
+            check_loss(flat, loss, r_set)
+            check_loss(flat, loss, f_set)
+            rng = np.random.default_rng(ro.seed)
+            r_sub, _ = subsample(r_set, cv.max_samples, rng)
+            f_sub, _ = subsample(f_set, cv.max_samples, rng)
         if r_sub.n < r_set.n or f_sub.n < f_set.n:
             notes.append(f"curvature of a seeded subsample: {r_sub.n} of {r_set.n} retain and "
                          f"{f_sub.n} of {f_set.n} forget samples; the criterion treats the "
                          "subsample as the pool (batch sizes are relative to it)")
         cfg = _config(un, r_sub.n, f_sub.n)
-        t0 = time.perf_counter()
-        curv = _curvature(flat, loss, (r_sub, f_sub), opts, cfg)
-        red, n_flat = _reduce(curv.retain, curv.forget)
-        timings["curvature_s"] = time.perf_counter() - t0
-        pr = make_pool(red.factors[0], curv.retain_signs, "retain")
-        pf = make_pool(red.factors[1], curv.forget_signs, "forget")
-        crit = Criterion(pr, pf, cfg["sampling"])
-        oos, _ = out_of_span_fraction(red.factors[0], red.factors[1])
+        with clock.phase(PhaseSpec("curvature", "curvature"), bar=False):  # the route's own bars
+            curv = _curvature(flat, loss, (r_sub, f_sub), opts, cfg)
+        with clock.phase(PhaseSpec("active_subspace", "active subspace (SVD of the factors)")):
+            red, n_flat = _reduce(curv.retain, curv.forget)
+            pr = make_pool(red.factors[0], curv.retain_signs, "retain")
+            pf = make_pool(red.factors[1], curv.forget_signs, "forget")
+            crit = Criterion(pr, pf, cfg["sampling"])
+            oos, _ = out_of_span_fraction(red.factors[0], red.factors[1])
         if red.rank > 400:
             notes.append(f"active dimension {red.rank}: the matrix-free operator is slow at this "
                          "size; --max-samples reduces it")
-        res = _analyse(crit, un, cfg, opts.prescription)
-        info = dict(curv.info)
-        info.update(active_dim=red.rank, flat_directions_cut=n_flat, flat_rtol=FLAT_RTOL,
-                    minimum_check=_minimum_check(crit))
-        info["stationarity"] = stationarity(flat, loss, (r_set, f_set))
-        st = info["stationarity"]
-        if not st["stationary"]:
-            notes.append(f"the trained weights are not a stationary point of the training loss: "
-                         f"|mean gradient| = {st['mean_gradient_norm']:.3g}, "
-                         f"{st['relative']:.2g} of the mean per-sample gradient norm (above "
-                         f"{STATIONARY_TOL:g}); the verdict linearises at w* as if it were a "
-                         "minimum: train to convergence first")
-        if not info["minimum_check"]["is_minimum"]:
-            mc = info["minimum_check"]
-            notes.append(f"the trained weights are not a minimum of the training loss for this "
-                         f"curvature: lambda_min(mean Hessian) = {mc['lambda_min']:.3g} "
-                         f"({mc['relative']:.3g} of the largest); the linearisation assumes a "
-                         "minimum, and escape rates of that size reflect unfinished training")
-        if n_flat:
-            notes.append(f"{n_flat} direction(s) with curvature below {FLAT_RTOL:g} of the "
-                         "largest were treated as flat (inert)")
-        basis = (red.basis if curv.basis is None else curv.basis @ red.basis).cpu().numpy()
-        report = _report(crit, res, curv.coherence, _Found(curv.route, info, basis, oos), cfg,
-                         notes,
-                         timings)
-        report.witness_summary["layers"] = flat.layer_shares(report.witness)
+        plan = _plan(opts, crit, flat, (r_set, f_set))
+        if plan is not None:
+            crit.cache_limit = plan.operator_cache
+            notes.extend(plan.notes)
+        res = _analyse(crit, un, cfg, opts.prescription, clock)
+        with clock.phase(PhaseSpec("checks", "stationarity and minimum checks")):
+            info = dict(curv.info)
+            info.update(active_dim=red.rank, flat_directions_cut=n_flat, flat_rtol=FLAT_RTOL,
+                        minimum_check=_minimum_check(crit))
+            info["stationarity"] = stationarity(flat, loss, (r_set, f_set))
+            if plan is not None:
+                info["memory_plan"] = plan.as_dict()
+        _check_notes(info, n_flat, notes)
+        with clock.phase(PhaseSpec("report", "report (witness, layers)")):
+            basis = (red.basis if curv.basis is None else curv.basis @ red.basis).cpu().numpy()
+            report = _report(crit, res, curv.coherence, _Found(curv.route, info, basis, oos),
+                             cfg, notes, {})
+            report.witness_summary["layers"] = flat.layer_shares(report.witness)
         eta_abs = res["eta"]
         theta_un = None
         if eta_abs is not None and ro.unlearn_steps > 0:
-            t0 = time.perf_counter()
-            ucfg = UnlearningConfig(cfg["alpha"], min(cfg["batch_retain"], r_set.n),
-                                    min(cfg["batch_forget"], f_set.n), cfg["sampling"])
-            run = gradient_difference(flat, loss, r_set, f_set, ucfg, eta_abs, run=ro,
-                                      test=test_set)
+            spec = PhaseSpec("unlearn", "unlearning run", ro.unlearn_steps, "step")
+            with clock.phase(spec):
+                ucfg = UnlearningConfig(cfg["alpha"], min(cfg["batch_retain"], r_set.n),
+                                        min(cfg["batch_forget"], f_set.n), cfg["sampling"])
+                run = gradient_difference(flat, loss, r_set, f_set, ucfg, eta_abs, run=ro,
+                                          test=test_set)
             _attach_run(report, run.record, notes)
-            _attach_prediction(report, _Forecast(crit, flat, loss, (r_sub, f_sub), basis,
-                                                 opts.prescription), eta_abs, notes)
             theta_un = run.theta
-            timings["unlearn_s"] = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            _attach_trust(report, measure_trust(flat, loss, (r_sub, f_sub), cfg["alpha"],
-                                                run.snapshots, ro.unlearn_steps,
-                                                TrustOptions(ro.trust_fraction, seed=ro.seed)),
-                          notes)
-            timings["trust_s"] = time.perf_counter() - t0
+            if plan is None or plan.forecast:
+                spec = PhaseSpec("forecast", "predicted steps to escape (forced recursion)",
+                                 ro.unlearn_steps, "step")
+                with clock.phase(spec):
+                    _attach_prediction(report, _Forecast(crit, flat, loss, (r_sub, f_sub),
+                                                         basis, opts.prescription), eta_abs,
+                                       notes)
+            with clock.phase(PhaseSpec("trust", "linearisation trust radius")):
+                _attach_trust(report, measure_trust(flat, loss, (r_sub, f_sub), cfg["alpha"],
+                                                    run.snapshots, ro.unlearn_steps,
+                                                    TrustOptions(ro.trust_fraction,
+                                                                 seed=ro.seed)), notes)
         elif ro.unlearn_steps > 0:
             notes.append("no step size given: the actual unlearning run needs --eta or --eta-rel")
         dl = opts.deletion
         if dl.deletion and train is not None:
-            t0 = time.perf_counter()
-            theta_re = retrain(train, r_set, dl.train_seed, flat)
-            report.deletion = deletion_report(flat, r_set, f_set, test_set, theta_re, theta_un,
-                                              output_map)
-            report.deletion["train_seed"] = int(dl.train_seed)
-            report.standards = interpret(report.escapes, report.escapes_at_every_eta,
-                                         report.deletion)
-            timings["deletion_s"] = time.perf_counter() - t0
+            with clock.phase(PhaseSpec("retrain", "retraining without the forget set (train)")):
+                theta_re = retrain(train, r_set, dl.train_seed, flat)
+            with clock.phase(PhaseSpec("deletion", "deletion check")):
+                report.deletion = deletion_report(flat, r_set, f_set, test_set, theta_re,
+                                                  theta_un, output_map)
+                report.deletion["train_seed"] = int(dl.train_seed)
+                report.standards = interpret(report.escapes, report.escapes_at_every_eta,
+                                             report.deletion)
         elif dl.deletion:
             notes.append("deletion check skipped: it needs a train(inputs, targets, seed) -> "
                          "model callable (entry key 'train') to retrain without the forget set")
         notes.extend(spread.notes())
         flat.restore()
-        timings["total_s"] = time.perf_counter() - t_all
-        report.peak_memory_gb = peak_memory_gb()
         if ro.out is not None:
-            write_outputs(report, ro.out)
+            write_outputs(report, ro.out, clock=clock)
+        else:
+            report.timings = clock.finish()
+            report.peak_memory_gb = peak_memory_gb()
     return report
 
 
-def write_outputs(report: DiagnoseReport, out: str | Path) -> dict[str, str]:
+def _plan(opts: DiagnoseOptions, crit: Criterion, flat: FlatModel,
+          sets: tuple[Any, Any]) -> LaterPlan | None:
+    """The later phases checked against ``--memory-budget-gb`` (``None`` without a budget)."""
+    budget = opts.curvature.memory_budget_gb
+    if budget is None:
+        return None
+    un, ro = opts.unlearning, opts.run
+    steps = ro.unlearn_steps if (un.eta is not None or un.eta_rel is not None) else 0
+    data = float(sum(t.element_size() * t.nelement() for d in sets
+                     for t in (d.inputs, d.targets)))
+    k = max(crit.retain.factors.shape[2], crit.forget.factors.shape[2])
+    need = LaterNeeds(crit.dim, crit.n_retain + crit.n_forget, int(k), int(steps), flat.P, data)
+    return plan_later_phases(budget, need)
+
+
+def _check_notes(info: dict[str, Any], n_flat: int, notes: list[str]) -> None:
+    """Notes on the stationarity and minimum checks and the flat directions cut."""
+    st = info["stationarity"]
+    if not st["stationary"]:
+        notes.append(f"the trained weights are not a stationary point of the training loss: "
+                     f"|mean gradient| = {st['mean_gradient_norm']:.3g}, "
+                     f"{st['relative']:.2g} of the mean per-sample gradient norm (above "
+                     f"{STATIONARY_TOL:g}); the verdict linearises at w* as if it were a "
+                     "minimum: train to convergence first")
+    if not info["minimum_check"]["is_minimum"]:
+        mc = info["minimum_check"]
+        notes.append(f"the trained weights are not a minimum of the training loss for this "
+                     f"curvature: lambda_min(mean Hessian) = {mc['lambda_min']:.3g} "
+                     f"({mc['relative']:.3g} of the largest); the linearisation assumes a "
+                     "minimum, and escape rates of that size reflect unfinished training")
+    if n_flat:
+        notes.append(f"{n_flat} direction(s) with curvature below {FLAT_RTOL:g} of the "
+                     "largest were treated as flat (inert)")
+
+
+def write_outputs(report: DiagnoseReport, out: str | Path, *,
+                  clock: PhaseClock | None = None) -> dict[str, str]:
     """Write the outputs under ``out`` and return their paths.
 
-    They are ``report.json``, ``diagnose.png``, ``witness.npy`` and the self-contained
-    ``report.html`` (:mod:`numerics.apps.diagnose.report_html`).
+    They are ``diagnose.png``, ``witness.npy``, the self-contained ``report.html``
+    (:mod:`numerics.apps.diagnose.report_html`) and, last, ``report.json``.
+
+    Parameters
+    ----------
+    report:
+        The report.
+    out:
+        The directory (created when missing).
+    clock:
+        The call's phase clock: the figure and pages are timed as the ``outputs`` phase, and the
+        report's ``timings`` and ``peak_memory_gb`` are finished before ``report.json`` is
+        written, so that they account for the whole call.
+
+    Returns
+    -------
+    dict[str, str]
+        Paths by kind: ``report``, ``figure``, ``witness`` (when there is one), ``html``.
     """
     import json
 
-    from numerics.apps.diagnose.plot import figure
     from numerics.core.serialise import jsonable
 
     path = Path(out)
@@ -673,16 +749,29 @@ def write_outputs(report: DiagnoseReport, out: str | Path) -> dict[str, str]:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError(f"cannot create output directory {path}: {exc}") from None
+    if clock is None:
+        written = _write_files(report, path)
+    else:
+        with clock.phase(PhaseSpec("outputs", "figure and report pages")):
+            written = _write_files(report, path)
+        report.timings = clock.finish()
+        report.peak_memory_gb = peak_memory_gb()
     js = path / "report.json"
     js.write_text(json.dumps(jsonable(report.as_dict()), indent=2) + "\n")
+    return {"report": str(js), **written}
+
+
+def _write_files(report: DiagnoseReport, path: Path) -> dict[str, str]:
+    """The figure, the witness and the HTML page under ``path``."""
+    from numerics.apps.diagnose import report_html
+    from numerics.apps.diagnose.plot import figure
+
     png = path / "diagnose.png"
     figure(report, png)
-    out = {"report": str(js), "figure": str(png)}
+    out = {"figure": str(png)}
     if report.witness is not None:
         wit = path / "witness.npy"
         np.save(wit, np.asarray(report.witness, dtype=np.float64))
         out["witness"] = str(wit)
-    from numerics.apps.diagnose import report_html
-
     out["html"] = str(report_html.write(report, path / "report.html", [png]))
     return out

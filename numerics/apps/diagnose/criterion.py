@@ -46,6 +46,7 @@ from numerics.core.operator import (
     negative_curvature,
 )
 from numerics.core.pools import CurvaturePool
+from numerics.core.progress import advance
 
 __all__ = ["Criterion", "Point", "LANCZOS_TOL"]
 
@@ -59,6 +60,9 @@ ALPHA_ZERO = 1e-9
 MAXITER = 3000
 #: Restarts allowed when computing :math:`\rho` (reported, never used for a verdict).
 RHO_MAXITER = 20
+#: Operators kept besides the one in use (:attr:`Criterion.cache_limit`'s default); each holds a
+#: few :math:`r\times r` matrices.
+MAX_CACHED_OPERATORS = 64
 
 
 @dataclass(frozen=True)
@@ -142,6 +146,9 @@ class Criterion:
         self.forget = forget
         self.sampling = sampling
         self._ops: dict[tuple, SecondMomentOperator] = {}
+        #: Operators kept besides the one in use; fewer under a memory budget (an operator left
+        #: out is rebuilt, with the same numbers).
+        self.cache_limit = MAX_CACHED_OPERATORS
         self._warm: dict[str, np.ndarray] = {}
         self.mean_retain = retain.mean()
         self.mean_forget = forget.mean()
@@ -169,7 +176,7 @@ class Criterion:
         key = (float(alpha), int(batch_retain), int(batch_forget))
         op = self._ops.get(key)
         if op is None:
-            if len(self._ops) > 64:
+            if len(self._ops) > self.cache_limit:
                 self._ops.clear()
             if alpha == 0.0:
                 cfg = UnlearningConfig(0.0, batch_retain, 1, self.sampling)
@@ -212,6 +219,7 @@ class Criterion:
         """
         op = self.operator(alpha, batch_retain, batch_forget)
         self.converged = True
+        advance()  # one criterion solve, counted by the running phase's progress bar
         if op.dim <= DENSE_MAX_DIM:
             return op.rho(eta, "dense")
         value = op.rho(eta, "lanczos", self._solver("T", op.dim, tol, RHO_MAXITER, "LA"))
@@ -222,6 +230,7 @@ class Criterion:
                  tol: float = LANCZOS_TOL) -> float | None:
         r""":math:`\eta^\star_{ms}`; ``None`` when the mean escapes (no stable step size)."""
         op = self.operator(alpha, batch_retain, batch_forget)
+        advance()  # one criterion solve, counted by the running phase's progress bar
         if not op.has_stable_step():
             return None
         if op.dim <= DENSE_MAX_DIM:

@@ -95,8 +95,9 @@ class CurvatureOptions(Options):
                         help="curvature route (auto: dense exact Hessians when they fit)")
     memory_budget_gb: float | None = option(
         None, type=float, help="memory cap of the whole process, GiB: refused up front when the "
-        "resident set plus the curvature's working copies would pass it (default: no cap; the "
-        f"per-sample factors alone get {DEFAULT_BUDGET_GB:g} GiB)")
+        "resident set plus the curvature's working copies would pass it, and before the "
+        "operator or the unlearning run when they would (default: no cap; the per-sample "
+        f"factors alone get {DEFAULT_BUDGET_GB:g} GiB)")
     max_samples: int | None = option(None, type=int, metavar="N", check=at_least(1),
                                      help="analyse a seeded subsample of at most N samples of "
                                           "each set")

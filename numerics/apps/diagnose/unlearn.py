@@ -43,6 +43,7 @@ import torch
 from numerics.apps.diagnose.data import DataSet, FlatModel
 from numerics.apps.diagnose.options import RunOptions
 from numerics.core.inputs import UnlearningConfig
+from numerics.core.progress import advance
 from numerics.curvature.unlearning import (
     GradientDifferenceOptions,
     gradient_difference_loop,
@@ -251,6 +252,7 @@ def gradient_difference(flat: FlatModel, loss: Callable, retain: DataSet, forget
         return g.detach()
 
     def observe(taken: int, theta: torch.Tensor) -> None:
+        advance()  # one step, counted by the running phase's progress bar
         if taken in keep:
             snapshots[taken] = theta.detach().clone()
         if taken % every == 0 or taken == K:
