@@ -138,6 +138,9 @@ def test_budget_leaves_the_numbers_alone_and_can_skip_the_forecast(monkeypatch):
     assert capped["steps_to_escape_predicted"] is None
     assert any("forced-recursion forecast" in n and "skipped" in n for n in capped["notes"])
     assert capped["curvature"]["memory_plan"]["forecast"] is False
-    for key in ("verdict", "rho", "eta_star_ms", "lambda_min_A", "alpha_c", "prescriptions",
-                "region", "steps_to_escape_observed"):
+    for key in ("verdict", "rho", "eta_star_ms", "lambda_min_A", "alpha_c", "region",
+                "steps_to_escape_observed"):
         assert capped[key] == free[key], key
+    # the within-K prescriptions come from the forecast, and go with it
+    kept = [p for p in free["prescriptions"] if p["goal"] in ("resist", "escape")]
+    assert len(kept) < len(free["prescriptions"]) and capped["prescriptions"] == kept

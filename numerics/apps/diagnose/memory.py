@@ -233,5 +233,6 @@ def plan_later_phases(budget_gb: float, need: LaterNeeds, left: float | None = N
     if not forecast:
         notes.append(f"memory budget: the forced-recursion forecast of {need.steps} steps needs "
                      f"about {est['forecast'] / 2**30:.3g} GiB, more than the "
-                     f"{left / 2**30:.3g} GiB left: skipped (steps_to_escape_predicted null)")
+                     f"{left / 2**30:.3g} GiB left: skipped (steps_to_escape_predicted null, no "
+                     "within-K prescriptions)")
     return LaterPlan(cache, forecast, est, left, tuple(notes))
