@@ -38,6 +38,7 @@ import numpy as np
 import scipy.sparse as sps
 
 __all__ = ["log_increment_law", "drift", "drift_variance", "SurvivalGrid", "survival_grid",
+           "first_passage_table", "never_escapes", "DEFAULT_TOL",
            "DEFAULT_SPACING", "DEFAULT_FLOOR"]
 
 #: Default grid spacing of the first-passage programme in units of :math:`\log|x|` (0.04 and
@@ -101,8 +102,29 @@ class SurvivalGrid:
         r""":math:`1-u_t(y_0)` at arbitrary starts ``start`` (relative to the barrier)."""
         s = np.asarray(start, dtype=float)
         u = self.u[time_index, law]
-        val = np.interp(s, self.y, u, left=u[0], right=u[-1])
+        if u.size == 1:
+            return 1.0 - np.where(s >= 0.0, 0.0, u[0])
+        # the grid is uniform: linear interpolation by index arithmetic, held beyond both ends
+        h = (self.y[-1] - self.y[0]) / (u.size - 1)
+        pos = np.clip((s - self.y[0]) / h, 0.0, u.size - 1.0)
+        bad = np.isnan(pos)  # NaN in, NaN out
+        i = np.minimum(np.where(bad, 0.0, pos).astype(int), u.size - 2)
+        f = pos - i
+        val = u[i] * (1.0 - f) + u[i + 1] * f
         return 1.0 - np.where(s >= 0.0, 0.0, val)
+
+
+def _split(xi: np.ndarray, p: np.ndarray, h: float, G: int) -> tuple[np.ndarray, np.ndarray]:
+    r"""Offsets and weights of every :math:`\xi_j/h` split linearly between two grid offsets.
+
+    Unmerged; values below :math:`-G` (and :math:`\xi=-\infty`) are moved to :math:`-G`.
+    """
+    live = p > 0
+    xi, p = xi[live], p[live]
+    z = np.maximum(np.where(np.isfinite(xi), xi / h, -np.inf), -float(G))
+    o0 = np.floor(z).astype(int)
+    f = z - o0
+    return np.concatenate([o0, o0 + 1]), np.concatenate([p * (1.0 - f), p * f])
 
 
 def _kernel(xi: np.ndarray, p: np.ndarray, h: float, G: int) -> tuple[np.ndarray, np.ndarray]:
@@ -111,14 +133,7 @@ def _kernel(xi: np.ndarray, p: np.ndarray, h: float, G: int) -> tuple[np.ndarray
     Offsets below :math:`-G` (and :math:`\xi=-\infty`) are merged at :math:`-G` (they land below
     the floor); offsets above :math:`G` are dropped (they land above the barrier).
     """
-    live = p > 0
-    xi, p = xi[live], p[live]
-    z = np.where(np.isfinite(xi), xi / h, -np.inf)
-    z = np.maximum(z, -float(G))
-    o0 = np.floor(z).astype(int)
-    f = z - o0
-    off = np.concatenate([o0, o0 + 1])
-    w = np.concatenate([p * (1.0 - f), p * f])
+    off, w = _split(xi, p, h, G)
     keep = (w > KERNEL_PRUNE) & (off <= G)  # dropped mass <= KERNEL_PRUNE per offset and step
     off, w = np.maximum(off[keep], -G), w[keep]
     uniq, inv = np.unique(off, return_inverse=True)
@@ -134,20 +149,8 @@ def _transition(xi: np.ndarray, p: np.ndarray, G: int, h: float) -> sps.csr_matr
     so each law is one banded Toeplitz kernel with at most :math:`\mathrm{range}(\xi)/h+2`
     offsets, however many support points the law has.
     """
-    rows, cols, vals = [], [], []
-    base = np.arange(G)
-    for law in range(xi.shape[0]):
-        off, w = _kernel(xi[law], p[law], h, G)
-        c = base[:, None] + off[None, :]
-        r = np.broadcast_to(base[:, None], c.shape)
-        v = np.broadcast_to(w[None, :], c.shape)
-        keep = c < G
-        rows.append(r[keep] + law * G)
-        cols.append(np.maximum(c[keep], 0) + law * G)
-        vals.append(v[keep])
-    L = xi.shape[0]
-    return sps.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-                          shape=(L * G, L * G))
+    kernels = [_kernel(xi[law], p[law], h, G) for law in range(xi.shape[0])]
+    return _block_transition(kernels, np.full(xi.shape[0], G))
 
 
 def survival_grid(xi: np.ndarray, p: np.ndarray, horizon: int, *, times=None,
@@ -195,3 +198,247 @@ def survival_grid(xi: np.ndarray, p: np.ndarray, horizon: int, *, times=None,
         if t < T:
             u = K @ u
     return SurvivalGrid(y, rec, out)
+
+
+# ----------------------------------------------------------------------------- fast programme
+#: Default accuracy of :func:`first_passage_table`: every shortcut it takes (a law skipped by a
+#: bound, a shallower floor, a programme stopped before :math:`T`) moves the escape probability of
+#: one axis by at most this much against the full programme of :func:`survival_grid`.
+DEFAULT_TOL = 1e-10
+#: Exponents :math:`\theta` (per grid cell) tried in the Chernoff bounds of
+#: :func:`first_passage_table`; any :math:`\theta>0` gives a valid bound, the grid only decides how
+#: tight it is.
+_THETAS = np.geomspace(1e-4, 60.0, 96)
+#: Steps between the convergence checks of the fast programme.
+_CHECK_EVERY = 8
+
+
+def _log_mgf(off: np.ndarray, w: np.ndarray, theta: np.ndarray) -> np.ndarray:
+    r""":math:`\log\sum_ow_oe^{\theta o}` for every :math:`\theta` (log-sum-exp, no overflow)."""
+    if off.size == 0:
+        return np.full(theta.shape, -np.inf)
+    z = np.multiply.outer(theta, off.astype(float)) + np.log(w)[None, :]
+    top = z.max(axis=1)
+    return top + np.log(np.exp(z - top[:, None]).sum(axis=1))
+
+
+@dataclass(frozen=True)
+class _WalkBounds:
+    r"""Chernoff and Doob bounds of one grid walk over :math:`T` steps (offsets in cells).
+
+    ``rise`` holds :math:`T\max(\log M(\theta),0)` and ``stay`` :math:`T\log M(-\theta)` on the
+    grid :data:`_THETAS`, where :math:`M(\theta)=\sum_ow_oe^{\theta o}` over *every* offset of the
+    walk, including those that jump past the barrier.
+    """
+
+    rise: np.ndarray
+    stay: np.ndarray
+    horizon: int
+
+    @classmethod
+    def of(cls, off: np.ndarray, w: np.ndarray, horizon: int) -> _WalkBounds:
+        """Bounds of the walk with offsets ``off`` and weights ``w``."""
+        return cls(horizon * np.maximum(_log_mgf(off, w, _THETAS), 0.0),
+                   horizon * _log_mgf(off, w, -_THETAS), int(horizon))
+
+    def crossing(self, cells) -> np.ndarray:
+        r"""Bound on :math:`\Pr(\max_{t\le T}S_t\ge c)` for each ``cells`` :math:`c`.
+
+        For :math:`\theta>0`, :math:`e^{\theta S_t}/\max(M(\theta),1)^t` is a non-negative
+        supermartingale, so by Doob's maximal inequality
+        :math:`\Pr(\max_{t\le T}S_t\ge c)\le\max(M(\theta),1)^Te^{-\theta c}`; the minimum over
+        the grid of :math:`\theta` (1 for :math:`c\le0`).
+        """
+        c = np.atleast_1d(np.asarray(cells, dtype=float))
+        b = np.exp(np.min(self.rise[None, :] - np.multiply.outer(c, _THETAS), axis=1))
+        return np.where(c > 0, np.minimum(b, 1.0), 1.0)
+
+    def staying(self, cells: float) -> float:
+        r"""Bound on :math:`\Pr(S_T<c)`, :math:`\min_{\theta>0}M(-\theta)^Te^{\theta c}` (Chernoff).
+
+        Staying below the barrier for :math:`T` steps implies ending below it, so this also
+        bounds the survival of a walk that starts :math:`c` cells below the barrier.
+        """
+        return float(np.exp(np.min(self.stay + _THETAS * max(cells, 0.0))))
+
+
+def _full_kernel(xi: np.ndarray, p: np.ndarray, h: float, G: int) -> tuple[np.ndarray, np.ndarray]:
+    r"""Offsets and weights of :func:`_split`, merged, none dropped above the barrier."""
+    off, w = _split(xi, p, h, G)
+    keep = w > 0
+    uniq, inv = np.unique(off[keep], return_inverse=True)
+    return uniq, np.bincount(inv, weights=w[keep], minlength=uniq.size)
+
+
+def _block_transition(kernels: list[tuple[np.ndarray, np.ndarray]], sizes: np.ndarray
+                      ) -> sps.csr_matrix:
+    """Block-diagonal transition of :func:`_transition` with its own grid size for each law."""
+    rows, cols, vals = [], [], []
+    start = 0
+    for (off, w), n in zip(kernels, sizes, strict=True):
+        base = np.arange(n)
+        c = base[:, None] + off[None, :]
+        keep = c < n
+        rows.append(np.broadcast_to(base[:, None], c.shape)[keep] + start)
+        cols.append(np.maximum(c[keep], 0) + start)
+        vals.append(np.broadcast_to(w[None, :], c.shape)[keep])
+        start += int(n)
+    return sps.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                          shape=(start, start))
+
+
+def _iterate(kernels: list[tuple[np.ndarray, np.ndarray]], sizes: np.ndarray, horizon: int,
+             tol: float) -> list[np.ndarray]:
+    r"""Run the programme :math:`u_{t+1}=Ku_t` of every law, stopping each one when it has settled.
+
+    :math:`K\ge0` has row sums :math:`\le1`, so :math:`d_t=u_t-u_{t+1}\ge0` obeys
+    :math:`d_{t+1}=Kd_t` and :math:`\|d_t\|_\infty` never increases: after step :math:`t`,
+    :math:`0\le u_t-u_T\le(T-t)\|d_{t-1}\|_\infty`.  A law is stopped once this is :math:`\le`
+    ``tol``; the matrix is rebuilt without the stopped laws when they hold a quarter of its entries.
+    """
+    out: list[np.ndarray] = [np.ones(0)] * len(kernels)
+    active = np.arange(len(kernels))
+    u = np.ones(int(np.sum(sizes)))
+    t = 0
+    while active.size:
+        n = sizes[active]
+        K = _block_transition([kernels[i] for i in active], n)
+        bounds = np.concatenate([[0], np.cumsum(n)])
+        nnz = np.add.reduceat(np.diff(K.indptr), bounds[:-1]).astype(float)
+        live = np.ones(active.size, bool)
+        while t < horizon:
+            steps = min(_CHECK_EVERY, horizon - t)
+            for _ in range(steps):
+                prev, u = u, K @ u
+            t += steps
+            gap = np.maximum.reduceat(prev - u, bounds[:-1])
+            live &= (horizon - t) * gap > tol
+            if t < horizon and nnz[~live].sum() >= 0.25 * nnz.sum():
+                break
+        if t >= horizon:
+            live[:] = False
+        for j in np.flatnonzero(~live):
+            out[int(active[j])] = u[bounds[j]:bounds[j + 1]].copy()
+        u = np.concatenate([u[bounds[j]:bounds[j + 1]] for j in np.flatnonzero(live)] or [u[:0]])
+        active = active[live]
+    return out
+
+
+def _never_escapes(wb: _WalkBounds, start: float, spacing: float, G: int, tol: float) -> bool:
+    """Whether the programme's escape from every start up to ``start`` is below ``tol/2``."""
+    hi_cells = min(-start / spacing - 0.5, G - 0.5)
+    return bool(wb.crossing(hi_cells)[0] + wb.horizon * wb.crossing(G)[0] <= 0.5 * tol)
+
+
+def never_escapes(xi: np.ndarray, p: np.ndarray, horizon: int, start: float, *,
+                  spacing: float = DEFAULT_SPACING, floor: float = DEFAULT_FLOOR,
+                  tol: float = DEFAULT_TOL) -> np.ndarray:
+    r"""Laws proven never to escape: below ``tol/2`` from every start at or below ``start``.
+
+    The bound of :func:`first_passage_table` on the programme's escape probability (Doob's maximal
+    inequality, plus a walk held at the floor); starts are relative to the barrier.
+
+    Parameters
+    ----------
+    xi, p:
+        Log-increment laws, shape ``(L, S)``.
+    horizon:
+        :math:`T\ge1`.
+    start:
+        Highest start relative to the barrier (:math:`<0`).
+    spacing, floor, tol:
+        As in :func:`first_passage_table`.
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean, shape ``(L,)``.
+    """
+    xi = np.atleast_2d(np.asarray(xi, dtype=float))
+    p = np.atleast_2d(np.asarray(p, dtype=float))
+    G = int(np.ceil(floor / spacing))
+    return np.array([_never_escapes(_WalkBounds.of(*_full_kernel(xi[j], p[j], spacing, G),
+                                                   int(horizon)), start, spacing, G, tol)
+                     for j in range(xi.shape[0])], dtype=bool)
+
+
+def first_passage_table(xi: np.ndarray, p: np.ndarray, horizon: int, reach: np.ndarray, *,
+                        spacing: float = DEFAULT_SPACING, floor: float = DEFAULT_FLOOR,
+                        tol: float = DEFAULT_TOL) -> SurvivalGrid:
+    r"""The first-passage programme of :func:`survival_grid` at horizon :math:`T`, with shortcuts.
+
+    Same grid, kernel and answer :math:`u_T(y)` as :func:`survival_grid` (the reference), to within
+    ``tol`` per law for every start in ``[reach[l, 0], reach[l, 1]]`` (relative to the barrier).
+    The programme's walk on grid cells is :math:`X_{t+1}=\max(X_t+o_t,0)` (held at the floor cell
+    0), killed at cell :math:`G=F/h`; with :math:`S_t` the free walk (offsets :math:`o`, weights
+    :math:`w_o`, :math:`M(\theta)=\sum_ow_oe^{\theta o}`),
+    :math:`X_t=\max(X_0+S_t,\max_{1\le s\le t}(S_t-S_s))`.  Doob's maximal inequality for the
+    supermartingale :math:`e^{\theta S_t}/\max(M(\theta),1)^t` bounds a rise of :math:`c` cells
+    within :math:`T` steps by :math:`B(c)=\min_{\theta>0}\max(M(\theta),1)^Te^{-\theta c}`, so a
+    start :math:`c` cells below the barrier escapes with probability at most
+    :math:`B(c)+(T-1)B(G)` (union over the last time held at the floor).  Three shortcuts follow:
+
+    * **skipped laws.** When that bound at the highest start is below ``tol/2`` the law is never
+      iterated (:math:`u\equiv1`).  Survival implies :math:`X_0+S_T<G`, so it is at most
+      :math:`\min_{\theta>0}M(-\theta)^Te^{\theta c}` (Chernoff); when that is below ``tol`` at
+      the lowest start, :math:`u\equiv0`;
+    * **shallower floor.** The walk held at a floor :math:`D` cells deep stays above the
+      reference's, and escapes after first being held with probability at most :math:`TB(D)`; the
+      floor is the smallest :math:`D` (below every start) with :math:`TB(D)\le` ``tol/2``;
+    * **early stop.** Each law stops iterating once :math:`(T-t)\|u_{t-1}-u_t\|_\infty\le` ``tol/2``
+      (see :func:`_iterate`: the survival cannot move further).
+
+    Parameters
+    ----------
+    xi, p:
+        Log-increments and probabilities of ``L`` laws, shape ``(L, S)`` (pad with ``p = 0``).
+    horizon:
+        :math:`T\ge1`.
+    reach:
+        Lowest and highest start of each law relative to its barrier, shape ``(L, 2)``.
+    spacing, floor:
+        Grid spacing :math:`h` and deepest floor :math:`F` (as in :func:`survival_grid`).
+    tol:
+        Accuracy per law against :func:`survival_grid`.
+
+    Returns
+    -------
+    SurvivalGrid
+        ``u`` of shape ``(1, L, G)`` on the reference grid (a law with a shallower floor holds its
+        floor value below it, exactly as the programme treats starts below a floor).
+    """
+    xi = np.atleast_2d(np.asarray(xi, dtype=float))
+    p = np.atleast_2d(np.asarray(p, dtype=float))
+    reach = np.atleast_2d(np.asarray(reach, dtype=float))
+    T = int(horizon)
+    if T < 1:
+        raise ValueError(f"horizon must be >= 1, got {horizon}")
+    if not (spacing > 0 and floor > spacing):
+        raise ValueError(f"need 0 < spacing < floor, got spacing={spacing}, floor={floor}")
+    if not tol > 0:
+        raise ValueError(f"tol must be > 0, got {tol}")
+    G = int(np.ceil(floor / spacing))
+    y = -(np.arange(G, 0, -1) - 0.5) * spacing
+    L = xi.shape[0]
+    u = np.ones((1, L, G))
+    todo, kernels, sizes = [], [], []
+    for law in range(L):
+        wb = _WalkBounds.of(*_full_kernel(xi[law], p[law], spacing, G), T)
+        if _never_escapes(wb, reach[law, 1], spacing, G, tol):
+            continue  # never escapes from any start of this law
+        if wb.staying(-reach[law, 0] / spacing + 1.5) <= tol:
+            u[0, law] = 0.0  # escapes from every start of this law
+            continue
+        # the shallowest floor D (cells) with T B(D) <= tol/2, deep enough for every start
+        depths = np.arange(min(max(int(np.ceil(-reach[law, 0] / spacing)) + 1, 1), G), G + 1)
+        ok = np.flatnonzero(T * wb.crossing(depths) <= 0.5 * tol)
+        depth = int(depths[ok[0]]) if ok.size else G
+        k_off, k_w = _kernel(xi[law], p[law], spacing, depth)
+        todo.append(law)
+        kernels.append((k_off, k_w))
+        sizes.append(depth)
+    if todo:
+        for law, v in zip(todo, _iterate(kernels, np.array(sizes), T, 0.5 * tol), strict=True):
+            u[0, law, G - v.size:] = v
+            u[0, law, : G - v.size] = v[0]
+    return SurvivalGrid(y, np.array([T]), u)

@@ -19,15 +19,18 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from numerics.core.inputs import InputError, UnlearningConfig, as_pool
 from numerics.core.operator import SecondMomentOperator
+from theory.horizon import DEFAULT_FLOOR, DEFAULT_SPACING
 
 __all__ = ["grid", "evaluate", "sigma_family_cell", "sigma_family_grid", "plot_frontier",
-           "plot_sigma_frontier", "NOTIONS", "SIGMA_CELL"]
+           "plot_sigma_frontier", "NOTIONS", "SIGMA_CELL", "EscapeSpec", "sigma_family_axis_laws",
+           "sigma_family_escape_grid"]
 
 #: Notions a frontier cell can observe.
 NOTIONS = {
@@ -122,6 +125,103 @@ def sigma_family_operator(config: dict[str, Any]) -> SecondMomentOperator:
     return SecondMomentOperator(pool, pool, UnlearningConfig(alpha, batch, batch, sampling))
 
 
+@dataclass(frozen=True)
+class EscapeSpec:
+    r"""The rule's escape question of a σ-family map: growth :math:`G`, horizon :math:`T`, starts.
+
+    Attributes
+    ----------
+    growth, horizon:
+        :math:`G>1` and :math:`T\ge1` of :math:`\|w_t\|^2\ge G\|w_0\|^2` within :math:`T` steps.
+    samples:
+        Sampled starts per cell (the seed is each cell's ``seed``).
+    grid:
+        ``(spacing, floor)`` of the first-passage programme.
+    """
+
+    growth: float = 1000.0
+    horizon: int = 1000
+    samples: int = 2000
+    grid: tuple[float, float] = (DEFAULT_SPACING, DEFAULT_FLOOR)
+
+
+def sigma_family_axis_laws(config: dict[str, Any]) -> list[tuple[np.ndarray, np.ndarray]]:
+    r"""Multiplier laws of the σ-family cell in closed form: ``[shared, private]`` (SPEC §4.2–4.3).
+
+    The shared axis :math:`e_0` carries the first σ samples, each private axis one sample, all of
+    curvature :math:`\lambda=cn/\sigma`; with :math:`\alpha>0` the forget list is the retain list
+    (drawn independently).  Laws from :func:`theory.lyapunov.axis_multiplier_law`, without
+    building the operator; the private law is omitted when :math:`\sigma=n`.
+    """
+    from theory.families import AxisLaw
+    from theory.lyapunov import axis_multiplier_law
+
+    n, sigma, batch = int(config["n"]), int(config["sigma"]), int(config["batch"])
+    alpha, sampling = float(config.get("alpha", 0.0)), config.get("sampling", "wor")
+    lam = float(config.get("c", 2.0)) * n / sigma
+    marked = [sigma] + ([1] if sigma < n else [])
+    if alpha == 0.0:
+        return [axis_multiplier_law(AxisLaw(sampling, 0.0, lam, m, n, batch)) for m in marked]
+    return [axis_multiplier_law(AxisLaw(sampling, alpha, lam, m, n, batch, lam, m, n, batch))
+            for m in marked]
+
+
+def _sigma_problem(config: dict[str, Any], spec: EscapeSpec):
+    from numerics.core.horizon import EscapeProblem, StartSample
+    from theory.horizon import log_increment_law
+
+    eta = float(config["eta"])
+    n, sigma, seed = int(config["n"]), int(config["sigma"]), int(config.get("seed", 0))
+    d = n - sigma + 1
+
+    def draw() -> StartSample:
+        # the rule's start w0 ~ U(0,1)^d in the family's coordinates: e_0 shared, e_1.. private
+        w0 = np.random.default_rng(seed).random((spec.samples, d))
+        return StartSample(w0, np.einsum("ij,ij->i", w0, w0))
+
+    laws = tuple(log_increment_law(x, p, eta) for x, p in sigma_family_axis_laws(config))
+    return EscapeProblem(laws, np.minimum(np.arange(d), 1), spec.growth, spec.samples, draw)
+
+
+def sigma_family_escape_grid(configs: Sequence[dict[str, Any]], spec: EscapeSpec = EscapeSpec(),
+                             *, chunk: int = 64):
+    r"""Predicted escape probability of one run of the rule on every σ-family cell, batched.
+
+    Notion: in probability at horizon :math:`T` (first passage), the quantity of
+    :func:`numerics.core.horizon.escape_probability` (exact multiplier law), with the same sampled
+    starts (``rng(seed).random((samples, d))``) and the same answer to round-off: the laws come in
+    closed form (:func:`sigma_family_axis_laws`, no operator is built) and the laws of ``chunk``
+    cells at a time share one first-passage programme
+    (:func:`numerics.core.horizon.escape_probabilities`).
+
+    Parameters
+    ----------
+    configs:
+        Cell configurations (``n, sigma, batch, eta`` and optionally ``alpha, sampling, c,
+        seed``), e.g. from :func:`sigma_family_grid`.
+    spec:
+        Growth, horizon, sampled starts and grid.
+    chunk:
+        Cells per programme (bounds the memory of the sampled starts).
+
+    Returns
+    -------
+    list[numerics.core.horizon.HorizonEstimate]
+        One estimate per configuration, in order.
+    """
+    from numerics.core.horizon import check_growth, check_horizon, escape_probabilities
+
+    check_growth(spec.growth)
+    check_horizon(spec.horizon)
+    check_horizon(spec.samples, "samples")
+    check_horizon(chunk, "chunk")
+    out = []
+    for lo in range(0, len(configs), chunk):
+        problems = [_sigma_problem(c, spec) for c in configs[lo:lo + chunk]]
+        out += escape_probabilities(problems, spec.horizon, grid=spec.grid)
+    return out
+
+
 def sigma_family_cell(config: dict[str, Any]) -> dict[str, Any]:
     r"""One (σ, B) cell of the σ-family at step size ``eta``.
 
@@ -132,7 +232,8 @@ def sigma_family_cell(config: dict[str, Any]) -> dict[str, Any]:
     optionally ``rho``, and for ``notion='trajectory'`` the observed ``traj_escape_fraction`` (the
     fraction of runs that escaped, finite-horizon trajectory notion) and ``traj_escapes`` (their
     majority) of the companion rule, beside the predicted ``predicted_escape_probability`` (one
-    run escapes, in probability at horizon T, :func:`numerics.core.horizon.escape_probability`),
+    run escapes, in probability at horizon T, the exact multiplier law of
+    :func:`numerics.core.horizon.escape_probability` by :func:`sigma_family_escape_grid`),
     ``predicted_majority_escape_probability`` (the majority escapes) and
     ``predicted_escape_notion``.
     """
@@ -159,12 +260,12 @@ def sigma_family_cell(config: dict[str, Any]) -> dict[str, Any]:
     if config.get("exact_operator", False):
         rec["rho"] = op.rho(eta)
     if notion == "trajectory":
-        from numerics.core.horizon import escape_probability, majority_probability
+        from numerics.core.horizon import majority_probability
 
         horizon, reps = int(config.get("horizon", 1000)), int(config.get("repetitions", 10))
         out = trajectory_rule(op, eta, horizon=horizon, repetitions=reps,
                               seed=int(config.get("seed", 0)))
-        pred = escape_probability(op, eta, out.growth, horizon, seed=int(config.get("seed", 0)))
+        pred = sigma_family_escape_grid([config], EscapeSpec(out.growth, horizon))[0]
         rec.update(traj_escape_fraction=out.fraction, traj_escapes=out.escapes,
                    predicted_escape_probability=pred.value,
                    predicted_majority_escape_probability=float(

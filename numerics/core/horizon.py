@@ -23,6 +23,7 @@ The forced (affine) recursion from :math:`\delta_0=0` is in :mod:`numerics.core.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,10 +49,16 @@ __all__ = [
     "rule_starts",
     "StartSample",
     "KRYLOV_STEPS",
+    "ESCAPE_METHODS",
+    "EscapeProblem",
+    "axis_law_groups",
+    "escape_probabilities",
 ]
 
 #: Lanczos steps for the powers of :math:`\mathcal T` (capped by :math:`r(r+1)/2`).
 KRYLOV_STEPS = 60
+#: Methods of :func:`escape_probability`.
+ESCAPE_METHODS = ("auto", "exact", "exact reference", "monte carlo")
 #: Start kinds of the mean-square growth curve.
 START_KINDS = ("isotropic", "worst")
 #: Notion labels used in results.
@@ -251,15 +258,6 @@ def majority_probability(p: float | np.ndarray, repetitions: int) -> float | np.
     return stats.binom.sf(R // 2, R, p)
 
 
-def _axis_laws(op: SecondMomentOperator, axes: DiagonalAxes) -> list[tuple[np.ndarray, np.ndarray]]:
-    cfg = op.config
-    n_f = op.forget.n if op.forget is not None else 1
-    b_f = cfg.batch_forget if op.forget is not None else 1
-    return [axis_multiplier_law(AxisLaw(cfg.sampling, cfg.alpha, float(lr), int(mr), op.retain.n,
-                                        cfg.batch_retain, float(lf), int(mf), n_f, b_f))
-            for mr, mf, lr, lf in zip(axes.m_r, axes.m_f, axes.lam_r, axes.lam_f, strict=True)]
-
-
 @dataclass(frozen=True)
 class StartSample:
     r"""Sampled rule starts: per-axis coordinates ``x`` (``N x K``) and :math:`\|w_0\|^2` (``N``)."""
@@ -277,39 +275,193 @@ def rule_starts(op: SecondMomentOperator, axes: DiagonalAxes, samples: int,
     return StartSample(w0 @ ambient_axes, np.einsum("ij,ij->i", w0, w0))
 
 
-def _exact_escape(op: SecondMomentOperator, eta: float, G: float, T: int,
-                  starts: StartSample, grid: tuple[float, float]) -> HorizonEstimate:
-    axes = diagonal_axes(op)
-    laws = _axis_laws(op, axes)
-    uniq: dict[tuple, int] = {}
-    law_of = np.empty(len(laws), dtype=int)
-    for i, (x, p) in enumerate(laws):
-        law_of[i] = uniq.setdefault((x.tobytes(), p.tobytes()), len(uniq))
-    reps = [laws[int(np.flatnonzero(law_of == j)[0])] for j in range(len(uniq))]
-    S = max(x.size for x, _ in reps)
-    xi = np.zeros((len(reps), S))
-    pr = np.zeros((len(reps), S))
-    for j, (x, p) in enumerate(reps):
-        v, q = th.log_increment_law(x, p, eta)
-        xi[j, : v.size], pr[j, : v.size] = v, q
-    rising = np.any((xi > 0) & (pr > 0), axis=1)  # a law that never rises never crosses
-    sg = th.survival_grid(xi[rising], pr[rising], T, spacing=grid[0], floor=grid[1]) \
-        if rising.any() else None
-    slot = np.cumsum(rising) - 1
-    x0 = starts.x
-    with np.errstate(divide="ignore"):
-        # axis k escapes when x_k^2 >= G |w0|^2 - (|w0|^2 - x_k0^2) (the other axes at their start)
-        rel = np.log(np.abs(x0)) - 0.5 * np.log((G - 1.0) * starts.total[:, None] + x0**2)
-    surv = np.ones(x0.shape[0])
-    for k in range(x0.shape[1]):
-        j = int(law_of[k])
-        if rising[j]:
-            surv = surv * (1.0 - sg.escape(rel[:, k], int(slot[j])))
-    per_start = 1.0 - surv
-    n = per_start.size
-    se = float(per_start.std(ddof=1) / np.sqrt(n)) if n > 1 else 0.0
-    value = float(np.clip(per_start.mean(), 0.0, 1.0))
-    return HorizonEstimate(value, se, "exact multiplier law", PROB_NOTION, n)
+@dataclass(frozen=True)
+class EscapeProblem:
+    r"""One first-passage question of the rule on a commuting family, ready for the programme.
+
+    Axis :math:`k` escapes when :math:`x_k^2\ge G\|w_0\|^2-(\|w_0\|^2-x_{k,0}^2)` (the other axes
+    at their start), i.e. when its walk :math:`\log|x_k|-\log|x_{k,0}|` rises by :math:`-y_k`,
+    with the start relative to the barrier
+
+    .. math:: y_k=\log|x_{k,0}|-\tfrac12\log\big((G-1)\|w_0\|^2+x_{k,0}^2\big)
+              =\tfrac12\log\frac{r_k}{G-1+r_k},\qquad r_k=x_{k,0}^2/\|w_0\|^2\le1 .
+
+    Attributes
+    ----------
+    laws:
+        The distinct log-increment laws :math:`(\xi, p)` of the axes
+        (:func:`theory.horizon.log_increment_law`).
+    law_of:
+        Index into ``laws`` of every axis, shape ``(K,)``.
+    growth:
+        :math:`G>1`.
+    samples:
+        Number of sampled starts :math:`N`.
+    draw:
+        Returns the sampled starts (:class:`StartSample`, ``N x K``, coordinates as magnitudes
+        :math:`|x_{k,0}|`); called only when some law
+        may escape (a cell whose laws provably never escape from :math:`r\le1` needs no starts).
+    """
+
+    laws: tuple[tuple[np.ndarray, np.ndarray], ...]
+    law_of: np.ndarray
+    growth: float
+    samples: int
+    draw: Callable[[], StartSample]
+
+    def relative(self, ratio: np.ndarray) -> np.ndarray:
+        r"""Starts relative to the barrier, :math:`y=\tfrac12\log(r/(G-1+r))`."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return 0.5 * np.log(ratio / (self.growth - 1.0 + ratio))
+
+
+def _columns(x: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """Columns ``idx`` of ``x`` (a view when they are contiguous)."""
+    if idx.size and idx[-1] - idx[0] == idx.size - 1:
+        return x[:, idx[0]:idx[-1] + 1]
+    return np.take(x, idx, axis=1)
+
+
+def _stack(rows: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """Laws of different support sizes as ``(L, S)`` arrays padded with ``p = 0``."""
+    S = max(v.size for v, _ in rows)
+    xi = np.zeros((len(rows), S))
+    p = np.zeros((len(rows), S))
+    for j, (v, q) in enumerate(rows):
+        xi[j, : v.size], p[j, : v.size] = v, q
+    return xi, p
+
+
+def _rising(prob: EscapeProblem) -> list[int]:
+    """Laws of ``prob`` that carry an axis and can rise (a law that never rises never crosses)."""
+    return [j for j, (xi, p) in enumerate(prob.laws)
+            if np.any(prob.law_of == j) and np.any((xi > 0) & (p > 0))]
+
+
+def _settled(problems: Sequence[EscapeProblem], T: int, grid: tuple[float, float]
+             ) -> list[set[int]]:
+    r"""Per problem, the laws proven never to escape from any start (:math:`r\le1`)."""
+    spacing, floor = grid
+    out: list[set[int]] = []
+    for prob in problems:
+        js = _rising(prob)
+        if not js:
+            out.append(set())
+            continue
+        xi, p = _stack([prob.laws[j] for j in js])
+        top = float(prob.relative(np.array(1.0)))
+        never = th.never_escapes(xi, p, T, top, spacing=spacing, floor=floor)
+        out.append({j for j, nv in zip(js, never, strict=True) if nv})
+    return out
+
+
+def escape_probabilities(problems: Sequence[EscapeProblem], horizon: int, *,
+                         grid: tuple[float, float] = (th.DEFAULT_SPACING, th.DEFAULT_FLOOR),
+                         reference: bool = False) -> list[HorizonEstimate]:
+    r"""Escape probability of one run for a batch of :class:`EscapeProblem` (one programme).
+
+    Notion: in probability at horizon :math:`T` (first passage).  The run escapes unless no axis
+    does, :math:`1-\mathbb E_{w_0}\prod_k(1-P_k(y_k))`, averaged over the sampled starts (its
+    standard error is ``stderr``).  The laws of every problem go through one first-passage
+    programme, :func:`theory.horizon.first_passage_table`, whose shortcuts move each axis'
+    escape probability by at most :data:`theory.horizon.DEFAULT_TOL` against the full programme:
+    a law proven never to escape from the highest possible start (:math:`r=1`) is dropped before
+    any start is drawn, and one proven never (or always) to escape from the drawn starts is not
+    interpolated.  With ``reference=True`` the full programme :func:`theory.horizon.survival_grid`
+    runs instead (every step, the deepest floor, no shortcut).
+
+    Parameters
+    ----------
+    problems:
+        The questions (their laws are stacked).
+    horizon:
+        :math:`T\ge1`.
+    grid:
+        ``(spacing, floor)`` of the programme.
+    reference:
+        Run the full programme instead of the bounded shortcuts.
+
+    Returns
+    -------
+    list[HorizonEstimate]
+        One estimate per problem, ``method="exact multiplier law"``.
+    """
+    T = check_horizon(horizon)
+    spacing, floor = grid
+    settled = [set() for _ in problems] if reference else _settled(problems, T, grid)
+    rows, reach, slot_of, draws = [], [], [], []
+    for prob, done in zip(problems, settled, strict=True):
+        js = [j for j in _rising(prob) if j not in done]
+        starts = prob.draw() if js else None
+        slots = {}
+        for j in js:
+            x = _columns(starts.x, np.flatnonzero(prob.law_of == j))
+            # y is increasing in r = x^2/|w0|^2: the lowest and highest start need only extremes
+            lo = np.nanmin(np.min(x, axis=1) ** 2 / starts.total)
+            hi = np.nanmax(np.max(x, axis=1) ** 2 / starts.total)
+            slots[j] = len(rows)
+            rows.append(prob.laws[j])
+            reach.append(prob.relative(np.array([lo, hi])))
+        slot_of.append(slots)
+        draws.append(starts)
+    sg = None
+    if rows:
+        xi_m, p_m = _stack(rows)
+        if reference:
+            sg = th.survival_grid(xi_m, p_m, T, spacing=spacing, floor=floor)
+        else:
+            lo_hi = np.nan_to_num(np.clip(np.array(reach), -floor, 0.0), nan=-floor)
+            sg = th.first_passage_table(xi_m, p_m, T, lo_hi, spacing=spacing, floor=floor)
+    out = []
+    for prob, slots, starts in zip(problems, slot_of, draws, strict=True):
+        if starts is None:  # no law can escape: every start survives
+            out.append(HorizonEstimate(0.0, 0.0, "exact multiplier law", PROB_NOTION,
+                                       prob.samples))
+            continue
+        surv = np.ones(starts.total.size)
+        for j, slot in slots.items():
+            u = sg.u[-1, slot]
+            if not reference and u.min() == 1.0:
+                continue  # never escapes from any drawn start: factor 1
+            x = _columns(starts.x, np.flatnonzero(prob.law_of == j))
+            y = prob.relative(x * x / starts.total[:, None])
+            esc = sg.escape(y.ravel(), slot).reshape(y.shape)
+            surv = surv * np.prod(1.0 - esc, axis=1)
+        per_start = 1.0 - surv
+        n = per_start.size
+        se = float(per_start.std(ddof=1) / np.sqrt(n)) if n > 1 else 0.0
+        value = float(np.clip(per_start.mean(), 0.0, 1.0))
+        out.append(HorizonEstimate(value, se, "exact multiplier law", PROB_NOTION, n))
+    return out
+
+
+def axis_law_groups(op: SecondMomentOperator, axes: DiagonalAxes
+                    ) -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray]:
+    r"""Distinct multiplier laws of the axes and the law of every axis.
+
+    Axes with equal sample counts and curvatures share one law (built once): on the σ-family
+    every private axis carries the same law.
+    """
+    keys = np.stack([axes.m_r, axes.m_f, axes.lam_r, axes.lam_f], axis=1).astype(float)
+    uniq, law_of = np.unique(keys, axis=0, return_inverse=True)
+    cfg = op.config
+    n_f = op.forget.n if op.forget is not None else 1
+    b_f = cfg.batch_forget if op.forget is not None else 1
+    laws = [axis_multiplier_law(AxisLaw(cfg.sampling, cfg.alpha, float(lr), int(mr), op.retain.n,
+                                        cfg.batch_retain, float(lf), int(mf), n_f, b_f))
+            for mr, mf, lr, lf in uniq]
+    return laws, law_of.ravel()
+
+
+def _exact_escape(op: SecondMomentOperator, axes: DiagonalAxes, eta: float, G: float, T: int,
+                  starts: StartSample, options: tuple[tuple[float, float], bool]
+                  ) -> HorizonEstimate:
+    laws, law_of = axis_law_groups(op, axes)
+    sample = StartSample(np.abs(starts.x), starts.total)
+    problem = EscapeProblem(tuple(th.log_increment_law(x, p, eta) for x, p in laws), law_of, G,
+                            starts.total.size, lambda: sample)
+    grid, reference = options
+    return escape_probabilities([problem], T, grid=grid, reference=reference)[0]
 
 
 def escape_probability(op: SecondMomentOperator, eta: float, growth: float, horizon: int, *,
@@ -333,6 +485,10 @@ def escape_probability(op: SecondMomentOperator, eta: float, growth: float, hori
     and the run is counted as escaping when *one* axis alone crosses its barrier while the others
     keep their start size (a sum of several grown axes crossing first is not counted).  The
     average over :math:`w_0` uses ``samples`` seeded starts; ``stderr`` is its standard error.
+    The programme takes bounded shortcuts (:func:`theory.horizon.first_passage_table`: each
+    axis' probability within :data:`theory.horizon.DEFAULT_TOL` of the full programme);
+    ``method="exact reference"`` runs the full programme (:func:`theory.horizon.survival_grid`,
+    every step to :math:`T` at the deepest floor), the reference the shortcuts are tested against.
 
     ``method="monte carlo"`` (default otherwise): ``samples`` runs of
     :func:`numerics.core.simulate.trajectory_rule`; ``stderr`` is the binomial standard error.
@@ -349,7 +505,7 @@ def escape_probability(op: SecondMomentOperator, eta: float, growth: float, hori
     growth, horizon:
         :math:`G>1` and :math:`T\ge1`.
     method:
-        ``"auto"``, ``"exact"`` or ``"monte carlo"``.
+        ``"auto"``, ``"exact"``, ``"exact reference"`` or ``"monte carlo"``.
     samples, seed:
         Sampled starts (exact) or runs (Monte Carlo), and the seed.
     grid:
@@ -363,15 +519,15 @@ def escape_probability(op: SecondMomentOperator, eta: float, growth: float, hori
     G = check_growth(growth)
     T = check_horizon(horizon)
     samples = check_horizon(samples, "samples")
-    if method not in ("auto", "exact", "monte carlo"):
-        raise InputError(f"unknown method {method!r}; expected auto, exact or monte carlo")
+    if method not in ESCAPE_METHODS:
+        raise InputError(f"unknown method {method!r}; expected {', '.join(ESCAPE_METHODS)}")
     axes = diagonal_axes(op) if method != "monte carlo" else None
-    if method == "exact" and axes is None:
+    if method.startswith("exact") and axes is None:
         raise InputError("exact escape probability needs a commuting family of diagonal-law "
                          "type; use method='monte carlo'")
     if axes is not None:
         starts = rule_starts(op, axes, samples, seed)
-        return _exact_escape(op, eta, G, T, starts, grid)
+        return _exact_escape(op, axes, eta, G, T, starts, (grid, method == "exact reference"))
     from numerics.core.simulate import trajectory_rule
 
     out = trajectory_rule(op, eta, horizon=T, growth=G, repetitions=samples, seed=seed)
