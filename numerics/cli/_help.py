@@ -11,6 +11,8 @@ import argparse
 import textwrap
 from types import ModuleType
 
+from numerics.apps.diagnose.route_choice import SUBSPACE_MIN_P
+
 __all__ = ["NOTES", "finish"]
 
 #: Shared explanations, appended to the help of the commands that name them in ``NOTES``.
@@ -34,6 +36,30 @@ NOTES: dict[str, str] = {
     "scales": (
         "scales (--quick / --scale): quick takes seconds per claim, default is what the\n"
         "documentation reports, large is for a long run"
+    ),
+    "step_size": (
+        "step sizes (--eta / --eta-rel), in the units you unlearn with or relative to curvature:\n"
+        "  --eta E      the learning rate you unlearn with: one plain (S)GD step, no momentum,\n"
+        "               on (1-alpha) L_retain - alpha L_forget; the same number as your\n"
+        "               optimiser's lr (for Adam or momentum the effective step differs)\n"
+        "  --eta-rel R  the same step relative to the retain curvature at w*:\n"
+        "               eta = R * 2 / lambda_max(mean retain Hessian). R = 1 is the step at which\n"
+        "               plain descent on the retain loss alone stops being stable, so R < 1 is a\n"
+        "               step descent alone tolerates; useful when you do not know the scale\n"
+        "  neither      the verdict gives the step sizes that resist (eta < eta*_ms)\n"
+        "  the report gives the absolute eta and region.lambda_max_retain_mean, so\n"
+        "  R = eta * lambda_max / 2 either way"
+    ),
+    "routes": (
+        "curvature routes (--route; the report's curvature_route and route_reason):\n"
+        f"  auto          P <= {SUBSPACE_MIN_P} parameters: dense when the n P^2 floats fit (exact),\n"
+        "                else Gauss-Newton factors; larger (or when neither fits): the\n"
+        "                matrix-free subspace route, on Gauss-Newton products for a\n"
+        "                cross-entropy-like loss and exact Hessian products otherwise\n"
+        "  dense         exact per-sample Hessians (indefinite kept exactly)\n"
+        "  ggn           Gauss-Newton factors J^T R per sample (omits the residual term)\n"
+        "  subspace      exact Hessians on a grown Lanczos subspace (reported matrix-free)\n"
+        "  subspace-ggn  Gauss-Newton matrices on that subspace (reported matrix-free-ggn)"
     ),
     "quiet": (
         "--quiet: no progress bars or notices on stderr; results and errors are still printed.\n"

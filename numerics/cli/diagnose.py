@@ -128,4 +128,4 @@ unlearnstab diagnose --entry numerics.apps.examples.synthetic:entry_memorised \\
     --alpha 0.1 --eta-rel 0.5 --out diag/ --quiet
 """
 #: Shared notes explaining this command's choices.
-NOTES = ('sampling', 'notions')
+NOTES = ('sampling', 'notions', 'step_size', 'routes')

@@ -53,6 +53,7 @@ from numerics.apps.diagnose.memory import (
     plan_later_phases,
     working_budget,
 )
+from numerics.apps.diagnose.noise import HESSIAN_ROUTES, attribute, noise_level, noise_note
 from numerics.apps.diagnose.options import (
     DEFAULT_BATCH,
     DiagnoseOptions,
@@ -61,6 +62,7 @@ from numerics.apps.diagnose.options import (
 )
 from numerics.apps.diagnose.prescribe import ALPHA_RTOL, REPORT_TOL, prescribe, steps_map
 from numerics.apps.diagnose.route import DEFAULT_BUDGET_GB, compute_curvature
+from numerics.apps.diagnose.route_choice import RouteRequest, loss_kind, select_route
 from numerics.apps.diagnose.spread import spreading
 from numerics.apps.diagnose.stationary import STATIONARY_TOL, stationarity
 from numerics.apps.diagnose.subspace_route import SubspaceTarget, subspace_curvature
@@ -91,7 +93,7 @@ REPORT_KEYS: tuple[str, ...] = (
     "out_of_span_forget", "witness_summary", "region", "unlearning", "deletion", "standards",
     "notes", "timings", "escape_event", "horizon", "steps_to_escape_predicted",
     "steps_to_escape_observed", "subspace_dim", "subspace_tolerance", "peak_memory_gb",
-    "trust_radius", "trust",
+    "trust_radius", "trust", "route_reason", "negative_curvature",
 )
 #: Mean-square growth factor used for the finite-horizon step count (the companion rule's 1000).
 GROWTH = 1000.0
@@ -169,10 +171,20 @@ class DiagnoseReport:
     #: How far the linearisation holds along the run (:mod:`numerics.apps.diagnose.trust`).
     trust: dict[str, Any] | None = None
 
+    #: The exact Hessian's negative curvature against the training noise, with the Gauss-Newton
+    #: verdict when below it (:mod:`numerics.apps.diagnose.noise`); ``None`` when
+    #: :math:`\lambda_{\min}(A|_V)\ge0` or the route is not an exact-Hessian one.
+    negative_curvature: dict[str, Any] | None = None
+
     @property
     def trust_radius(self) -> float | None:
         """Displacement at which the run's curvature departed from w*'s (``trust``), or None."""
         return None if self.trust is None else self.trust["trust_radius"]
+
+    @property
+    def route_reason(self) -> str | None:
+        """Why this curvature route was taken (``--route auto`` states the sizes and the loss)."""
+        return self.curvature.get("route_reason")
 
     @property
     def subspace_dim(self) -> int | None:
@@ -384,16 +396,72 @@ def _curvature(flat: FlatModel, loss: Callable, sets: tuple[Any, Any], opts: Dia
 
 def _route(flat: FlatModel, loss: Callable, sets: tuple[Any, Any], opts: DiagnoseOptions,
            cfg: dict[str, Any], budget_gb: float) -> Any:
-    """Dispatch to the subspace route or :func:`compute_curvature` with the curvature budget."""
+    """The route of :func:`~numerics.apps.diagnose.route_choice.select_route`, run with the budget."""
     cv, ro, un = opts.curvature, opts.run, opts.unlearning
-    if str(cv.route).lower() == "subspace":
+    with torch.no_grad():
+        C = int(flat.single(flat.theta, sets[0].inputs[0]).numel())
+    req = RouteRequest(cv.route, flat.P, sets[0].n + sets[1].n, C, float(budget_gb) * 2**30)
+    choice = select_route(req, lambda: loss_kind(flat, loss, sets[0]))
+    if choice.route in ("subspace", "subspace-ggn"):
         target = SubspaceTarget(UnlearningConfig(cfg["alpha"], cfg["batch_retain"],
                                                  cfg["batch_forget"], cfg["sampling"]),
                                 un.eta, un.eta_rel)
-        return subspace_curvature(flat, loss, sets, target, budget_gb=budget_gb,
-                                  progress=progress_enabled(ro.progress))
-    return compute_curvature(flat, loss, sets[0], sets[1], route=cv.route,
-                             budget_gb=budget_gb, progress=progress_enabled(ro.progress), seed=ro.seed)
+        cur = subspace_curvature(flat, loss, sets, target, budget_gb=budget_gb,
+                                 progress=progress_enabled(ro.progress),
+                                 kind=choice.curvature_kind)
+    else:
+        cur = compute_curvature(flat, loss, sets[0], sets[1], route=choice.route,
+                                budget_gb=budget_gb, progress=progress_enabled(ro.progress),
+                                seed=ro.seed)
+    cur.info.update(requested=cv.route, route_reason=choice.reason)
+    if choice.loss_kind is not None:
+        cur.info["loss_kind"] = choice.loss_kind
+    return cur
+
+
+def _noise_check(flat: FlatModel, loss: Callable, sets: tuple[Any, Any], opts: DiagnoseOptions,
+                 found: dict[str, Any]) -> dict[str, Any] | None:
+    """:func:`_negative_curvature` and its note in ``found["notes"]``."""
+    neg = _negative_curvature(flat, loss, sets, opts, found)
+    if neg is not None and neg["below_noise"]:
+        found["notes"].append(noise_note(neg))
+    return neg
+
+
+def _negative_curvature(flat: FlatModel, loss: Callable, sets: tuple[Any, Any],
+                        opts: DiagnoseOptions, found: dict[str, Any]) -> dict[str, Any] | None:
+    r"""The exact Hessian's :math:`\lambda_{\min}(A|_V)<0` against the training noise.
+
+    ``found`` holds the report's ``route``, ``point`` (:class:`Point`), ``eta``, ``cfg`` and
+    ``gradient_norm``.  Below the noise, the same configuration is re-checked on the PSD
+    Gauss--Newton curvature (materialised after ``dense``, matrix-free after ``matrix-free``).
+    """
+    cur: Point = found["point"]
+    if found["route"] not in HESSIAN_ROUTES or not cur.lambda_min_A < 0.0:
+        return None
+    scale = max(abs(cur.lambda_min_A), abs(cur.lambda_max_A))
+    entry = noise_level(cur.lambda_min_A, scale, found["gradient_norm"])
+    if not entry["below_noise"]:
+        return entry
+    ggn_route = "ggn" if found["route"] == "dense" else "subspace-ggn"
+    cfg = found["cfg"]
+    try:
+        g_opts = opts.replace_flat(route=ggn_route, progress=False)
+        g = _curvature(flat, loss, sets, g_opts, cfg)
+    except InputError as exc:
+        entry.update(ggn_unavailable=str(exc), attributed_to=attribute(entry))
+        return entry
+    red, _ = _reduce(g.retain, g.forget)
+    crit = Criterion(make_pool(red.factors[0], None, "retain"),
+                     make_pool(red.factors[1], None, "forget"), cfg["sampling"])
+    pt = crit.point(cfg["alpha"], cfg["batch_retain"], cfg["batch_forget"], found["eta"],
+                    REPORT_TOL)
+    code, text = _verdict(pt)
+    entry["ggn"] = {"route": g.route, "verdict_code": code, "verdict": text,
+                    "lambda_min_A": pt.lambda_min_A, "eta_star_ms": pt.eta_star_ms,
+                    "rho": pt.rho, "escapes": pt.escapes}
+    entry["attributed_to"] = attribute(entry)
+    return entry
 
 
 def diagnose_curvature(retain: Any, forget: Any, options: DiagnoseOptions | None = None, *,
@@ -467,7 +535,8 @@ def diagnose_curvature(retain: Any, forget: Any, options: DiagnoseOptions | None
         res = _analyse(crit, un, cfg, pres, clock)
     with clock.phase(PhaseSpec("report", "report")):
         signed = retain_signs is not None or forget_signs is not None
-        info = {"route": "given", "exact": True, "omits": "nothing (curvature given)",
+        info = {"route": "given", "route_reason": "curvature given directly", "exact": True,
+                "omits": "nothing (curvature given)",
                 "indefinite": bool(signed), "n_params": int(fr.shape[1]), "active_dim": red.rank,
                 "flat_directions_cut": n_flat, "flat_rtol": FLAT_RTOL}
         basis = red.basis.cpu().numpy() if red.basis is not None else None
@@ -629,10 +698,15 @@ def diagnose(model: torch.nn.Module, loss: Callable[[torch.Tensor, torch.Tensor]
             if plan is not None:
                 info["memory_plan"] = plan.as_dict()
         _check_notes(info, n_flat, notes)
+        with clock.phase(PhaseSpec("noise_check", "negative curvature against the training noise")):
+            neg = _noise_check(flat, loss, (r_sub, f_sub), opts, {
+                "route": curv.route, "point": res["point"], "eta": res["eta"], "cfg": cfg,
+                "gradient_norm": info["stationarity"]["mean_gradient_norm"], "notes": notes})
         with clock.phase(PhaseSpec("report", "report (witness, layers)")):
             basis = (red.basis if curv.basis is None else curv.basis @ red.basis).cpu().numpy()
             report = _report(crit, res, curv.coherence, _Found(curv.route, info, basis, oos),
                              cfg, notes, {})
+            report.negative_curvature = neg
             report.witness_summary["layers"] = flat.layer_shares(report.witness)
         eta_abs = res["eta"]
         theta_un = None

@@ -68,9 +68,12 @@ class UnlearningOptions(Options):
     kind = "unlearning option"
 
     eta: float | None = option(None, type=float, check=_eta,
-                               help="step size of the unlearning")
+                               help="step size of the unlearning: the learning rate you unlearn "
+                                    "with (plain SGD steps)")
     eta_rel: float | None = option(None, type=float, check=positive,
-                                   help="step size in units of 2/lambda_max(mean retain Hessian)")
+                                   help="step size relative to the curvature: eta = R * "
+                                        "2/lambda_max(mean retain Hessian); R = 1 is the edge "
+                                        "of stability of descent on the retain loss alone")
     alpha: float = option(0.1, check=_alpha, help="weight of the forget ascent in [0, 1]")
     batch_retain: int | None = option(None, type=int, metavar="BR", help="retain batch size",
                                       default_text=f"min({DEFAULT_BATCH}, n_r)")
@@ -92,7 +95,7 @@ class CurvatureOptions(Options):
     kind = "curvature option"
 
     route: str = option("auto", choices=ROUTES,
-                        help="curvature route (auto: dense exact Hessians when they fit)")
+                        help="curvature route (auto: by size and loss, see the notes below)")
     memory_budget_gb: float | None = option(
         None, type=float, help="memory cap of the whole process, GiB: refused up front when the "
         "resident set plus the curvature's working copies would pass it, and before the "

@@ -8,7 +8,8 @@ The per-sample Hessian splits as (see :mod:`numerics.curvature.hessians`)
    _{\text{omitted by the GGN}},\qquad J_i=\partial_\theta f(\theta,x_i),\quad
    \Lambda_i=\nabla^2_f\ell_i .
 
-Routes, chosen by :func:`choose_route` (``route="auto"``):
+Routes (``route="auto"`` picks one by size and loss: :mod:`numerics.apps.diagnose.route_choice`;
+:func:`choose_route` decides between the materialised ones):
 
 ``dense``
     the exact :math:`P\times P` Hessians, ``vmap(hessian(...))`` in chunks, when
@@ -22,10 +23,12 @@ Routes, chosen by :func:`choose_route` (``route="auto"``):
     (e.g. a ReLU network whose last layer is fixed, SPEC §5.3) and is proportional to the output
     residual :math:`\partial_f\ell`, so small near interpolation.  Its size is *measured* on a
     seeded subsample by comparing with exact dense Hessians when :math:`P` allows.
-``subspace`` (reported as ``matrix-free``)
-    exact per-sample Hessians restricted to a Lanczos subspace grown until the verdict's numbers
-    settle, from Hessian-vector products only (:mod:`numerics.apps.diagnose.subspace_route`).
-    Omits the curvature off that subspace; the report states its dimension and tolerance.
+``subspace`` (reported as ``matrix-free``) / ``subspace-ggn`` (``matrix-free-ggn``)
+    exact per-sample Hessians (or Gauss--Newton matrices) restricted to a Lanczos subspace grown
+    until the verdict's numbers settle, from Hessian-vector (or Gauss--Newton-vector) products
+    only (:mod:`numerics.apps.diagnose.subspace_route`).  Omits the curvature off that subspace
+    (and, for ``subspace-ggn``, what the Gauss--Newton matrix omits); the report states the
+    subspace's dimension and tolerance.
 
 Round-off tolerances are relative to the largest curvature over *all* samples: a well-fitted
 sample has tiny curvature, and its round-off is relative to the others', not to its own.
@@ -54,7 +57,7 @@ __all__ = ["ROUTES", "DENSE_MAX_P", "DEFAULT_BUDGET_GB", "GGN_OMITS", "Curvature
            "choose_route", "compute_curvature", "dense_hessians"]
 
 #: Accepted values of ``route``.
-ROUTES: tuple[str, ...] = ("auto", "dense", "ggn", "subspace")
+ROUTES: tuple[str, ...] = ("auto", "dense", "ggn", "subspace", "subspace-ggn")
 #: Largest trainable-parameter count for the dense exact route.
 DENSE_MAX_P = 2000
 #: Default memory budget for the per-sample curvature, in GiB.
@@ -69,7 +72,7 @@ GGN_OMITS = ("the term sum_c dl/df_c * Hess_theta f_c (loss gradient times the c
              "trained parameters (e.g. ReLU with a fixed last layer), small near interpolation "
              "because it is proportional to the output residual dl/df")
 
-_VMAP_HINT = ("torch.func could not vectorise the model or the loss ({err}); avoid .item(), "
+VMAP_HINT = ("torch.func could not vectorise the model or the loss ({err}); avoid .item(), "
               "data-dependent Python control flow and in-place updates in forward and loss "
               "(e.g. pass one-hot float targets instead of calling one_hot inside the loss)")
 
@@ -113,12 +116,17 @@ def _bytes_ggn(n: int, P: int, C: int) -> int:
 
 
 def choose_route(route: str, P: int, n: int, C: int, budget_bytes: float) -> str:
-    """The route to use (``dense``, ``ggn`` or ``subspace``), or :class:`InputError` saying what to do."""
+    """The materialised route to use (``dense`` or ``ggn``), or :class:`InputError` saying what to do.
+
+    ``subspace`` and ``subspace-ggn`` pass through.  ``auto`` here chooses between the
+    materialised routes only; ``diagnose`` takes the matrix-free ones for large models first
+    (:func:`~numerics.apps.diagnose.route_choice.select_route`).
+    """
     key = str(route).lower()
     if key not in ROUTES:
         raise InputError(f"unknown curvature route {route!r}; expected one of {', '.join(ROUTES)}")
-    if key == "subspace":
-        return "subspace"
+    if key in ("subspace", "subspace-ggn"):
+        return key
     dense_ok = P <= DENSE_MAX_P and _bytes_dense(n, P) <= budget_bytes
     ggn_ok = _bytes_ggn(n, P, C) <= budget_bytes
     gib = budget_bytes / 2**30
@@ -199,7 +207,7 @@ def dense_chunk(model: tuple[FlatModel, Callable], chunk: tuple[torch.Tensor, to
     try:
         return fn(flat.theta, chunk[0], chunk[1]).detach()
     except RuntimeError as exc:
-        raise InputError(_VMAP_HINT.format(err=str(exc).splitlines()[0])) from None
+        raise InputError(VMAP_HINT.format(err=str(exc).splitlines()[0])) from None
 
 
 def _ggn_pieces(flat: FlatModel, loss: Callable, data: DataSet, *, chunk: int,
@@ -247,7 +255,7 @@ def ggn_chunk(model: tuple[FlatModel, Callable], chunk: tuple[torch.Tensor, torc
             o = vmap(flat_out, in_dims=(None, 0))(flat.theta, x)
         lam = vmap(hessian(loss_of_out))(o, t).detach()
     except RuntimeError as exc:
-        raise InputError(_VMAP_HINT.format(err=str(exc).splitlines()[0])) from None
+        raise InputError(VMAP_HINT.format(err=str(exc).splitlines()[0])) from None
     return jac, lam
 
 

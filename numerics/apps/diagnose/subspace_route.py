@@ -1,4 +1,4 @@
-r"""The matrix-free subspace route of ``diagnose`` (``route="subspace"``).
+r"""The matrix-free subspace route of ``diagnose`` (``route="subspace"`` / ``"subspace-ggn"``).
 
 No per-sample :math:`P\times P` Hessian and no per-sample :math:`C\times P` Jacobian is held:
 products with the mean retain and forget curvature (:mod:`numerics.curvature.matrix_free`) feed
@@ -8,6 +8,14 @@ until :math:`\lambda_{\min}(A)`, :math:`\rho(\mathcal T(\eta))` and :math:`\eta^
 less than a tolerance (:mod:`numerics.curvature.subspace`).  The step size :math:`\eta` of that
 comparison is the requested one, else :math:`1/\lambda_{\max}(\bar H_r)` (``eta_rel = 0.5``).
 Memory: ``O(chunk k P + n k^2)``.
+
+``kind="gauss-newton"`` (``subspace-ggn``, reported as ``matrix-free-ggn``) runs the same
+machinery on the Gauss--Newton matrices :math:`G_i=J_i^\top\Lambda_iJ_i`: the mean products are
+``jvp`` through the model output, :math:`\Lambda_i`, then ``vjp``, and the per-sample restriction
+is :math:`(J_iQ)^\top\Lambda_i(J_iQ)` from ``k`` Jacobian-vector products per sample; no
+per-sample ``C x P`` Jacobian and no ``P x P`` matrix is held.  It omits, besides the directions
+off the subspace, the residual term the Gauss--Newton matrix leaves out
+(:data:`~numerics.apps.diagnose.route.GGN_OMITS`).
 """
 
 from __future__ import annotations
@@ -20,12 +28,12 @@ import torch
 from tqdm.auto import tqdm
 
 from numerics.apps.diagnose.data import DataSet, FlatModel
-from numerics.apps.diagnose.route import Curvature
+from numerics.apps.diagnose.route import GGN_OMITS, Curvature
 from numerics.apps.diagnose.spread import mapper
-from numerics.core.inputs import UnlearningConfig
+from numerics.core.inputs import InputError, UnlearningConfig
 from numerics.curvature.coherence import coherence_dense
 from numerics.curvature.krylov import SharedKrylov, Want
-from numerics.curvature.matrix_free import MatrixFreeCurvature, SampleFunctions
+from numerics.curvature.matrix_free import KINDS, MatrixFreeCurvature, SampleFunctions
 from numerics.curvature.subspace import (
     LEFT_OUT,
     GrowthInputs,
@@ -34,7 +42,10 @@ from numerics.curvature.subspace import (
     krylov_options,
 )
 
-__all__ = ["SubspaceTarget", "sample_functions", "subspace_curvature"]
+__all__ = ["SubspaceTarget", "sample_functions", "subspace_curvature", "ROUTE_NAMES"]
+
+#: Reported route name of each curvature kind.
+ROUTE_NAMES: dict[str, str] = {"hessian": "matrix-free", "gauss-newton": "matrix-free-ggn"}
 
 
 @dataclass(frozen=True)
@@ -62,23 +73,38 @@ def sample_functions(flat: FlatModel, loss: Callable, example: torch.Tensor) -> 
 
 def subspace_curvature(flat: FlatModel, loss: Callable, sets: tuple[DataSet, DataSet],
                        target: SubspaceTarget, *, options: SubspaceOptions | None = None,
-                       budget_gb: float = 1.0, progress: bool = True) -> Curvature:
-    """Per-sample exact curvature restricted to a grown Lanczos subspace (module docstring).
+                       budget_gb: float = 1.0, progress: bool = True,
+                       kind: str = "hessian") -> Curvature:
+    """Per-sample curvature restricted to a grown Lanczos subspace (module docstring).
+
+    Parameters
+    ----------
+    flat, loss, sets:
+        The model, the per-sample loss, and the retain and forget sets.
+    target, options:
+        What the subspace must reproduce (:class:`SubspaceTarget`) and how it grows.
+    budget_gb, progress:
+        Memory of one chunk's intermediates is a quarter of it; progress bar on stderr.
+    kind:
+        ``hessian`` (exact per-sample Hessians) or ``gauss-newton`` (their Gauss--Newton part).
 
     Returns
     -------
     Curvature
-        Route ``matrix-free``: factors ``(n, k, .)`` in the subspace coordinates, ``basis``
-        ``P x k``; ``info`` states ``subspace_dim``, ``subspace_tolerance`` and what is left out.
+        Route ``matrix-free`` (``matrix-free-ggn``): factors ``(n, k, .)`` in the subspace
+        coordinates, ``basis`` ``P x k``; ``info`` states ``subspace_dim``,
+        ``subspace_tolerance`` and what is left out.
     """
+    if kind not in KINDS:
+        raise InputError(f"curvature kind must be one of {', '.join(KINDS)}, got {kind!r}")
     retain, forget = sets
     opts = options or SubspaceOptions()
     fns = sample_functions(flat, loss, retain.inputs[0])
     chunk_bytes = float(budget_gb) * 2**30 / 4
     spread = mapper().map  # per-sample projections: in process, or spread over workers
-    mr = MatrixFreeCurvature(fns, flat.theta, (retain.inputs, retain.targets), "hessian",
+    mr = MatrixFreeCurvature(fns, flat.theta, (retain.inputs, retain.targets), kind,
                              chunk_bytes, spread)
-    mf = MatrixFreeCurvature(fns, flat.theta, (forget.inputs, forget.targets), "hessian",
+    mf = MatrixFreeCurvature(fns, flat.theta, (forget.inputs, forget.targets), kind,
                              chunk_bytes, spread)
     # one Krylov space for lambda_max(H_r) and every basis of the growth (extended, not redone)
     solver = SharedKrylov(mr, mf, target.config.alpha, krylov_options(opts))
@@ -98,15 +124,20 @@ def subspace_curvature(flat: FlatModel, loss: Callable, sets: tuple[DataSet, Dat
     fr, ff = res.retain.factors, res.forget.factors
     coh = coherence_dense(torch.as_tensor(res.retain.dense()), torch.as_tensor(res.forget.dense()),
                           keep_matrices=True)
-    info = {"route": "matrix-free", "requested": "subspace", "n_params": flat.P,
-            "exact": res.exact, "subspace_dim": res.dim, "subspace_tolerance": res.tolerance,
+    name = ROUTE_NAMES[kind]
+    omits = ("nothing (identity basis)" if res.exact else LEFT_OUT) if kind == "hessian" else (
+        GGN_OMITS if res.exact else f"{LEFT_OUT}; and {GGN_OMITS}")
+    info = {"route": name, "requested": "subspace" if kind == "hessian" else "subspace-ggn",
+            "curvature_kind": kind, "n_params": flat.P,
+            "exact": res.exact and kind == "hessian", "subspace_dim": res.dim,
+            "subspace_tolerance": res.tolerance,
             "subspace_tolerance_target": opts.tol, "subspace_history": res.history,
             "subspace_eta": float(eta), "lambda_max_retain_lanczos": lam_r,
-            "omits": "nothing (identity basis)" if res.exact else LEFT_OUT,
+            "omits": omits,
             "hessian_vector_products": mr.products + mf.products,
             "budget_gib": float(budget_gb)}
     dev = flat.theta.device
-    out = Curvature("matrix-free", torch.as_tensor(fr, device=dev), torch.as_tensor(ff, device=dev),
+    out = Curvature(name, torch.as_tensor(fr, device=dev), torch.as_tensor(ff, device=dev),
                     res.retain.signs, res.forget.signs, coh, info)
     out.basis = res.basis
     return out
