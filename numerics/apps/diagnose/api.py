@@ -458,8 +458,9 @@ def _negative_curvature(flat: FlatModel, loss: Callable, sets: tuple[Any, Any],
                     REPORT_TOL)
     code, text = _verdict(pt)
     entry["ggn"] = {"route": g.route, "verdict_code": code, "verdict": text,
-                    "lambda_min_A": pt.lambda_min_A, "eta_star_ms": pt.eta_star_ms,
-                    "rho": pt.rho, "escapes": pt.escapes}
+                    "escapes_at_every_eta": pt.escapes_at_every_eta, "escapes": pt.escapes,
+                    "eta": found["eta"], "eta_star_ms": pt.eta_star_ms, "rho": pt.rho,
+                    "lambda_min_A": pt.lambda_min_A, "lambda_max_A": pt.lambda_max_A}
     entry["attributed_to"] = attribute(entry)
     return entry
 

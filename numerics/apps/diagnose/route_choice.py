@@ -67,22 +67,17 @@ PROBE_RTOL = 1e-10
 
 @dataclass(frozen=True)
 class RouteRequest:
-    """The requested route and the sizes the choice depends on.
+    """The requested route and the sizes the choice depends on (one field each, below)."""
 
-    Attributes
-    ----------
-    route:
-        One of :data:`~numerics.apps.diagnose.route.ROUTES`.
-    P, n, C:
-        Trainable parameters, samples of both sets, model outputs per sample.
-    budget_bytes:
-        Memory for the per-sample curvature.
-    """
-
+    #: One of :data:`~numerics.apps.diagnose.route.ROUTES`.
     route: str
+    #: Trainable parameters.
     P: int
+    #: Samples of both sets.
     n: int
+    #: Model outputs per sample.
     C: int
+    #: Memory for the per-sample curvature, bytes.
     budget_bytes: float
 
 
