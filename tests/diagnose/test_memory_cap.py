@@ -15,7 +15,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 #: A dense-fitting linear model: 8 n P^2 = 0.24 GiB of exact Hessians (P = 400, n = 200); before
 #: the cap, a 0.5 GiB budget peaked at 1.18 GiB resident (the factors were the only thing counted).
-#: The dense route is named: at P = 400 ``--route auto`` would take the matrix-free route.
+#: Under the cap the dense Hessians no longer fit and the Gauss-Newton factors are computed; that
+#: route is named, since at P = 400 ``--route auto`` now takes the matrix-free route.
 ENTRY = textwrap.dedent("""
     import torch
     from numerics.apps.examples import synthetic as s
@@ -28,7 +29,7 @@ ENTRY = textwrap.dedent("""
         y = X @ m.w.detach() + 0.3 * torch.randn(nr + nf, generator=g, dtype=torch.float64)
         return {"model": m, "loss": s.loss, "retain": (X[:nr], y[:nr]),
                 "forget": (X[nr:], y[nr:]), "seed": 0,
-                "options": {"eta_rel": 0.5, "unlearn_steps": 20, "route": "dense"}}
+                "options": {"eta_rel": 0.5, "unlearn_steps": 20, "route": "ggn"}}
 """)
 
 
