@@ -1,10 +1,5 @@
 """``--memory-budget-gb`` budgets the phases after the curvature: operator, prescriptions, run, forecast."""
 
-import os
-import subprocess
-import sys
-import textwrap
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,54 +11,17 @@ from numerics.apps.examples.synthetic import make_entry
 from numerics.core.inputs import InputError
 from numerics.core.pools import make_pool
 
-ROOT = Path(__file__).resolve().parents[2]
-
 #: A linear model with P = 1500 and 1600 samples on the Gauss-Newton route: the rank-one factors
 #: take 19 MB, but the active dimension is r = 1500, where one matrix-free solve of the
 #: second-moment operator holds about 30 r^2 floats (0.5 GiB) and the criterion used to cache up
 #: to 65 operators of 5 r^2 floats (5.6 GiB).
-ENTRY = textwrap.dedent("""
-    import torch
-    from numerics.apps.examples import synthetic as s
-
-    def entry():
-        g = torch.Generator().manual_seed(0)
-        d, nr, nf = 1500, 1400, 200
-        X = torch.randn(nr + nf, d, generator=g, dtype=torch.float64)
-        m = s.Linear(d, 0)
-        y = X @ m.w.detach() + 0.3 * torch.randn(nr + nf, generator=g, dtype=torch.float64)
-        return {"model": m, "loss": s.loss, "retain": (X[:nr], y[:nr]),
-                "forget": (X[nr:], y[nr:]), "seed": 0,
-                "options": {"eta_rel": 0.5, "unlearn_steps": 20, "route": "ggn"}}
-""")
-
-#: Runs argv[2:] in a grandchild and writes its exit status and own ru_maxrss (KiB) to argv[1]
-#: (as in test_memory_cap: the command is forked from a small launcher).
-LAUNCHER = textwrap.dedent("""
-    import os, sys
-    pid = os.fork()
-    if pid == 0:
-        os.execv(sys.executable, [sys.executable] + sys.argv[2:])
-    _, status, usage = os.wait4(pid, 0)
-    with open(sys.argv[1], "w") as fh:
-        fh.write(f"{os.waitstatus_to_exitcode(status)} {usage.ru_maxrss}")
-""")
+SIZES = (1500, 1400, 200)
 
 
-def test_operator_phase_over_budget_is_refused_before_spending(tmp_path):
+def test_operator_phase_over_budget_is_refused_before_spending(diagnose_peak):
     budget_gb = 0.9
-    (tmp_path / "laterentry.py").write_text(ENTRY)
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(tmp_path)]),
-               OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
-    res = tmp_path / "rusage.txt"
-    proc = subprocess.run(  # noqa: S603 - our own interpreter and arguments
-        [sys.executable, "-c", LAUNCHER, str(res), "-m", "numerics.cli", "diagnose",
-         "--entry", "laterentry:entry", "--quiet", "--no-deletion", "--threads", "1",
-         "--memory-budget-gb", str(budget_gb)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env, timeout=600,
-        check=False)
-    rc, kib = (int(v) for v in res.read_text(encoding="utf-8").split())
-    err = proc.stderr
+    rc, err, peak = diagnose_peak(SIZES, ["--quiet", "--no-deletion", "--threads", "1",
+                                          "--memory-budget-gb", str(budget_gb)], 600)
     assert rc == 2, err
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in err, err
@@ -71,7 +29,6 @@ def test_operator_phase_over_budget_is_refused_before_spending(tmp_path):
     assert f"{budget_gb:.3g} GiB budget" in lines[0] and "GiB, more than" in lines[0]
     # the estimate that refused it is what the phase would have added to the resident set
     need = mem.solve_bytes(1500, 1600, 1) + 8.0 * mem.OPERATOR_MATRICES * 1500**2
-    peak = kib * 1024
     assert peak < budget_gb * 2**30 < peak + need, (peak / 2**30, need / 2**30)
 
 
