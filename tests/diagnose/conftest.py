@@ -1,3 +1,6 @@
+import itertools
+
+import numpy as np
 import pytest
 
 
@@ -65,3 +68,33 @@ def diagnose_peak(tmp_path):
         return rc, proc.stderr, kib * 1024
 
     return run
+
+
+def _affine_moments(Hr, Hf, gr, gf, alpha, br, bf, eta, T):
+    """Exact E[z z^T] of the augmented recursion by enumerating every WOR batch pair (float64)."""
+    d = Hr.shape[1]
+    pairs = [(np.array(a), np.array(b)) for a in itertools.combinations(range(len(Hr)), br)
+             for b in itertools.combinations(range(len(Hf)), bf)]
+    Ms = []
+    for a, b in pairs:
+        A = (1 - alpha) * Hr[a].mean(0) - alpha * Hf[b].mean(0)
+        g = (1 - alpha) * gr[a].mean(0) - alpha * gf[b].mean(0)
+        M = np.eye(d + 1)
+        M[:d, :d] -= eta * A
+        M[:d, d] = -eta * g
+        Ms.append(M)
+    N = np.zeros((d + 1, d + 1))
+    N[d, d] = 1.0
+    mean, second = [np.zeros(d)], [0.0]
+    for _ in range(T):
+        N = sum(M @ N @ M.T for M in Ms) / len(Ms)
+        mean.append(N[:d, d].copy())
+        second.append(float(np.trace(N[:d, :d])))
+    return np.array(mean), np.array(second)
+
+
+@pytest.fixture
+def affine_moments():
+    """``(Hr, Hf, gr, gf, alpha, br, bf, eta, T) -> (mean, second)``: the exact mean and
+    E|delta_t|^2 of the forced recursion from delta_0 = 0, every WOR batch pair enumerated."""
+    return _affine_moments

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 import torch
 
@@ -15,30 +13,7 @@ from numerics.core.inputs import UnlearningConfig, as_pool
 from numerics.core.operator import SecondMomentOperator
 
 
-def _enumerated_moments(Hr, Hf, gr, gf, alpha, br, bf, eta, T):
-    """Exact E[z z^T] of the augmented recursion by enumerating every WOR batch pair (float64)."""
-    d = Hr.shape[1]
-    pairs = [(np.array(a), np.array(b)) for a in itertools.combinations(range(len(Hr)), br)
-             for b in itertools.combinations(range(len(Hf)), bf)]
-    Ms = []
-    for a, b in pairs:
-        A = (1 - alpha) * Hr[a].mean(0) - alpha * Hf[b].mean(0)
-        g = (1 - alpha) * gr[a].mean(0) - alpha * gf[b].mean(0)
-        M = np.eye(d + 1)
-        M[:d, :d] -= eta * A
-        M[:d, d] = -eta * g
-        Ms.append(M)
-    N = np.zeros((d + 1, d + 1))
-    N[d, d] = 1.0
-    mean, second = [np.zeros(d)], [0.0]
-    for _ in range(T):
-        N = sum(M @ N @ M.T for M in Ms) / len(Ms)
-        mean.append(N[:d, d].copy())
-        second.append(float(np.trace(N[:d, :d])))
-    return np.array(mean), np.array(second)
-
-
-def test_prediction_equals_enumerated_affine_recursion_and_quadratic_roots():
+def test_prediction_equals_enumerated_affine_recursion_and_quadratic_roots(affine_moments):
     rng = np.random.default_rng(3)
     d, nr, nf, alpha, eta, T = 4, 5, 3, 0.3, 0.05, 80
     Fr, Ff = rng.standard_normal((nr, d, 1)), rng.standard_normal((nf, d, 1))
@@ -49,7 +24,7 @@ def test_prediction_equals_enumerated_affine_recursion_and_quadratic_roots():
                                                            op.retain.factors), op.basis)
     Hf = np.einsum("ak,nkl,bl->nab", op.basis, np.einsum("nkl,nml->nkm", op.forget.factors,
                                                            op.forget.factors), op.basis)
-    mean, second = _enumerated_moments(Hr, Hf, gr, gf, alpha, 2, 1, eta, T)
+    mean, second = affine_moments(Hr, Hf, gr, gf, alpha, 2, 1, eta, T)
     gfm, Hfm = gf.mean(0), Hf.mean(0)
     checked = 0
     for gap in (0.02, 0.05, 0.1):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 import pytest
 
@@ -27,27 +25,6 @@ K = 60
 GAP = 0.05
 
 
-def _enumerated_moments(Hr, Hf, gr, gf, alpha, br, bf, eta, T):
-    """Exact E|delta_t|^2 and E delta_t of the augmented recursion, every WOR batch pair."""
-    d = Hr.shape[1]
-    Ms = []
-    for a in itertools.combinations(range(len(Hr)), br):
-        for b in itertools.combinations(range(len(Hf)), bf):
-            a_, b_ = list(a), list(b)
-            M = np.eye(d + 1)
-            M[:d, :d] -= eta * ((1 - alpha) * Hr[a_].mean(0) - alpha * Hf[b_].mean(0))
-            M[:d, d] = -eta * ((1 - alpha) * gr[a_].mean(0) - alpha * gf[b_].mean(0))
-            Ms.append(M)
-    N = np.zeros((d + 1, d + 1))
-    N[d, d] = 1.0
-    mean, second = [np.zeros(d)], [0.0]
-    for _ in range(T):
-        N = sum(M @ N @ M.T for M in Ms) / len(Ms)
-        mean.append(N[:d, d].copy())
-        second.append(float(np.trace(N[:d, :d])))
-    return np.array(mean), np.array(second)
-
-
 def _instance():
     rng = np.random.default_rng(5)
     d, nr, nf = 3, 4, 2
@@ -56,12 +33,12 @@ def _instance():
     return Fr, Ff, gr, gf
 
 
-def _enumerated_step(alpha: float, eta: float) -> int | None:
+def _enumerated_step(moments, alpha: float, eta: float) -> int | None:
     """First t <= K at which the enumerated rms displacement reaches the quadratic-model radius."""
     Fr, Ff, gr, gf = _instance()
     Hr = np.einsum("nak,nbk->nab", Fr, Fr)
     Hf = np.einsum("nak,nbk->nab", Ff, Ff)
-    mean, second = _enumerated_moments(Hr, Hf, gr, gf, alpha, 2, 1, eta, K)
+    mean, second = moments(Hr, Hf, gr, gf, alpha, 2, 1, eta, K)
     u = mean / np.maximum(np.linalg.norm(mean, axis=1), 1e-300)[:, None]
     rms = np.sqrt(second)
     loss = rms * (u @ gf.mean(0)) + 0.5 * rms**2 * np.einsum("ti,ij,tj->t", u, Hf.mean(0), u)
@@ -76,13 +53,16 @@ def _model() -> StepsModel:
 
 
 @pytest.mark.parametrize(("alpha", "eta"), [(0.3, 0.02), (0.3, 0.08), (0.3, 0.2), (0.0, 0.05)])
-def test_prescribed_edges_match_the_enumerated_affine_recursion(alpha, eta):
+def test_prescribed_edges_match_the_enumerated_affine_recursion(alpha, eta, affine_moments):
     # An independent route: every WOR batch pair enumerated, the exact augmented second moments,
     # and the quadratic model's loss at the rms displacement.  The prescribed value must reach the
     # goal and a value just outside the bisection's precision, on the user's side, must not.
-    alpha = 0.3
+
+    def step(a: float, e: float) -> int | None:
+        return _enumerated_step(affine_moments, a, e)
+
     out = within_prescriptions(_model(), WithinOptions(alpha, eta, K))
-    now = _enumerated_step(alpha, eta)
+    now = step(alpha, eta)
     assert out["steps_predicted"] == now
     escapes_now = now is not None
     checked = 0
@@ -91,16 +71,16 @@ def test_prescribed_edges_match_the_enumerated_affine_recursion(alpha, eta):
         if p.value is None:  # "none": the far end of the search keeps the user's state
             end = p.check["searched_to"]
             far = (alpha, end) if p.knob == "eta" else (end, eta)
-            assert (_enumerated_step(*far) is not None) == escapes_now, p.text
+            assert (step(*far) is not None) == escapes_now, p.text
             continue
         v = float(p.value)
         if p.knob == "eta":
             inside, outside = (alpha, v), (alpha, v * (1 + 2 * RTOL) ** (-1 if v > eta else 1))
         else:
             inside, outside = (v, eta), (v + (-2 if v > alpha else 2) * ATOL, eta)
-        assert (_enumerated_step(*inside) is None) == escapes_now, (p.knob, v)
-        assert (_enumerated_step(*outside) is None) != escapes_now, (p.knob, v)
-        assert p.check["at"]["steps_predicted"] == _enumerated_step(*inside)
+        assert (step(*inside) is None) == escapes_now, (p.knob, v)
+        assert (step(*outside) is None) != escapes_now, (p.knob, v)
+        assert p.check["at"]["steps_predicted"] == step(*inside)
         checked += 1
     assert checked >= 1
 
