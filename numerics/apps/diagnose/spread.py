@@ -40,6 +40,7 @@ from typing import Any
 
 from numerics.core.device import thread_limit
 from numerics.core.inputs import InputError
+from numerics.curvature.matrix_free import in_order
 from numerics.sweep.cells import cell_path, is_importable, resolve
 from numerics.sweep.engine import run_sweep
 from numerics.sweep.executors import make_executor
@@ -146,12 +147,7 @@ class Mapper:
         list
             One value per item, in order.
         """
-        out = []
-        for i, item in enumerate(items):
-            out.append(fn(shared, item))
-            if done is not None:
-                done(i)
-        return out
+        return in_order(fn, shared, items, done)
 
     def notes(self) -> list[str]:
         """What the report says about where the pieces ran (nothing when in process)."""
