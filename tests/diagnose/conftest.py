@@ -98,3 +98,46 @@ def affine_moments():
     """``(Hr, Hf, gr, gf, alpha, br, bf, eta, T) -> (mean, second)``: the exact mean and
     E|delta_t|^2 of the forced recursion from delta_0 = 0, every WOR batch pair enumerated."""
     return _affine_moments
+
+
+#: The tiny forced instance of the finite-horizon tests: its horizon and forget-loss gap.
+TINY_K, TINY_GAP = 60, 0.05
+
+
+def _tiny_instance():
+    """Rank-one factors and gradients of 4 retain and 2 forget samples in d = 3 (seeded)."""
+    rng = np.random.default_rng(5)
+    d, nr, nf = 3, 4, 2
+    Fr, Ff = rng.standard_normal((nr, d, 1)), rng.standard_normal((nf, d, 1))
+    gr, gf = 0.2 * rng.standard_normal((nr, d)), 0.2 * rng.standard_normal((nf, d))
+    return Fr, Ff, gr, gf
+
+
+@pytest.fixture
+def tiny_steps():
+    """``(model, enumerated)`` on the tiny instance with batches (2, 1): the
+    :class:`~numerics.apps.diagnose.within.StepsModel` under test and ``enumerated(alpha, eta)``,
+    the first t <= TINY_K at which the enumerated rms displacement (every WOR batch pair, exact
+    augmented second moments) reaches the quadratic model's radius (``None``: not within)."""
+    from numerics.apps.diagnose.criterion import Criterion
+    from numerics.apps.diagnose.forecast import LossLevel
+    from numerics.apps.diagnose.within import StepsModel
+    from numerics.core.forcing import Forcing
+    from numerics.core.pools import make_pool
+
+    Fr, Ff, gr, gf = _tiny_instance()
+    crit = Criterion(make_pool(Fr, None, "retain"), make_pool(Ff, None, "forget"), "wor")
+    model = StepsModel(crit, Forcing(gr, gf), LossLevel(1.0, 1.0 + TINY_GAP), (2, 1))
+    Hr = np.einsum("nak,nbk->nab", Fr, Fr)
+    Hf = np.einsum("nak,nbk->nab", Ff, Ff)
+
+    def enumerated(alpha: float, eta: float) -> int | None:
+        mean, second = _affine_moments(Hr, Hf, gr, gf, alpha, 2, 1, eta, TINY_K)
+        u = mean / np.maximum(np.linalg.norm(mean, axis=1), 1e-300)[:, None]
+        rms = np.sqrt(second)
+        loss = (rms * (u @ gf.mean(0))
+                + 0.5 * rms**2 * np.einsum("ti,ij,tj->t", u, Hf.mean(0), u))
+        hit = np.flatnonzero(loss[1:] >= TINY_GAP)
+        return int(hit[0]) + 1 if hit.size else None
+
+    return model, enumerated

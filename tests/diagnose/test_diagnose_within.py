@@ -2,66 +2,29 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from numerics.apps.diagnose import diagnose
-from numerics.apps.diagnose.criterion import Criterion
-from numerics.apps.diagnose.forecast import LossLevel
 from numerics.apps.diagnose.options import DiagnoseOptions
 from numerics.apps.diagnose.within import (
     ATOL,
     RTOL,
-    StepsModel,
     WithinOptions,
     within_prescriptions,
 )
 from numerics.apps.examples.outliers import half_squares, problem
-from numerics.core.forcing import Forcing
 from numerics.core.inputs import InputError
-from numerics.core.pools import make_pool
 
-K = 60
-GAP = 0.05
-
-
-def _instance():
-    rng = np.random.default_rng(5)
-    d, nr, nf = 3, 4, 2
-    Fr, Ff = rng.standard_normal((nr, d, 1)), rng.standard_normal((nf, d, 1))
-    gr, gf = 0.2 * rng.standard_normal((nr, d)), 0.2 * rng.standard_normal((nf, d))
-    return Fr, Ff, gr, gf
-
-
-def _enumerated_step(moments, alpha: float, eta: float) -> int | None:
-    """First t <= K at which the enumerated rms displacement reaches the quadratic-model radius."""
-    Fr, Ff, gr, gf = _instance()
-    Hr = np.einsum("nak,nbk->nab", Fr, Fr)
-    Hf = np.einsum("nak,nbk->nab", Ff, Ff)
-    mean, second = moments(Hr, Hf, gr, gf, alpha, 2, 1, eta, K)
-    u = mean / np.maximum(np.linalg.norm(mean, axis=1), 1e-300)[:, None]
-    rms = np.sqrt(second)
-    loss = rms * (u @ gf.mean(0)) + 0.5 * rms**2 * np.einsum("ti,ij,tj->t", u, Hf.mean(0), u)
-    hit = np.flatnonzero(loss[1:] >= GAP)
-    return int(hit[0]) + 1 if hit.size else None
-
-
-def _model() -> StepsModel:
-    Fr, Ff, gr, gf = _instance()
-    crit = Criterion(make_pool(Fr, None, "retain"), make_pool(Ff, None, "forget"), "wor")
-    return StepsModel(crit, Forcing(gr, gf), LossLevel(1.0, 1.0 + GAP), (2, 1))
+K = 60  # the tiny instance's horizon (conftest TINY_K)
 
 
 @pytest.mark.parametrize(("alpha", "eta"), [(0.3, 0.02), (0.3, 0.08), (0.3, 0.2), (0.0, 0.05)])
-def test_prescribed_edges_match_the_enumerated_affine_recursion(alpha, eta, affine_moments):
+def test_prescribed_edges_match_the_enumerated_affine_recursion(alpha, eta, tiny_steps):
     # An independent route: every WOR batch pair enumerated, the exact augmented second moments,
     # and the quadratic model's loss at the rms displacement.  The prescribed value must reach the
     # goal and a value just outside the bisection's precision, on the user's side, must not.
-
-    def step(a: float, e: float) -> int | None:
-        return _enumerated_step(affine_moments, a, e)
-
-    out = within_prescriptions(_model(), WithinOptions(alpha, eta, K))
+    model, step = tiny_steps
+    out = within_prescriptions(model, WithinOptions(alpha, eta, K))
     now = step(alpha, eta)
     assert out["steps_predicted"] == now
     escapes_now = now is not None
@@ -85,9 +48,9 @@ def test_prescribed_edges_match_the_enumerated_affine_recursion(alpha, eta, affi
     assert checked >= 1
 
 
-def test_within_must_be_a_positive_integer():
+def test_within_must_be_a_positive_integer(tiny_steps):
     with pytest.raises(InputError, match="within"):
-        within_prescriptions(_model(), WithinOptions(0.3, 0.02, 0))
+        within_prescriptions(tiny_steps[0], WithinOptions(0.3, 0.02, 0))
     with pytest.raises(InputError):
         DiagnoseOptions.of(within=0)
 

@@ -45,6 +45,7 @@ from numerics.apps.diagnose.data import (
     subsample,
 )
 from numerics.apps.diagnose.deletion import deletion_report, interpret, retrain
+from numerics.apps.diagnose.event_map import EventGrid, event_map, plan_grid
 from numerics.apps.diagnose.forecast import LossLevel, projected_gradients
 from numerics.apps.diagnose.memory import (
     WORKING_COPIES,
@@ -122,8 +123,10 @@ class DiagnoseReport:
     of that event in the run (``None``: not within :math:`K`); ``steps_to_escape_predicted`` is
     the mean-square prediction of that step from the affine recursion started at
     :math:`\delta_0=0` (:mod:`numerics.apps.diagnose.forecast`; ``None``: not within :math:`K`,
-    the reason in ``notes``).  ``region.steps_map`` holds the mean-square steps to a 1000-fold growth of
-    :math:`\mathbb E\|\delta\|^2` over an :math:`(\alpha,\eta)` grid (a different event, named there).
+    the reason in ``notes``).  ``region.event_map`` holds that prediction over an
+    :math:`(\alpha,\eta)` grid (the figure's contours; :mod:`numerics.apps.diagnose.event_map`);
+    ``region.steps_map`` holds the mean-square steps to a 1000-fold growth of
+    :math:`\mathbb E\|\delta\|^2` on the same ranges (a different event, named there).
 
     The main attributes mirror the JSON keys (:data:`REPORT_KEYS`); ``witness`` (the unit
     eigenvector of :math:`\lambda_{\min}(A|_V)` in parameter coordinates) and
@@ -292,7 +295,8 @@ def _analyse(crit: Criterion, un: UnlearningOptions, cfg: dict[str, Any],
         top = top if top > 0 else 2.0 / lam_r
         spec = PhaseSpec("steps_map", "steps-to-escape map", pres_opts.steps_grid**2, "solve")
         with clock.phase(spec):
-            region["steps_map"] = steps_map(crit, cur, top, pres_opts.steps_grid, GROWTH)
+            low = top / 30.0 if not eta else min(top / 30.0, eta / 2.0)  # the user's eta inside
+            region["steps_map"] = steps_map(crit, cur, (low, top), pres_opts.steps_grid, GROWTH)
     esc = crit.mean_escape(alpha, batch_retain, batch_forget)
     growth = None
     if cur.rho is not None and cur.rho > 1.0:
@@ -573,11 +577,12 @@ class _Forecast:
 
 
 def _attach_prediction(report: DiagnoseReport, fc: _Forecast, eta: float,
-                       notes: list[str]) -> None:
+                       notes: list[str]) -> tuple[StepsModel, float]:
     """``steps_to_escape_predicted`` of the run's event, and the within-K prescriptions.
 
     The prediction is :mod:`numerics.apps.diagnose.forecast`'s; the prescriptions for escaping
-    within / resisting for K steps are :mod:`numerics.apps.diagnose.within`'s.
+    within / resisting for K steps are :mod:`numerics.apps.diagnose.within`'s.  Returns the
+    predicted-step model and the measured seconds per step (for the event map).
     """
     rec, cfg = report.unlearning, report.config
     forcing = Forcing(projected_gradients(fc.flat, fc.loss, fc.sets[0], fc.basis),
@@ -600,6 +605,30 @@ def _attach_prediction(report: DiagnoseReport, fc: _Forecast, eta: float,
         report.prescriptions.extend(entries)
         if note:
             notes.append(note)
+    return model, per_step
+
+
+def _attach_event_map(report: DiagnoseReport, model: StepsModel, horizon: int,
+                      per_step: float, notes: list[str]) -> None:
+    """``region.event_map``: predicted steps to the run's event over the figure's grid.
+
+    Only when the mean-square map was asked for (``steps_grid > 0``); on the same ranges, as
+    many points per axis as :func:`~numerics.apps.diagnose.event_map.plan_grid` allows.
+    """
+    smap = report.region.get("steps_map")
+    if not smap or not smap.get("eta"):
+        return
+    size, note = plan_grid(len(smap["eta"]), horizon, per_step)
+    if note:
+        notes.append(note)
+    if size == 0:
+        return
+    etas = smap["eta"]
+    grid = EventGrid(tuple(np.linspace(0.0, 1.0, size)),
+                     tuple(np.geomspace(etas[0], etas[-1], size)), horizon)
+    emap = event_map(model, grid)
+    emap["user_steps"] = report.steps_to_escape_predicted
+    report.region["event_map"] = emap
 
 
 def _attach_trust(report: DiagnoseReport, trust: dict[str, Any], notes: list[str]) -> None:
@@ -724,9 +753,13 @@ def diagnose(model: torch.nn.Module, loss: Callable[[torch.Tensor, torch.Tensor]
                 spec = PhaseSpec("forecast", "predicted steps to escape (forced recursion)",
                                  ro.unlearn_steps, "step")
                 with clock.phase(spec):
-                    _attach_prediction(report, _Forecast(crit, flat, loss, (r_sub, f_sub),
-                                                         basis, opts.prescription), eta_abs,
-                                       notes)
+                    steps_model, per_step = _attach_prediction(
+                        report, _Forecast(crit, flat, loss, (r_sub, f_sub), basis,
+                                          opts.prescription), eta_abs, notes)
+                spec = PhaseSpec("event_map", "map of predicted steps to the run's event",
+                                 opts.prescription.steps_grid**2 * ro.unlearn_steps, "step")
+                with clock.phase(spec):
+                    _attach_event_map(report, steps_model, ro.unlearn_steps, per_step, notes)
             with clock.phase(PhaseSpec("trust", "linearisation trust radius")):
                 _attach_trust(report, measure_trust(flat, loss, (r_sub, f_sub), cfg["alpha"],
                                                     run.snapshots, ro.unlearn_steps,

@@ -310,18 +310,18 @@ def prescribe(crit: Criterion, cur: Point, *, grid_size: int = 8) -> tuple[
     return out, grid, alpha_c, how
 
 
-def steps_map(crit: Criterion, cur: Point, top: float, size: int,
+def steps_map(crit: Criterion, cur: Point, span: tuple[float, float], size: int,
               growth: float = 1000.0) -> dict:
     r"""Predicted steps to escape over an :math:`(\alpha,\eta)` grid (the figure's regime panel).
 
     Notion: mean-square, asymptotic rate: :math:`t=\log G/\log\rho(\mathcal T(\eta;\alpha))`
     steps for :math:`\mathbb E\|\delta_t\|^2` to grow by :math:`G` (``None`` where
     :math:`\rho\le1`: it resists).  :math:`\alpha` on ``size`` points of :math:`[0,1]`,
-    :math:`\eta` on ``size`` geometric points of :math:`[\mathrm{top}/30,\mathrm{top}]`, at the
+    :math:`\eta` on ``size`` geometric points of ``span`` :math:`=[\eta_{lo},\eta_{hi}]`, at the
     user's batch sizes; one :math:`\rho` evaluation per point.
     """
     alphas = np.linspace(0.0, 1.0, size)
-    etas = np.geomspace(top / 30.0, top, size)
+    etas = np.geomspace(span[0], span[1], size)
     points = [(float(e), float(a), cur.batch_retain, cur.batch_forget)
               for a in alphas for e in etas]
     rhos = iter(mapper().map(rho_at, crit, points))
