@@ -10,8 +10,10 @@ in its own process (so that ``ru_maxrss`` is that method's peak memory):
 * ``baseline`` -- PyHessian-style: top eigenvalue of the mean retain Hessian by power iteration
                   on Hessian-vector products and its trace by Hutchinson, written with torch.func.
 
-No prescriptions, no unlearning run, no deletion check.  Prints seconds, the peak resident memory
-of each child (``ru_maxrss`` from ``wait4``), the ratios subspace/baseline, exact/baseline and
+No prescriptions, no unlearning run, no deletion check.  Prints seconds (wall and CPU: on a
+shared machine their ratio shows the load), the peak resident memory of each child
+(``ru_maxrss`` from ``wait4``), for the subspace route the passes over the data of each phase and
+the sizes it tried, the ratios subspace/baseline, exact/baseline and
 exact/subspace, and a Markdown table of the run.
 
 Usage:  PYTHONPATH=$PWD python benchmarks/diagnose_scale.py                # P = 10^3, 10^4, n = 1000
@@ -105,7 +107,7 @@ def one(method: str, P: int, n: int, budget_gb: float) -> dict:
     model, loss, retain, forget = _model_and_data(P, n)
     P_true = sum(p.numel() for p in model.parameters())
     out: dict = {"method": method, "P": P_true, "n": n}
-    start = time.perf_counter()
+    start, cpu0 = time.perf_counter(), _cpu_seconds()
     if method == "baseline":
         out.update(_baseline(model, loss, retain))
     else:
@@ -121,10 +123,20 @@ def one(method: str, P: int, n: int, budget_gb: float) -> dict:
             memory_budget_gb=budget_gb))
         out.update(verdict=rep.verdict_code, lambda_min_A=rep.lambda_min_A, rho=rep.rho,
                    eta_star_ms=rep.eta_star_ms, subspace_dim=rep.subspace_dim,
-                   active_dim=rep.active_dim)
+                   active_dim=rep.active_dim, timings=rep.timings)
+        if "products" in rep.curvature:
+            out["products"] = rep.curvature["products"]
+            out["subspace_k"] = [h["k"] for h in rep.curvature["subspace_history"]]
     out["seconds"] = time.perf_counter() - start
+    out["cpu_seconds"] = _cpu_seconds() - cpu0
     out["peak_gb_inside"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     return out
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process so far (user + system; beside the wall time it shows the load)."""
+    use = resource.getrusage(resource.RUSAGE_SELF)
+    return use.ru_utime + use.ru_stime
 
 
 def _child(cmd: list[str]) -> tuple[dict, float]:

@@ -188,7 +188,8 @@ def grow_subspace(inputs: GrowthInputs, opts: SubspaceOptions | None = None,
     -------
     SubspaceResult
         The pools on the last subspace, ``dim`` its dimension, ``tolerance`` the last relative
-        change (0 when the basis is the identity: exact), the numbers at each size.
+        change (0 when the basis is the identity: exact), the numbers at each size with the
+        Krylov columns multiplied so far.
     """
     o = opts or SubspaceOptions()
     r, f = inputs.retain, inputs.forget
@@ -204,7 +205,8 @@ def grow_subspace(inputs: GrowthInputs, opts: SubspaceOptions | None = None,
         exact = Q.shape[1] == r.P
         change = 0.0 if exact else (_change(nums, prev) if prev is not None else math.inf)
         history.append({"k": int(Q.shape[1]), **nums, "change": change,
-                        "krylov_dim": solver.dim, "krylov_converged": solver.converged})
+                        "krylov_dim": solver.dim, "krylov_converged": solver.converged,
+                        "krylov_columns": solver.columns})
         if progress is not None:
             progress(f"subspace k = {Q.shape[1]}: change {change:.2g}")
         if exact or change < o.tol or k >= o.k_max:

@@ -18,6 +18,7 @@ import logging
 import multiprocessing
 import os
 import re
+import socket
 import threading
 import time
 import uuid
@@ -31,7 +32,7 @@ from numerics.core.inputs import InputError
 from numerics.sweep.cells import CellFn, CellRun, CellSpec, execute_cell, execute_cells, resolve
 
 __all__ = ["EXECUTORS", "Executor", "InProcess", "Processes", "Dask", "make_executor",
-           "check_executor", "require_dask", "DASK_EXTRA"]
+           "check_executor", "require_dask", "probe_scheduler", "DASK_EXTRA"]
 
 #: Executor names accepted by :func:`make_executor` and the command line.
 EXECUTORS: tuple[str, ...] = ("inprocess", "processes", "dask")
@@ -194,6 +195,7 @@ class Dask(Executor):
         if sum(x is not None for x in (workers, scheduler, client)) > 1:
             raise InputError("give at most one of: Dask workers, a scheduler address, a client")
         if client is None and scheduler is not None:
+            probe_scheduler(str(scheduler))
             try:
                 client = distributed.Client(scheduler, timeout=timeout)
             except (OSError, TimeoutError) as exc:
@@ -317,6 +319,42 @@ def require_dask():
 
 #: A Dask scheduler address: ``protocol://host[:port]``.
 _ADDRESS = re.compile(r"^[a-z][a-z0-9+.-]*://[^\s/:]+(:\d+)?/?$")
+#: Seconds a TCP connection to the scheduler may take before it counts as unreachable.
+PROBE_SECONDS = 3.0
+#: Port of a ``tcp://`` or ``tls://`` scheduler address that names none (Dask's default).
+DEFAULT_SCHEDULER_PORT = 8786
+
+
+def probe_scheduler(address: str, seconds: float = PROBE_SECONDS) -> None:
+    """Fail at once when nothing listens at a ``tcp://`` or ``tls://`` scheduler address.
+
+    ``distributed.Client`` retries a refused connection until its timeout (30 s by default)
+    before it gives up; one plain TCP connection attempt tells a closed port or an unknown host
+    within ``seconds``.  Other protocols are left to Dask.
+
+    Parameters
+    ----------
+    address:
+        ``protocol://host[:port]``.
+    seconds:
+        Connection timeout of the attempt.
+
+    Raises
+    ------
+    InputError
+        Nothing accepts a connection at the address.
+    """
+    proto, _, rest = address.partition("://")
+    if proto not in ("tcp", "tls"):
+        return
+    host, _, port = rest.rstrip("/").partition(":")
+    try:
+        with socket.create_connection((host, int(port or DEFAULT_SCHEDULER_PORT)),
+                                      timeout=seconds):
+            pass
+    except OSError as exc:  # refused, unknown host, unreachable network, or timed out
+        why = exc.strerror or type(exc).__name__
+        raise InputError(f"cannot reach the Dask scheduler {address}: {why}") from None
 
 
 def check_executor(name: str | Executor, workers: int | None = None,

@@ -190,3 +190,58 @@ def test_report_states_subspace_and_peak_memory():
     assert 0.0 < d["peak_memory_gb"] <= rss_gib
     dense = _run(CASES["softmax-regression"](), "dense").as_dict()
     assert dense["subspace_dim"] is None and dense["subspace_tolerance"] is None
+
+
+def test_route_counts_its_passes_over_the_data():
+    """``products`` counts every column: per size, ``k`` projected columns on each set."""
+    rep = _run(CASES["mlp-ce"](), "subspace")
+    info = rep.curvature
+    prod, hist = info["products"], info["subspace_history"]
+    assert len(hist) >= 1
+    ks = sum(h["k"] for h in hist)
+    assert prod["projection_retain"] == prod["projection_forget"] == ks
+    assert prod["krylov_retain"] == prod["krylov_forget"] == hist[-1]["krylov_columns"]
+    assert prod["krylov_retain"] >= hist[-1]["krylov_dim"] >= hist[-1]["k"]
+    assert 1 <= prod["lambda_max_retain"] <= prod["krylov_retain"]
+    assert info["hessian_vector_products"] == (
+        (prod["krylov_retain"] + prod["projection_retain"]) * prod["n_retain"]
+        + (prod["krylov_forget"] + prod["projection_forget"]) * prod["n_forget"])
+
+
+def test_saved_floats_grow_with_the_hidden_layer_and_chunks_keep_the_product():
+    """One sample saves at least its hidden activations; chunking does not change the product."""
+    from numerics.curvature.matrix_free import efficient_chunk, saved_floats_per_sample
+
+    gen = torch.Generator().manual_seed(1)
+    d, C = 4, 3
+    X = torch.randn(40, d, generator=gen, dtype=torch.float64)
+    T = torch.randint(0, C, (40,), generator=gen)
+    per = []
+    for h in (8, 64):
+        P = h * d + h * C
+
+        def output(theta, x, h=h):
+            W1, W2 = theta[:h * d].reshape(h, d), theta[h * d:].reshape(C, h)
+            return W2 @ torch.tanh(W1 @ x)
+
+        def loss_of_output(o, t):
+            return torch.nn.functional.cross_entropy(o.unsqueeze(0), t.unsqueeze(0))[()]
+
+        fns = SampleFunctions(output, loss_of_output)
+        theta = torch.randn(P, generator=gen, dtype=torch.float64)
+        a = saved_floats_per_sample(fns, theta, (X, T))
+        assert h <= a < P  # the hidden layer is saved per sample, the weights are not
+        per.append(a)
+        V = torch.randn(P, 3, generator=gen, dtype=torch.float64)
+        whole = MatrixFreeCurvature(fns, theta, (X, T), "hessian").mean_matvec(V)
+        tiny = MatrixFreeCurvature(fns, theta, (X, T), "hessian", chunk_bytes=4 * 8 * a * 4 * 3)
+        assert len(list(tiny._chunks(3, a))) > 1  # noqa: SLF001 -- the chunking under test
+        np.testing.assert_allclose(tiny.mean_matvec(V).numpy(), whole.numpy(), rtol=1e-12,
+                                   atol=1e-14)
+    assert per[1] > per[0]
+    # enough samples that their intermediates outweigh the chunk's P x m output 8 to 1 ...
+    big = efficient_chunk(10**6, 46_512, 8)
+    assert big * 46_512 >= 8 * 10**6 and (big - 1) * 46_512 < 8 * 10**6
+    # ... or, for a small model, as many as keep (m + 1) x a floats a sample within 32 MiB
+    small = efficient_chunk(1000, 50, 8)
+    assert small * 9 * 50 * 8 <= 2**25 < (small + 1) * 9 * 50 * 8

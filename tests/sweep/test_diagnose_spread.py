@@ -127,3 +127,23 @@ def test_subspace_route_projections_on_a_cluster_are_bit_for_bit(dask_cluster, t
     assert np.array_equal(spread.witness, here.witness)
     fns, pids, ok = _stored(tmp_path)
     assert ok and os.getpid() not in pids and "project_chunk" in fns
+
+
+def test_unreachable_scheduler_fails_within_seconds_with_one_line(capsys):
+    """A closed local port is reported at once (Dask alone retries for its 30 s timeout)."""
+    import socket
+    import time
+
+    pytest.importorskip("distributed")
+    with socket.socket() as s:  # a port that was free a moment ago and has no listener now
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    start = time.perf_counter()
+    rc = main(["diagnose", "--entry", "numerics.apps.examples.synthetic:entry_memorised",
+               "--quiet", "--no-deletion", "--unlearn-steps", "0", "--executor", "dask",
+               "--scheduler", f"tcp://127.0.0.1:{port}"])
+    took = time.perf_counter() - start
+    err = capsys.readouterr().err
+    assert rc == 2 and f"cannot reach the Dask scheduler tcp://127.0.0.1:{port}" in err, err
+    assert len(err.strip().splitlines()) == 1
+    assert took < 10.0, took

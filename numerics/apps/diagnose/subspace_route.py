@@ -42,7 +42,8 @@ from numerics.curvature.subspace import (
     krylov_options,
 )
 
-__all__ = ["SubspaceTarget", "sample_functions", "subspace_curvature", "ROUTE_NAMES"]
+__all__ = ["SubspaceTarget", "sample_functions", "subspace_curvature", "products_count",
+           "ROUTE_NAMES"]
 
 #: Reported route name of each curvature kind.
 ROUTE_NAMES: dict[str, str] = {"hessian": "matrix-free", "gauss-newton": "matrix-free-ggn"}
@@ -69,6 +70,38 @@ def sample_functions(flat: FlatModel, loss: Callable, example: torch.Tensor) -> 
         return loss(o.reshape(shape).unsqueeze(0), t.unsqueeze(0)).reshape(())
 
     return SampleFunctions(output, loss_of_output)
+
+
+def products_count(retain: MatrixFreeCurvature, forget: MatrixFreeCurvature,
+                   first: int) -> dict[str, int]:
+    r"""Passes over each set's data the route spent, by phase (cost accounting).
+
+    One pass multiplies one vector by the curvature of every sample of the set: a column of a
+    mean product :math:`\bar H V` (Krylov), or a column of the per-sample projections
+    :math:`Q^\top H_iQ` (or :math:`J_iQ`); a retain pass costs about ``n_retain / n_forget``
+    forget passes.
+
+    Parameters
+    ----------
+    retain, forget:
+        The two sets' :class:`~numerics.curvature.matrix_free.MatrixFreeCurvature`, after the
+        route.
+    first:
+        Retain columns of the :math:`\lambda_{\max}(\bar H_r)` solve (0 when the step size
+        was given).
+
+    Returns
+    -------
+    dict
+        ``lambda_max_retain``, ``krylov_retain``, ``krylov_forget`` (all mean-product columns,
+        that solve included), ``projection_retain``, ``projection_forget`` and the two sets'
+        sizes.
+    """
+    return {"lambda_max_retain": int(first),
+            "krylov_retain": retain.mean_columns, "krylov_forget": forget.mean_columns,
+            "projection_retain": retain.projected_columns,
+            "projection_forget": forget.projected_columns,
+            "n_retain": retain.n, "n_forget": forget.n}
 
 
 def subspace_curvature(flat: FlatModel, loss: Callable, sets: tuple[DataSet, DataSet],
@@ -116,6 +149,7 @@ def subspace_curvature(flat: FlatModel, loss: Callable, sets: tuple[DataSet, Dat
         lam_r = float(solver.ritz_values(top)[-1])
         rel = 0.5 if target.eta_rel is None else target.eta_rel
         eta = 2.0 * rel / lam_r
+    first = solver.columns
     with tqdm(desc="curvature (matrix-free, Lanczos subspace)", disable=not progress,
               file=sys.stderr, leave=False, dynamic_ncols=True) as bar:
         res = grow_subspace(GrowthInputs(mr, mf, target.config, float(eta)), opts,
@@ -135,6 +169,7 @@ def subspace_curvature(flat: FlatModel, loss: Callable, sets: tuple[DataSet, Dat
             "subspace_eta": float(eta), "lambda_max_retain_lanczos": lam_r,
             "omits": omits,
             "hessian_vector_products": mr.products + mf.products,
+            "products": products_count(mr, mf, first),
             "budget_gib": float(budget_gb)}
     dev = flat.theta.device
     out = Curvature(name, torch.as_tensor(fr, device=dev), torch.as_tensor(ff, device=dev),
