@@ -37,6 +37,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sps
 
+from theory.passage_steps import block_transition, iterate
+
 __all__ = ["log_increment_law", "drift", "drift_variance", "SurvivalGrid", "survival_grid",
            "first_passage_table", "never_escapes", "DEFAULT_TOL",
            "DEFAULT_SPACING", "DEFAULT_FLOOR"]
@@ -150,7 +152,7 @@ def _transition(xi: np.ndarray, p: np.ndarray, G: int, h: float) -> sps.csr_matr
     offsets, however many support points the law has.
     """
     kernels = [_kernel(xi[law], p[law], h, G) for law in range(xi.shape[0])]
-    return _block_transition(kernels, np.full(xi.shape[0], G))
+    return block_transition(kernels, np.full(xi.shape[0], G))
 
 
 def survival_grid(xi: np.ndarray, p: np.ndarray, horizon: int, *, times=None,
@@ -209,8 +211,6 @@ DEFAULT_TOL = 1e-10
 #: :func:`first_passage_table`; any :math:`\theta>0` gives a valid bound, the grid only decides how
 #: tight it is.
 _THETAS = np.geomspace(1e-4, 60.0, 96)
-#: Steps between the convergence checks of the fast programme.
-_CHECK_EVERY = 8
 
 
 def _log_mgf(off: np.ndarray, w: np.ndarray, theta: np.ndarray) -> np.ndarray:
@@ -253,6 +253,23 @@ class _WalkBounds:
         b = np.exp(np.min(self.rise[None, :] - np.multiply.outer(c, _THETAS), axis=1))
         return np.where(c > 0, np.minimum(b, 1.0), 1.0)
 
+    def shallowest(self, lowest: int, deepest: int, level: float) -> int:
+        r"""Smallest depth in ``lowest..deepest`` with :math:`B(D)\le` ``level`` (else ``deepest``).
+
+        :math:`B` is non-increasing, and :math:`B(c)\le\ell` as soon as
+        :math:`c\ge c^\star=\min_\theta(T\max(\log M(\theta),0)-\log\ell)/\theta`, so only a few
+        depths around :math:`\lceil c^\star\rceil` are evaluated (all of them when that fails).
+        """
+        star = np.min((self.rise - np.log(level)) / _THETAS) if level > 0 else np.inf
+        if np.isfinite(star):
+            near = np.arange(max(lowest, int(np.ceil(star)) - 2), deepest + 1)[:5]
+            ok = np.flatnonzero(self.crossing(near) <= level)
+            if ok.size and (ok[0] > 0 or near[0] == lowest):
+                return int(near[ok[0]])
+        depths = np.arange(lowest, deepest + 1)
+        ok = np.flatnonzero(self.crossing(depths) <= level)
+        return int(depths[ok[0]]) if ok.size else int(deepest)
+
     def staying(self, cells: float) -> float:
         r"""Bound on :math:`\Pr(S_T<c)`, :math:`\min_{\theta>0}M(-\theta)^Te^{\theta c}` (Chernoff).
 
@@ -268,60 +285,6 @@ def _full_kernel(xi: np.ndarray, p: np.ndarray, h: float, G: int) -> tuple[np.nd
     keep = w > 0
     uniq, inv = np.unique(off[keep], return_inverse=True)
     return uniq, np.bincount(inv, weights=w[keep], minlength=uniq.size)
-
-
-def _block_transition(kernels: list[tuple[np.ndarray, np.ndarray]], sizes: np.ndarray
-                      ) -> sps.csr_matrix:
-    """Block-diagonal transition of :func:`_transition` with its own grid size for each law."""
-    rows, cols, vals = [], [], []
-    start = 0
-    for (off, w), n in zip(kernels, sizes, strict=True):
-        base = np.arange(n)
-        c = base[:, None] + off[None, :]
-        keep = c < n
-        rows.append(np.broadcast_to(base[:, None], c.shape)[keep] + start)
-        cols.append(np.maximum(c[keep], 0) + start)
-        vals.append(np.broadcast_to(w[None, :], c.shape)[keep])
-        start += int(n)
-    return sps.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-                          shape=(start, start))
-
-
-def _iterate(kernels: list[tuple[np.ndarray, np.ndarray]], sizes: np.ndarray, horizon: int,
-             tol: float) -> list[np.ndarray]:
-    r"""Run the programme :math:`u_{t+1}=Ku_t` of every law, stopping each one when it has settled.
-
-    :math:`K\ge0` has row sums :math:`\le1`, so :math:`d_t=u_t-u_{t+1}\ge0` obeys
-    :math:`d_{t+1}=Kd_t` and :math:`\|d_t\|_\infty` never increases: after step :math:`t`,
-    :math:`0\le u_t-u_T\le(T-t)\|d_{t-1}\|_\infty`.  A law is stopped once this is :math:`\le`
-    ``tol``; the matrix is rebuilt without the stopped laws when they hold a quarter of its entries.
-    """
-    out: list[np.ndarray] = [np.ones(0)] * len(kernels)
-    active = np.arange(len(kernels))
-    u = np.ones(int(np.sum(sizes)))
-    t = 0
-    while active.size:
-        n = sizes[active]
-        K = _block_transition([kernels[i] for i in active], n)
-        bounds = np.concatenate([[0], np.cumsum(n)])
-        nnz = np.add.reduceat(np.diff(K.indptr), bounds[:-1]).astype(float)
-        live = np.ones(active.size, bool)
-        while t < horizon:
-            steps = min(_CHECK_EVERY, horizon - t)
-            for _ in range(steps):
-                prev, u = u, K @ u
-            t += steps
-            gap = np.maximum.reduceat(prev - u, bounds[:-1])
-            live &= (horizon - t) * gap > tol
-            if t < horizon and nnz[~live].sum() >= 0.25 * nnz.sum():
-                break
-        if t >= horizon:
-            live[:] = False
-        for j in np.flatnonzero(~live):
-            out[int(active[j])] = u[bounds[j]:bounds[j + 1]].copy()
-        u = np.concatenate([u[bounds[j]:bounds[j + 1]] for j in np.flatnonzero(live)] or [u[:0]])
-        active = active[live]
-    return out
 
 
 def _never_escapes(wb: _WalkBounds, start: float, spacing: float, G: int, tol: float) -> bool:
@@ -364,7 +327,7 @@ def never_escapes(xi: np.ndarray, p: np.ndarray, horizon: int, start: float, *,
 
 def first_passage_table(xi: np.ndarray, p: np.ndarray, horizon: int, reach: np.ndarray, *,
                         spacing: float = DEFAULT_SPACING, floor: float = DEFAULT_FLOOR,
-                        tol: float = DEFAULT_TOL) -> SurvivalGrid:
+                        tol=DEFAULT_TOL) -> SurvivalGrid:
     r"""The first-passage programme of :func:`survival_grid` at horizon :math:`T`, with shortcuts.
 
     Same grid, kernel and answer :math:`u_T(y)` as :func:`survival_grid` (the reference), to within
@@ -386,7 +349,7 @@ def first_passage_table(xi: np.ndarray, p: np.ndarray, horizon: int, reach: np.n
       reference's, and escapes after first being held with probability at most :math:`TB(D)`; the
       floor is the smallest :math:`D` (below every start) with :math:`TB(D)\le` ``tol/2``;
     * **early stop.** Each law stops iterating once :math:`(T-t)\|u_{t-1}-u_t\|_\infty\le` ``tol/2``
-      (see :func:`_iterate`: the survival cannot move further).
+      (see :func:`theory.passage_steps.iterate`: the survival cannot move further).
 
     Parameters
     ----------
@@ -399,7 +362,7 @@ def first_passage_table(xi: np.ndarray, p: np.ndarray, horizon: int, reach: np.n
     spacing, floor:
         Grid spacing :math:`h` and deepest floor :math:`F` (as in :func:`survival_grid`).
     tol:
-        Accuracy per law against :func:`survival_grid`.
+        Accuracy per law against :func:`survival_grid`: one number, or one per law.
 
     Returns
     -------
@@ -415,30 +378,32 @@ def first_passage_table(xi: np.ndarray, p: np.ndarray, horizon: int, reach: np.n
         raise ValueError(f"horizon must be >= 1, got {horizon}")
     if not (spacing > 0 and floor > spacing):
         raise ValueError(f"need 0 < spacing < floor, got spacing={spacing}, floor={floor}")
-    if not tol > 0:
+    tols = np.broadcast_to(np.asarray(tol, dtype=float), (xi.shape[0],))
+    if not np.all(tols > 0):
         raise ValueError(f"tol must be > 0, got {tol}")
     G = int(np.ceil(floor / spacing))
     y = -(np.arange(G, 0, -1) - 0.5) * spacing
     L = xi.shape[0]
     u = np.ones((1, L, G))
-    todo, kernels, sizes = [], [], []
+    todo, kernels, sizes, stops = [], [], [], []
     for law in range(L):
         wb = _WalkBounds.of(*_full_kernel(xi[law], p[law], spacing, G), T)
+        tol = float(tols[law])
         if _never_escapes(wb, reach[law, 1], spacing, G, tol):
             continue  # never escapes from any start of this law
         if wb.staying(-reach[law, 0] / spacing + 1.5) <= tol:
             u[0, law] = 0.0  # escapes from every start of this law
             continue
         # the shallowest floor D (cells) with T B(D) <= tol/2, deep enough for every start
-        depths = np.arange(min(max(int(np.ceil(-reach[law, 0] / spacing)) + 1, 1), G), G + 1)
-        ok = np.flatnonzero(T * wb.crossing(depths) <= 0.5 * tol)
-        depth = int(depths[ok[0]]) if ok.size else G
+        lowest = min(max(int(np.ceil(-reach[law, 0] / spacing)) + 1, 1), G)
+        depth = wb.shallowest(lowest, G, 0.5 * tol / T)
         k_off, k_w = _kernel(xi[law], p[law], spacing, depth)
         todo.append(law)
         kernels.append((k_off, k_w))
         sizes.append(depth)
+        stops.append(0.5 * tol)
     if todo:
-        for law, v in zip(todo, _iterate(kernels, np.array(sizes), T, 0.5 * tol), strict=True):
+        for law, v in zip(todo, iterate(kernels, np.array(sizes), T, np.array(stops)), strict=True):
             u[0, law, G - v.size:] = v
             u[0, law, : G - v.size] = v[0]
     return SurvivalGrid(y, np.array([T]), u)

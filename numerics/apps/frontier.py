@@ -137,12 +137,17 @@ class EscapeSpec:
         Sampled starts per cell (the seed is each cell's ``seed``).
     grid:
         ``(spacing, floor)`` of the first-passage programme.
+    accuracy:
+        Bound on each cell's error against the full programme from the programme's shortcuts
+        (``accuracy`` of :func:`numerics.core.horizon.escape_probabilities`); ``None``: the
+        default tolerance per axis (:data:`theory.horizon.DEFAULT_TOL`).
     """
 
     growth: float = 1000.0
     horizon: int = 1000
     samples: int = 2000
     grid: tuple[float, float] = (DEFAULT_SPACING, DEFAULT_FLOOR)
+    accuracy: float | None = None
 
 
 def sigma_family_axis_laws(config: dict[str, Any]) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -184,7 +189,7 @@ def _sigma_problem(config: dict[str, Any], spec: EscapeSpec):
 
 
 def sigma_family_escape_grid(configs: Sequence[dict[str, Any]], spec: EscapeSpec = EscapeSpec(),
-                             *, chunk: int = 64):
+                             *, chunk: int = 1024):
     r"""Predicted escape probability of one run of the rule on every σ-family cell, batched.
 
     Notion: in probability at horizon :math:`T` (first passage), the quantity of
@@ -202,7 +207,8 @@ def sigma_family_escape_grid(configs: Sequence[dict[str, Any]], spec: EscapeSpec
     spec:
         Growth, horizon, sampled starts and grid.
     chunk:
-        Cells per programme (bounds the memory of the sampled starts).
+        Cells per programme (bounds the memory of its survival table, about 32 kB a cell; the
+        sampled starts are bounded by :data:`numerics.core.horizon.KEEP_STARTS`).
 
     Returns
     -------
@@ -218,7 +224,8 @@ def sigma_family_escape_grid(configs: Sequence[dict[str, Any]], spec: EscapeSpec
     out = []
     for lo in range(0, len(configs), chunk):
         problems = [_sigma_problem(c, spec) for c in configs[lo:lo + chunk]]
-        out += escape_probabilities(problems, spec.horizon, grid=spec.grid)
+        out += escape_probabilities(problems, spec.horizon, grid=spec.grid,
+                                    accuracy=spec.accuracy)
     return out
 
 

@@ -24,7 +24,7 @@ The forced (affine) recursion from :math:`\delta_0=0` is in :mod:`numerics.core.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import stats
@@ -338,37 +338,123 @@ def _rising(prob: EscapeProblem) -> list[int]:
             if np.any(prob.law_of == j) and np.any((xi > 0) & (p > 0))]
 
 
-def _settled(problems: Sequence[EscapeProblem], T: int, grid: tuple[float, float]
-             ) -> list[set[int]]:
+def _settled(problems: Sequence[EscapeProblem], T: int, grid: tuple[float, float],
+             tols: Sequence[float]) -> list[set[int]]:
     r"""Per problem, the laws proven never to escape from any start (:math:`r\le1`)."""
     spacing, floor = grid
     out: list[set[int]] = []
-    for prob in problems:
+    for prob, tol in zip(problems, tols, strict=True):
         js = _rising(prob)
         if not js:
             out.append(set())
             continue
         xi, p = _stack([prob.laws[j] for j in js])
         top = float(prob.relative(np.array(1.0)))
-        never = th.never_escapes(xi, p, T, top, spacing=spacing, floor=floor)
+        never = th.never_escapes(xi, p, T, top, spacing=spacing, floor=floor, tol=tol)
         out.append({j for j, nv in zip(js, never, strict=True) if nv})
     return out
 
 
+#: Sampled start coordinates kept between the two passes of :func:`escape_probabilities`; beyond
+#: this many, a problem's starts are drawn again for the second pass (``draw`` is deterministic).
+KEEP_STARTS = 1 << 24
+
+
+@dataclass
+class _Rows:
+    """Laws of a batch of problems stacked for one programme (first pass of the estimate)."""
+
+    laws: list = field(default_factory=list)
+    reach: list = field(default_factory=list)
+    tol: list = field(default_factory=list)
+    slots: list = field(default_factory=list)
+    starts: list = field(default_factory=list)
+
+
+def _axis_tolerance(prob: EscapeProblem, accuracy: float | None) -> float:
+    r"""Per-axis accuracy of the shortcuts: ``accuracy`` shared equally by the axes that can rise.
+
+    The run's escape probability :math:`1-\mathbb E\prod_k(1-P_k)` moves by at most
+    :math:`\sum_k|\Delta P_k|`, so :math:`K` rising axes at ``accuracy / K`` each keep it within
+    ``accuracy``; ``None`` is :data:`theory.horizon.DEFAULT_TOL` per axis.
+    """
+    if accuracy is None:
+        return th.DEFAULT_TOL
+    rising = np.isin(prob.law_of, _rising(prob)).sum()
+    return float(accuracy) / max(int(rising), 1)
+
+
+def _first_pass(problems: Sequence[EscapeProblem], T: int, grid: tuple[float, float],
+                options: tuple[bool, float | None]) -> _Rows:
+    """Draw each problem's starts once and stack the laws that may escape, with their reach."""
+    reference, accuracy = options
+    tols = [_axis_tolerance(prob, accuracy) for prob in problems]
+    settled = ([set() for _ in problems] if reference
+               else _settled(problems, T, grid, tols))
+    rows, kept = _Rows(), 0
+    for prob, done, tol in zip(problems, settled, tols, strict=True):
+        js = [j for j in _rising(prob) if j not in done]
+        starts = prob.draw() if js else None
+        slots = {}
+        for j in js:
+            x = _columns(starts.x, np.flatnonzero(prob.law_of == j))
+            # y is increasing in r = x^2/|w0|^2: the lowest and highest start need only extremes
+            lo = np.nanmin(np.min(x, axis=1) ** 2 / starts.total)
+            hi = np.nanmax(np.max(x, axis=1) ** 2 / starts.total)
+            slots[j] = len(rows.laws)
+            rows.laws.append(prob.laws[j])
+            rows.reach.append(prob.relative(np.array([lo, hi])))
+            rows.tol.append(tol)
+        if starts is not None:
+            kept += starts.x.size
+        rows.slots.append(slots)
+        rows.starts.append(starts if kept <= KEEP_STARTS or starts is None else prob.draw)
+    return rows
+
+
+def _estimate(prob: EscapeProblem, slots: dict[int, int], starts, sg: th.SurvivalGrid | None,
+              reference: bool) -> HorizonEstimate:
+    """The run's escape probability over the sampled starts from the programme's table."""
+    if starts is None:  # no law can escape: every start survives
+        return HorizonEstimate(0.0, 0.0, "exact multiplier law", PROB_NOTION, prob.samples)
+    if callable(starts):
+        starts = starts()
+    surv = np.ones(starts.total.size)
+    for j, slot in slots.items():
+        u = sg.u[-1, slot]
+        if not reference and u.min() == 1.0:
+            continue  # never escapes from any drawn start: factor 1
+        x = _columns(starts.x, np.flatnonzero(prob.law_of == j))
+        y = prob.relative(x * x / starts.total[:, None])
+        esc = sg.escape(y.ravel(), slot).reshape(y.shape)
+        surv = surv * np.prod(1.0 - esc, axis=1)
+    per_start = 1.0 - surv
+    n = per_start.size
+    se = float(per_start.std(ddof=1) / np.sqrt(n)) if n > 1 else 0.0
+    value = float(np.clip(per_start.mean(), 0.0, 1.0))
+    return HorizonEstimate(value, se, "exact multiplier law", PROB_NOTION, n)
+
+
 def escape_probabilities(problems: Sequence[EscapeProblem], horizon: int, *,
                          grid: tuple[float, float] = (th.DEFAULT_SPACING, th.DEFAULT_FLOOR),
-                         reference: bool = False) -> list[HorizonEstimate]:
+                         reference: bool = False,
+                         accuracy: float | None = None) -> list[HorizonEstimate]:
     r"""Escape probability of one run for a batch of :class:`EscapeProblem` (one programme).
 
     Notion: in probability at horizon :math:`T` (first passage).  The run escapes unless no axis
     does, :math:`1-\mathbb E_{w_0}\prod_k(1-P_k(y_k))`, averaged over the sampled starts (its
     standard error is ``stderr``).  The laws of every problem go through one first-passage
     programme, :func:`theory.horizon.first_passage_table`, whose shortcuts move each axis'
-    escape probability by at most :data:`theory.horizon.DEFAULT_TOL` against the full programme:
-    a law proven never to escape from the highest possible start (:math:`r=1`) is dropped before
-    any start is drawn, and one proven never (or always) to escape from the drawn starts is not
+    escape probability by at most a tolerance against the full programme
+    (:data:`theory.horizon.DEFAULT_TOL`, or ``accuracy`` shared by the axes that can rise): a law
+    proven never to escape from the highest possible start (:math:`r=1`) is dropped before any
+    start is drawn, and one proven never (or always) to escape from the drawn starts is not
     interpolated.  With ``reference=True`` the full programme :func:`theory.horizon.survival_grid`
     runs instead (every step, the deepest floor, no shortcut).
+
+    Two passes: the first draws every problem's starts (for the lowest and highest start of each
+    law), then one programme runs for all laws, then the second pass averages over the starts
+    (kept up to :data:`KEEP_STARTS` coordinates in all, drawn again beyond that).
 
     Parameters
     ----------
@@ -380,6 +466,10 @@ def escape_probabilities(problems: Sequence[EscapeProblem], horizon: int, *,
         ``(spacing, floor)`` of the programme.
     reference:
         Run the full programme instead of the bounded shortcuts.
+    accuracy:
+        Bound on each problem's error against the full programme, split equally over its axes
+        that can rise (the shortcuts are then coarser and faster); ``None``:
+        :data:`theory.horizon.DEFAULT_TOL` per axis.
 
     Returns
     -------
@@ -387,52 +477,21 @@ def escape_probabilities(problems: Sequence[EscapeProblem], horizon: int, *,
         One estimate per problem, ``method="exact multiplier law"``.
     """
     T = check_horizon(horizon)
+    if accuracy is not None and not (np.isfinite(accuracy) and 0 < accuracy < 1):
+        raise InputError(f"accuracy must lie in (0, 1), got {accuracy}")
     spacing, floor = grid
-    settled = [set() for _ in problems] if reference else _settled(problems, T, grid)
-    rows, reach, slot_of, draws = [], [], [], []
-    for prob, done in zip(problems, settled, strict=True):
-        js = [j for j in _rising(prob) if j not in done]
-        starts = prob.draw() if js else None
-        slots = {}
-        for j in js:
-            x = _columns(starts.x, np.flatnonzero(prob.law_of == j))
-            # y is increasing in r = x^2/|w0|^2: the lowest and highest start need only extremes
-            lo = np.nanmin(np.min(x, axis=1) ** 2 / starts.total)
-            hi = np.nanmax(np.max(x, axis=1) ** 2 / starts.total)
-            slots[j] = len(rows)
-            rows.append(prob.laws[j])
-            reach.append(prob.relative(np.array([lo, hi])))
-        slot_of.append(slots)
-        draws.append(starts)
+    rows = _first_pass(problems, T, grid, (reference, accuracy))
     sg = None
-    if rows:
-        xi_m, p_m = _stack(rows)
+    if rows.laws:
+        xi_m, p_m = _stack(rows.laws)
         if reference:
             sg = th.survival_grid(xi_m, p_m, T, spacing=spacing, floor=floor)
         else:
-            lo_hi = np.nan_to_num(np.clip(np.array(reach), -floor, 0.0), nan=-floor)
-            sg = th.first_passage_table(xi_m, p_m, T, lo_hi, spacing=spacing, floor=floor)
-    out = []
-    for prob, slots, starts in zip(problems, slot_of, draws, strict=True):
-        if starts is None:  # no law can escape: every start survives
-            out.append(HorizonEstimate(0.0, 0.0, "exact multiplier law", PROB_NOTION,
-                                       prob.samples))
-            continue
-        surv = np.ones(starts.total.size)
-        for j, slot in slots.items():
-            u = sg.u[-1, slot]
-            if not reference and u.min() == 1.0:
-                continue  # never escapes from any drawn start: factor 1
-            x = _columns(starts.x, np.flatnonzero(prob.law_of == j))
-            y = prob.relative(x * x / starts.total[:, None])
-            esc = sg.escape(y.ravel(), slot).reshape(y.shape)
-            surv = surv * np.prod(1.0 - esc, axis=1)
-        per_start = 1.0 - surv
-        n = per_start.size
-        se = float(per_start.std(ddof=1) / np.sqrt(n)) if n > 1 else 0.0
-        value = float(np.clip(per_start.mean(), 0.0, 1.0))
-        out.append(HorizonEstimate(value, se, "exact multiplier law", PROB_NOTION, n))
-    return out
+            lo_hi = np.nan_to_num(np.clip(np.array(rows.reach), -floor, 0.0), nan=-floor)
+            sg = th.first_passage_table(xi_m, p_m, T, lo_hi, spacing=spacing, floor=floor,
+                                        tol=np.array(rows.tol))
+    return [_estimate(prob, slots, starts, sg, reference)
+            for prob, slots, starts in zip(problems, rows.slots, rows.starts, strict=True)]
 
 
 def axis_law_groups(op: SecondMomentOperator, axes: DiagonalAxes
