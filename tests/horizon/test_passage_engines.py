@@ -42,7 +42,8 @@ def walk_laws(draw, count: int = 3):
         live = np.isfinite(xi)
         moved = live & (xi != 0.0)
         target = draw(st.floats(-0.05, 0.03))  # drift: from subcritical to just supercritical
-        xi[moved] += (target - xi[live] @ p[live]) / p[moved].sum()
+        if moved.any():
+            xi[moved] += (target - xi[live] @ p[live]) / p[moved].sum()
         xis.append(xi)
         ps_.append(p)
     width = max(v.size for v in xis)
