@@ -29,19 +29,36 @@ def test_every_cell_is_the_enumerated_first_passage_of_the_forced_recursion(tiny
     assert 0 < hits < len(alphas) * len(etas)  # both events occur on this grid
 
 
-@pytest.mark.parametrize(("per_step", "size", "expect"), [
-    (1e-4, 6, 6),     # 36 cells x 200 steps x 0.1 ms = 0.7 s: the requested grid
-    (1.5e-2, 6, 4),   # 3 s a cell: 4 x 4 = 48 s fits 60 s, 5 x 5 = 75 s does not
-    (0.2, 6, 0),      # 40 s a cell: even 3 x 3 exceeds 60 s, skipped
+def test_levels_nest_up_to_the_first_with_enough_points():
+    assert em.levels(6) == (3, 5, 9) and em.levels(3) == (3,) and em.levels(2) == (2,)
+    assert em.levels(0) == ()
+
+
+@pytest.mark.parametrize(("per_step", "expect"), [
+    (1e-5, 9),   # cheap: every level of a size-6 request (3, 5, 9)
+    (1.0, None),  # 9 cells x 60 steps x 1 s = 540 s > twice the budget: skipped
 ])
-def test_the_grid_is_the_largest_whose_worst_case_fits_the_budget(per_step, size, expect):
-    g, note = em.plan_grid(size, 200, per_step, 60.0)
-    assert g == expect
-    assert (note is None) == (expect == size)
-    if g:
-        assert g * g * 200 * per_step <= 60.0
-        if g < size:
-            assert (g + 1) ** 2 * 200 * per_step > 60.0
+def test_refinement_follows_the_budget(tiny_steps, per_step, expect):
+    model, enumerated = tiny_steps
+    emap, note = em.refined_map(model, em.MapRequest((0.01, 0.2), K, 6, per_step, 60.0))
+    if expect is None:
+        assert emap is None and "skipped" in note
+        return
+    assert note is None and len(emap["alpha"]) == len(emap["eta"]) == expect
+    # the finest level holds every coarser level's cells, each the enumerated first passage
+    for i in (0, 4, 8):
+        for j in (0, 2, 8):
+            assert emap["steps"][i][j] == enumerated(emap["alpha"][i], emap["eta"][j])
+
+
+def test_a_tight_budget_stops_the_refinement_with_a_note(tiny_steps, monkeypatch):
+    model, _ = tiny_steps
+    ticks = iter(range(1000))
+    monkeypatch.setattr(em.time, "perf_counter", lambda: float(next(ticks)) * 10.0)
+    emap, note = em.refined_map(model, em.MapRequest((0.01, 0.2), K, 6, 1e-5, 60.0))
+    # each level "takes" 10 s: 9 cells at 10/9 s a cell leave 50 s, 16 new cells need 17.8 s;
+    # then 25 cells at 0.8 s leave 40 s and the 56 new cells of 9 x 9 need 44.8 s: it stops at 5
+    assert len(emap["alpha"]) == 5 and "stopped at 5x5" in note
 
 
 def _report(**extra):
@@ -56,6 +73,7 @@ def test_diagnose_maps_the_run_event_and_the_user_eta_lies_inside(tmp_path):
     rep = _report(steps_grid=5, out=str(tmp_path))
     emap = rep.region["event_map"]
     assert emap["horizon"] == 200 and len(emap["alpha"]) == len(emap["eta"]) == 5
+    assert "steps_map" not in rep.region  # the mean-square map is not computed beside it
     assert emap["eta"][0] <= rep.eta <= emap["eta"][-1]
     assert emap["user_steps"] == rep.steps_to_escape_predicted
     steps = np.array([[np.nan if v is None else v for v in row] for row in emap["steps"]])
@@ -64,9 +82,10 @@ def test_diagnose_maps_the_run_event_and_the_user_eta_lies_inside(tmp_path):
     assert (tmp_path / "diagnose.png").stat().st_size > 0
 
 
-def test_over_budget_the_map_is_skipped_with_a_note(monkeypatch, tmp_path):
-    monkeypatch.setattr(em, "BUDGET_S", 1e-9)
-    rep = _report(out=str(tmp_path))
+def test_over_budget_the_map_is_skipped_and_the_mean_square_map_drawn(tmp_path):
+    rep = _report(out=str(tmp_path), map_budget=1e-9)
     assert "event_map" not in rep.region and "steps_map" in rep.region
+    assert rep.region["steps_map"]["eta"] == pytest.approx(
+        np.geomspace(*rep.region["map_span"], len(rep.region["steps_map"]["eta"])))
     assert any("map of predicted steps to the run's event was skipped" in n for n in rep.notes)
     assert (tmp_path / "diagnose.png").stat().st_size > 0

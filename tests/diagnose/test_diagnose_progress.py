@@ -29,9 +29,9 @@ TIMING_SLACK_REL = 0.02
 
 #: Labels of the phases an aligned-case run with prescriptions, a run and retraining goes through.
 PHASES = ("setup", "curvature (dense Hessians)", "active subspace",
-          "second-moment operator", "prescriptions", "steps-to-escape map",
+          "second-moment operator", "prescriptions",
           "stationarity and minimum checks", "report", "unlearning run",
-          "predicted steps to escape",
+          "predicted steps to escape", "map of predicted steps to the run's event",
           "retraining without the forget set", "deletion check")
 
 

@@ -95,9 +95,12 @@ def test_budget_leaves_the_numbers_alone_and_can_skip_the_forecast(monkeypatch):
     assert capped["steps_to_escape_predicted"] is None
     assert any("forced-recursion forecast" in n and "skipped" in n for n in capped["notes"])
     assert capped["curvature"]["memory_plan"]["forecast"] is False
-    # the map of predicted steps to the run's event is the forecast's, and goes with it
-    assert "event_map" in free["region"] and "event_map" not in capped["region"]
+    # the map of predicted steps to the run's event is the forecast's, and goes with it: the
+    # figure falls back to the mean-square map
+    assert "event_map" in free["region"] and "steps_map" not in free["region"]
+    assert "event_map" not in capped["region"] and "steps_map" in capped["region"]
     free["region"].pop("event_map")
+    capped["region"].pop("steps_map")
     for key in ("verdict", "rho", "eta_star_ms", "lambda_min_A", "alpha_c", "region",
                 "steps_to_escape_observed"):
         assert capped[key] == free[key], key

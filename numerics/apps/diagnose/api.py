@@ -45,7 +45,7 @@ from numerics.apps.diagnose.data import (
     subsample,
 )
 from numerics.apps.diagnose.deletion import deletion_report, interpret, retrain
-from numerics.apps.diagnose.event_map import EventGrid, event_map, plan_grid
+from numerics.apps.diagnose.event_map import MapRequest, refined_map
 from numerics.apps.diagnose.forecast import LossLevel, projected_gradients
 from numerics.apps.diagnose.memory import (
     WORKING_COPIES,
@@ -263,11 +263,14 @@ def _prescription_solves(crit: Criterion, grid_size: int) -> int:
 
 
 def _analyse(crit: Criterion, un: UnlearningOptions, cfg: dict[str, Any],
-             pres_opts: PrescriptionOptions, clock: PhaseClock) -> dict[str, Any]:
+             pres_opts: PrescriptionOptions, clock: PhaseClock, ms_map: bool = True
+             ) -> dict[str, Any]:
     """Verdict, prescriptions and region for a criterion (shared by both entry points).
 
     Phases (timed by ``clock``): ``operator`` (the criterion at the user's point),
-    ``prescribe`` (prescriptions, or the critical alpha alone) and ``steps_map``.
+    ``prescribe`` (prescriptions, or the critical alpha alone) and ``steps_map`` (the
+    mean-square map; with ``ms_map=False`` only its range, ``region.map_span``, for the map of
+    the run's event that replaces it).
     """
     lam_r = float(np.linalg.eigvalsh(crit.mean_retain)[-1])
     alpha, batch_retain, batch_forget = cfg["alpha"], cfg["batch_retain"], cfg["batch_forget"]
@@ -293,19 +296,30 @@ def _analyse(crit: Criterion, un: UnlearningOptions, cfg: dict[str, Any],
         top = 1.3 * max([*finite, *([eta] if eta else []), cur.eta_star_ms or 0.0]
                         or [2.0 / lam_r])
         top = top if top > 0 else 2.0 / lam_r
-        spec = PhaseSpec("steps_map", "steps-to-escape map", pres_opts.steps_grid**2, "solve")
-        with clock.phase(spec):
-            low = top / 30.0 if not eta else min(top / 30.0, eta / 2.0)  # the user's eta inside
-            region["steps_map"] = steps_map(crit, cur, (low, top), pres_opts.steps_grid, GROWTH)
+        low = top / 30.0 if not eta else min(top / 30.0, eta / 2.0)  # the user's eta inside
+        region["map_span"] = [low, top]
     esc = crit.mean_escape(alpha, batch_retain, batch_forget)
     growth = None
     if cur.rho is not None and cur.rho > 1.0:
         growth = math.log(GROWTH) / math.log(cur.rho)
-    if "steps_map" in region:
-        region["steps_map"]["user_steps"] = growth  # at the user's point exactly (None: resists)
+    if ms_map:
+        _ms_map(crit, cur, region, (pres_opts.steps_grid, growth), clock)
     return {"point": cur, "code": code, "text": text, "prescriptions": pres, "region": region,
             "alpha_c": alpha_c, "witness_reduced": esc.witness, "eta": eta,
             "lambda_max_retain_mean": lam_r, "ms_growth_steps": growth}
+
+
+def _ms_map(crit: Criterion, cur: Point, region: dict[str, Any],
+            size_and_growth: tuple[int, float | None], clock: PhaseClock) -> None:
+    """``region.steps_map``: mean-square steps to a 1000-fold growth on ``region.map_span``."""
+    size, growth = size_and_growth
+    if size <= 0 or "map_span" not in region:
+        return
+    spec = PhaseSpec("steps_map", "steps-to-escape map (mean-square)", size**2, "solve")
+    with clock.phase(spec):
+        region["steps_map"] = steps_map(crit, cur, tuple(region["map_span"]), size, GROWTH,
+                                        float(region["alpha_c"]))
+    region["steps_map"]["user_steps"] = growth  # at the user's point exactly (None: resists)
 
 
 def _minimum_check(crit: Criterion) -> dict[str, Any]:
@@ -608,27 +622,38 @@ def _attach_prediction(report: DiagnoseReport, fc: _Forecast, eta: float,
     return model, per_step
 
 
-def _attach_event_map(report: DiagnoseReport, model: StepsModel, horizon: int,
-                      per_step: float, notes: list[str]) -> None:
+def _attach_event_map(report: DiagnoseReport, model: StepsModel, request: MapRequest,
+                      notes: list[str]) -> None:
     """``region.event_map``: predicted steps to the run's event over the figure's grid.
 
-    Only when the mean-square map was asked for (``steps_grid > 0``); on the same ranges, as
-    many points per axis as :func:`~numerics.apps.diagnose.event_map.plan_grid` allows.
+    On ``region.map_span``, refined as far as the budget allows
+    (:func:`~numerics.apps.diagnose.event_map.refined_map`).
     """
-    smap = report.region.get("steps_map")
-    if not smap or not smap.get("eta"):
-        return
-    size, note = plan_grid(len(smap["eta"]), horizon, per_step)
+    emap, note = refined_map(model, request)
     if note:
         notes.append(note)
-    if size == 0:
-        return
-    etas = smap["eta"]
-    grid = EventGrid(tuple(np.linspace(0.0, 1.0, size)),
-                     tuple(np.geomspace(etas[0], etas[-1], size)), horizon)
-    emap = event_map(model, grid)
-    emap["user_steps"] = report.steps_to_escape_predicted
-    report.region["event_map"] = emap
+    if emap is not None:
+        emap["user_steps"] = report.steps_to_escape_predicted
+        report.region["event_map"] = emap
+
+
+def _forecast_phases(report: DiagnoseReport, fc: _Forecast, res: dict[str, Any],
+                     clock: PhaseClock, notes: list[str]) -> None:
+    """The forecast, then the map of the run's event (or, failing it, the mean-square map)."""
+    K = int(report.unlearning["horizon"])
+    spec = PhaseSpec("forecast", "predicted steps to escape (forced recursion)", K, "step")
+    with clock.phase(spec):
+        steps_model, per_step = _attach_prediction(report, fc, res["eta"], notes)
+    span = report.region.get("map_span")
+    if span is not None:
+        with clock.phase(PhaseSpec("event_map", "map of predicted steps to the run's event")):
+            _attach_event_map(report, steps_model, MapRequest(
+                tuple(span), K, fc.prescription.steps_grid, per_step,
+                budget_s=fc.prescription.map_budget, alpha_c=float(report.region["alpha_c"])),
+                notes)
+    if "event_map" not in report.region:  # the run's map was not made: the asymptotic one
+        _ms_map(fc.crit, res["point"], report.region,
+                (fc.prescription.steps_grid, res["ms_growth_steps"]), clock)
 
 
 def _attach_trust(report: DiagnoseReport, trust: dict[str, Any], notes: list[str]) -> None:
@@ -719,7 +744,9 @@ def diagnose(model: torch.nn.Module, loss: Callable[[torch.Tensor, torch.Tensor]
         if plan is not None:
             crit.cache_limit = plan.operator_cache
             notes.extend(plan.notes)
-        res = _analyse(crit, un, cfg, opts.prescription, clock)
+        will_run = (un.eta is not None or un.eta_rel is not None) and ro.unlearn_steps > 0
+        forecast = will_run and (plan is None or plan.forecast)
+        res = _analyse(crit, un, cfg, opts.prescription, clock, ms_map=not forecast)
         with clock.phase(PhaseSpec("checks", "stationarity and minimum checks")):
             info = dict(curv.info)
             info.update(active_dim=red.rank, flat_directions_cut=n_flat, flat_rtol=FLAT_RTOL,
@@ -749,17 +776,9 @@ def diagnose(model: torch.nn.Module, loss: Callable[[torch.Tensor, torch.Tensor]
                                           test=test_set)
             _attach_run(report, run.record, notes)
             theta_un = run.theta
-            if plan is None or plan.forecast:
-                spec = PhaseSpec("forecast", "predicted steps to escape (forced recursion)",
-                                 ro.unlearn_steps, "step")
-                with clock.phase(spec):
-                    steps_model, per_step = _attach_prediction(
-                        report, _Forecast(crit, flat, loss, (r_sub, f_sub), basis,
-                                          opts.prescription), eta_abs, notes)
-                spec = PhaseSpec("event_map", "map of predicted steps to the run's event",
-                                 opts.prescription.steps_grid**2 * ro.unlearn_steps, "step")
-                with clock.phase(spec):
-                    _attach_event_map(report, steps_model, ro.unlearn_steps, per_step, notes)
+            if forecast:
+                _forecast_phases(report, _Forecast(crit, flat, loss, (r_sub, f_sub), basis,
+                                                   opts.prescription), res, clock, notes)
             with clock.phase(PhaseSpec("trust", "linearisation trust radius")):
                 _attach_trust(report, measure_trust(flat, loss, (r_sub, f_sub), cfg["alpha"],
                                                     run.snapshots, ro.unlearn_steps,

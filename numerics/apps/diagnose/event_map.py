@@ -14,28 +14,33 @@ forget-loss level), so the figure's contours and the run's observed step speak o
 mean-square growth map (:func:`numerics.apps.diagnose.prescribe.steps_map`, steps until
 :math:`\mathbb E\|\delta\|^2` grows 1000-fold) is the asymptotic rate, not this event.
 
-Cost: a cell stops at its event, so it costs at most :math:`K` operator applications.  The grid
-is the largest with at most ``size`` points per axis whose worst case
-:math:`g^2K\,c_{\text{step}}` fits the budget (:func:`plan_grid`); the cells run through the
-active mapper (:func:`numerics.apps.diagnose.spread.mapper`), so ``--executor`` spreads them.
+Cost: a cell stops at its event, so it costs at most :math:`K` operator applications.  The map
+is refined coarse to fine on nested grids of :data:`LEVELS` points per axis (up to the first
+level with at least ``size`` points): the first level is computed when its worst case
+:math:`g^2K\,c_{\text{step}}` fits twice the budget, each finer one when its new cells, at the
+mean cost per cell measured so far, fit what is left of the budget (:func:`refined_map`).  The
+cells run through the active mapper (:func:`numerics.apps.diagnose.spread.mapper`), so
+``--executor`` spreads them.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from numerics.apps.diagnose.prescribe import alpha_points
 from numerics.apps.diagnose.spread import mapper
 from numerics.apps.diagnose.within import NOTION, StepsModel
 
-__all__ = ["EventGrid", "plan_grid", "event_map", "BUDGET_S", "MIN_SIZE", "cell_steps"]
+__all__ = ["EventGrid", "MapRequest", "LEVELS", "levels", "event_map", "refined_map", "BUDGET_S",
+           "cell_steps"]
 
-#: Seconds the map may be expected to take in the worst case (every cell runs all K steps).
+#: Seconds the map may take: the first level's worst case (every cell runs all K steps) must fit
+#: twice this, each finer level's measured estimate what is left of it.
 BUDGET_S = 60.0
-#: Fewer points per axis than this draw no useful contour: the map is skipped instead.
-MIN_SIZE = 3
 
 
 @dataclass(frozen=True)
@@ -57,42 +62,49 @@ class EventGrid:
     horizon: int
 
 
-def plan_grid(size: int, horizon: int, seconds_per_step: float,
-              budget_s: float | None = None) -> tuple[int, str | None]:
-    r"""Points per axis :math:`g\le` ``size`` with :math:`g^2K\,c_{\text{step}}\le` ``budget_s``.
+#: Points per axis of the nested grids of :func:`refined_map` (each contains the previous one).
+LEVELS = (3, 5, 9, 17)
 
-    Parameters
+
+@dataclass(frozen=True)
+class MapRequest:
+    r"""What :func:`refined_map` is asked for.
+
+    Attributes
     ----------
-    size:
-        The requested points per axis (the mean-square map's).
+    span:
+        ``(eta_low, eta_high)``, the step-size range (geometric grid).
     horizon:
         :math:`K`.
+    size:
+        Points per axis wanted: the levels run up to the first with at least this many.
     seconds_per_step:
         Measured cost of one operator step of the forced recursion.
     budget_s:
-        Seconds allowed for the worst case (default :data:`BUDGET_S`).
-
-    Returns
-    -------
-    tuple
-        ``(g, note)``: ``g = 0`` (skipped) with the reason when even :data:`MIN_SIZE` points do
-        not fit; a note when the grid was made coarser than ``size``; ``None`` otherwise.
+        Seconds allowed (default :data:`BUDGET_S`).
+    alpha_c:
+        The critical :math:`\alpha` (it decides the spacing of the :math:`\alpha` points,
+        :func:`~numerics.apps.diagnose.prescribe.alpha_points`).
     """
-    budget_s = BUDGET_S if budget_s is None else float(budget_s)
-    per_cell = max(float(seconds_per_step), 0.0) * int(horizon)
-    fits = int(np.floor(np.sqrt(budget_s / per_cell))) if per_cell > 0 else int(size)
-    g = min(int(size), fits)
-    if g >= int(size):
-        return int(size), None
-    if g < MIN_SIZE:
-        return 0, (f"the map of predicted steps to the run's event was skipped: "
-                   f"{MIN_SIZE}x{MIN_SIZE} cells of up to {horizon} steps at "
-                   f"{seconds_per_step * 1e3:.3g} ms a step could take "
-                   f"{MIN_SIZE**2 * per_cell:.0f} s, above {budget_s:.0f} s; the figure shows "
-                   "the mean-square 1000-fold growth map instead")
-    return g, (f"the map of predicted steps to the run's event uses {g}x{g} cells instead of "
-               f"{size}x{size} (up to {g * g * per_cell:.0f} s at {seconds_per_step * 1e3:.3g} "
-               f"ms a step, budget {budget_s:.0f} s)")
+
+    span: tuple[float, float]
+    horizon: int
+    size: int
+    seconds_per_step: float
+    budget_s: float | None = None
+    alpha_c: float = 1.0
+
+
+def levels(size: int) -> tuple[int, ...]:
+    """The nested grid sizes up to the first of :data:`LEVELS` with at least ``size`` points."""
+    if size < LEVELS[0]:
+        return (int(size),) if size > 0 else ()
+    out = []
+    for g in LEVELS:
+        out.append(g)
+        if g >= size:
+            break
+    return tuple(out)
 
 
 def cell_steps(model: StepsModel, item: tuple[float, float, int]) -> int | None:
@@ -133,6 +145,65 @@ def event_map(model: StepsModel, grid: EventGrid) -> dict[str, Any]:
     items = [(float(a), float(e), int(grid.horizon)) for a in grid.alphas for e in grid.etas]
     values = iter(mapper().map(cell_steps, model, items))
     steps = [[next(values) for _ in grid.etas] for _ in grid.alphas]
+    return _as_map(grid, steps)
+
+
+def _as_map(grid: EventGrid, steps: list[list[int | None]]) -> dict[str, Any]:
     return {"alpha": [float(a) for a in grid.alphas], "eta": [float(e) for e in grid.etas],
             "steps": steps, "horizon": int(grid.horizon),
             "event": "forget loss reaches its uninformative level", "notion": NOTION}
+
+
+def refined_map(model: StepsModel, req: MapRequest) -> tuple[dict[str, Any] | None, str | None]:
+    r"""The map on the finest nested grid the budget allows (module docstring).
+
+    Parameters
+    ----------
+    model:
+        The predicted step.
+    req:
+        Step-size range, horizon, wanted size, cost of a step and budget.
+
+    Returns
+    -------
+    tuple
+        ``(map, note)``: the map of :func:`event_map` on the finest level computed (``None``
+        when even the first level's worst case exceeds twice the budget) and a one-line note
+        when it is coarser than asked or skipped (``None`` otherwise).
+    """
+    budget = BUDGET_S if req.budget_s is None else float(req.budget_s)
+    sizes = levels(req.size)
+    if not sizes:
+        return None, None
+    fine = sizes[-1]
+    alphas = alpha_points(fine, req.alpha_c)
+    etas = np.geomspace(req.span[0], req.span[1], fine)
+    K = int(req.horizon)
+    first = sizes[0] ** 2 * K * max(float(req.seconds_per_step), 0.0)
+    if first > 2.0 * budget:
+        return None, (f"the map of predicted steps to the run's event was skipped: "
+                      f"{sizes[0]}x{sizes[0]} cells of up to {K} steps at "
+                      f"{req.seconds_per_step * 1e3:.3g} ms a step could take {first:.0f} s, "
+                      f"above twice the {budget:.0f} s budget; the figure shows the mean-square "
+                      "1000-fold growth map instead")
+    known: dict[tuple[int, int], int | None] = {}
+    spent, done, note = 0.0, None, None
+    for g in sizes:
+        stride = (fine - 1) // (g - 1) if g > 1 else 1
+        idx = [(i, j) for i in range(0, fine, stride) for j in range(0, fine, stride)]
+        new = [c for c in idx if c not in known]
+        if known and spent / len(known) * len(new) > budget - spent:
+            note = (f"the map of predicted steps to the run's event stopped at {done}x{done} "
+                    f"cells: {g}x{g} would take about {spent / len(known) * len(new):.0f} s more "
+                    f"at {spent / len(known):.2g} s a cell (budget {budget:.0f} s)")
+            break
+        t0 = time.perf_counter()
+        values = mapper().map(cell_steps, model,
+                              [(float(alphas[i]), float(etas[j]), K) for i, j in new])
+        spent += time.perf_counter() - t0
+        known.update(zip(new, values, strict=True))
+        done = g
+    stride = (fine - 1) // (done - 1) if done > 1 else 1
+    keep = range(0, fine, stride)
+    grid = EventGrid(tuple(alphas[list(keep)]), tuple(etas[list(keep)]), K)
+    return _as_map(grid, [[known[(i, j)] for j in keep] for i in keep]), note

@@ -156,8 +156,13 @@ class PrescriptionOptions(Options):
                                      "(predicted steps to escape; needs the unlearning run's "
                                      "event)", default_text="the run's unlearn_steps")
     steps_grid: int = option(6, check=at_least(0),
-                             help="points per axis of the (alpha, eta) map of predicted "
-                                  "mean-square steps to escape in the figure (0 skips it)")
+                             help="points per axis of the (alpha, eta) map of predicted steps "
+                                  "to escape in the figure: to the run's event (refined on "
+                                  "nested 3, 5, 9, 17-point grids up to this size), or "
+                                  "mean-square 1000-fold growth without a run (0 skips it)")
+    map_budget: float = option(60.0, type=float, metavar="SECONDS", check=positive,
+                               help="seconds the map of predicted steps to the run's event may "
+                                    "take (its first level's worst case may take twice this)")
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from numerics.apps.diagnose.prescribe import SYMLOG_BELOW
+
 if TYPE_CHECKING:  # pragma: no cover
     from numerics.apps.diagnose import api
 
@@ -130,7 +132,7 @@ def figure(report: api.DiagnoseReport, path: str | Path) -> Path:
         ax1.plot([ua], [y], marker="*", ms=14, color="tab:blue", mec="k",
                  label="your (α, η)" if user_eta is not None else "your α")
     ax1.set_xlim(0.0, 1.0)
-    if 0.0 < alpha_c < 0.05:  # resolve [0, alpha_c) next to the rest of [0, 1]
+    if 0.0 < alpha_c < SYMLOG_BELOW:  # resolve [0, alpha_c) next to the rest of [0, 1]
         ax1.set_xscale("symlog", linthresh=alpha_c / 2, linscale=1.0)
     grid = reg.get("event_map") or reg.get("steps_map") or {}
     low = min([*grid.get("eta", []), *([user_eta] if user_eta else [])], default=0.0) / 1.3

@@ -30,7 +30,8 @@ import numpy as np
 from numerics.apps.diagnose.criterion import Criterion, Point
 from numerics.apps.diagnose.spread import mapper
 
-__all__ = ["Prescription", "prescribe", "steps_map", "MARGIN", "REPORT_TOL"]
+__all__ = ["Prescription", "prescribe", "steps_map", "alpha_points", "SYMLOG_BELOW", "MARGIN",
+           "REPORT_TOL"]
 
 #: Relative margin by which a prescribed continuous value sits inside the new region.
 MARGIN = 1e-3
@@ -310,17 +311,34 @@ def prescribe(crit: Criterion, cur: Point, *, grid_size: int = 8) -> tuple[
     return out, grid, alpha_c, how
 
 
+#: Below this critical alpha the figure's alpha axis is symmetric-log (linear up to alpha_c / 2).
+SYMLOG_BELOW = 0.05
+
+
+def alpha_points(size: int, alpha_c: float) -> np.ndarray:
+    r"""``size`` values of :math:`\alpha` in :math:`[0,1]`, evenly spread on the figure's axis.
+
+    Linear when :math:`\alpha_c\ge` :data:`SYMLOG_BELOW`; otherwise :math:`0` and ``size - 1``
+    geometric points from :math:`\alpha_c/4` to 1 (the axis is symmetric-log there, so a linear
+    grid would put every point but one far right of :math:`\alpha_c`).
+    """
+    if size < 2 or not 0.0 < alpha_c < SYMLOG_BELOW:
+        return np.linspace(0.0, 1.0, size)
+    return np.concatenate([[0.0], np.geomspace(alpha_c / 4.0, 1.0, size - 1)])
+
+
 def steps_map(crit: Criterion, cur: Point, span: tuple[float, float], size: int,
-              growth: float = 1000.0) -> dict:
+              growth: float = 1000.0, alpha_c: float = 1.0) -> dict:
     r"""Predicted steps to escape over an :math:`(\alpha,\eta)` grid (the figure's regime panel).
 
     Notion: mean-square, asymptotic rate: :math:`t=\log G/\log\rho(\mathcal T(\eta;\alpha))`
     steps for :math:`\mathbb E\|\delta_t\|^2` to grow by :math:`G` (``None`` where
     :math:`\rho\le1`: it resists).  :math:`\alpha` on ``size`` points of :math:`[0,1]`,
     :math:`\eta` on ``size`` geometric points of ``span`` :math:`=[\eta_{lo},\eta_{hi}]`, at the
-    user's batch sizes; one :math:`\rho` evaluation per point.
+    user's batch sizes; one :math:`\rho` evaluation per point.  :math:`\alpha` on
+    :func:`alpha_points` (``span`` and :math:`\alpha_c` from the report's region).
     """
-    alphas = np.linspace(0.0, 1.0, size)
+    alphas = alpha_points(size, alpha_c)
     etas = np.geomspace(span[0], span[1], size)
     points = [(float(e), float(a), cur.batch_retain, cur.batch_forget)
               for a in alphas for e in etas]
