@@ -20,7 +20,21 @@ It prints seconds per cell, the ratio to ``rho`` and the (projected) time of the
 the largest difference between the grid route and the full programme on the sample (the grid
 route's stated error is ``K * theory.horizon.DEFAULT_TOL`` for K axes).
 
-    python benchmarks/horizon.py [--cells 40] [--samples 2000]
+Second grid, **near-critical** (``--near``): σ-family n = 100, α = 0, Bernoulli, η = 1 on the same
+50 x 50 (σ, B) grid (417 cells strictly between 1 % and 99 %, where every such axis runs most of
+its T steps).  Measured in one run, CPU seconds of this process (one thread) and wall seconds:
+
+* the grid route at the default tolerance (``K * DEFAULT_TOL`` per cell) and with the map-level
+  accuracy option (``--accuracy``, a bound on each cell's error against the full programme), both
+  on the whole grid;
+* the full programme (``method="exact reference"`` through the same problems: every step, the
+  deepest floor) on a seeded sample of ``--near-cells`` cells, projected to the grid (the full
+  run takes minutes);
+* the largest difference of either route from the full programme on the sample, and of the
+  accuracy route from the default route on every cell (itself within ``K * DEFAULT_TOL`` of the
+  full programme).
+
+    python benchmarks/horizon.py [--cells 40] [--samples 2000] [--near] [--near-cells 24]
 """
 
 from __future__ import annotations
@@ -34,17 +48,26 @@ from threadpoolctl import threadpool_limits
 from numerics.apps.frontier import (
     EscapeSpec,
     sigma_family_escape_grid,
+    sigma_family_escape_problem,
     sigma_family_grid,
     sigma_family_operator,
 )
-from numerics.core.horizon import escape_probability, ms_growth
+from numerics.core.horizon import escape_probabilities, escape_probability, ms_growth
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cells", type=int, default=40, help="sampled cells for the per-cell routes")
     ap.add_argument("--samples", type=int, default=2000, help="sampled starts per cell")
+    ap.add_argument("--near", action="store_true", help="also time the near-critical grid")
+    ap.add_argument("--near-cells", type=int, default=24,
+                    help="sampled cells for the full programme on the near-critical grid")
+    ap.add_argument("--accuracy", type=float, default=1e-4,
+                    help="map-level accuracy of the near-critical grid's fast route")
     args = ap.parse_args()
+    if args.near:
+        near_critical(args)
+        return
     n, eta, alpha, G, T = 100, 0.5, 0.1, 1000.0, 1000
     sigmas = np.linspace(2, 100, 50).round().astype(int)
     batches = np.linspace(1, 99, 50).round().astype(int)
@@ -88,6 +111,48 @@ def main() -> None:
     print(f"grid route vs full programme on the sampled cells: max |difference| = {worst:.1e}")
     print(f"speed-up of the grid route over the full programme: "
           f"{times['reference'] / m / (t_grid / N):.0f}x")
+
+
+def _timed(fn):
+    wall, cpu = time.perf_counter(), time.process_time()
+    out = fn()
+    return out, time.process_time() - cpu, time.perf_counter() - wall
+
+
+def near_critical(args) -> None:
+    """The near-critical grid: fast routes on the whole grid, full programme on a sample."""
+    n, eta, alpha, G, T = 100, 1.0, 0.0, 1000.0, 1000
+    sigmas = np.linspace(2, 100, 50).round().astype(int)
+    batches = np.linspace(1, 99, 50).round().astype(int)
+    configs = sigma_family_grid(n, sigmas, batches, eta, alpha, "trajectory", "bernoulli", 0)
+    spec = EscapeSpec(G, T, args.samples)
+    fast = EscapeSpec(G, T, args.samples, accuracy=args.accuracy)
+    pick = np.random.default_rng(0).choice(len(configs), size=min(args.near_cells, len(configs)),
+                                           replace=False)
+    with threadpool_limits(1):
+        exact, cpu_exact, wall_exact = _timed(lambda: sigma_family_escape_grid(configs, spec))
+        quick, cpu_fast, wall_fast = _timed(lambda: sigma_family_escape_grid(configs, fast))
+        problems = [sigma_family_escape_problem(configs[int(k)], spec) for k in pick]
+        ref, cpu_ref, wall_ref = _timed(lambda: escape_probabilities(problems, T, reference=True))
+    v_exact = np.array([e.value for e in exact])
+    v_fast = np.array([e.value for e in quick])
+    v_ref = np.array([e.value for e in ref])
+    N, m = len(configs), len(pick)
+    near = int(np.sum((v_exact > 0.01) & (v_exact < 0.99)))
+    print(f"near-critical σ-family n={n}, alpha={alpha}, Bernoulli, eta={eta}, G={G:g}, T={T}, "
+          f"{args.samples} starts; 1 thread; {near} of {N} cells strictly between 1 % and 99 %")
+    print(f"{'route':<46} {'CPU s':>8} {'wall s':>8} {'ratio (CPU)':>12}")
+    proj = cpu_ref / m * N
+    rows = ((f"full programme ({m} sampled cells, projected)", proj, wall_ref / m * N),
+            ("grid route, default tolerance (whole grid)", cpu_exact, wall_exact),
+            (f"grid route, accuracy {args.accuracy:g} (whole grid)", cpu_fast, wall_fast))
+    for name, cpu, wall in rows:
+        print(f"{name:<46} {cpu:>8.1f} {wall:>8.1f} {proj / cpu:>11.1f}x")
+    print(f"on the {m} sampled cells, max |route - full programme|: default "
+          f"{np.max(np.abs(v_exact[pick] - v_ref)):.1e}, accuracy route "
+          f"{np.max(np.abs(v_fast[pick] - v_ref)):.1e} (bound {args.accuracy:g})")
+    print(f"on all {N} cells, max |accuracy route - default route| = "
+          f"{np.max(np.abs(v_fast - v_exact)):.1e}")
 
 
 if __name__ == "__main__":

@@ -26,6 +26,21 @@ On an axis of a diagonal family the coordinate evolves by i.i.d. scalar multipli
   :math:`F\ge T\max_j\xi_j`.  The transition is one sparse matrix, fixed in :math:`t`, applied
   :math:`T` times to a batch of laws at once.
 
+**Speed and accuracy.**  :func:`survival_grid` is the reference (every step, the deepest floor).
+:func:`first_passage_table` computes the same programme with bounded shortcuts (each axis within
+its ``tol`` of the reference; default :data:`DEFAULT_TOL`) and steps it with
+:mod:`theory.passage_steps`: an FFT engine (cost :math:`O(N\log N)` per step whatever the number
+of offsets; the same matrix, float64, agreeing with the sparse one to about :math:`10^{-12}`) for
+laws with many offsets, a banded sparse engine in cache-sized blocks for the others.  A coarser
+``tol`` (a map-level ``accuracy`` in :func:`numerics.core.horizon.escape_probabilities`) buys
+shallower floors and earlier stops.  On the near-critical σ-family map of
+``benchmarks/horizon.py --near`` (50 x 50 cells, n = 100, Bernoulli, α = 0, η = 1, 417 cells
+strictly between 1 % and 99 %), one thread: 48 s before these engines, 13.5 s at the default
+tolerance and 7.5 s at accuracy :math:`10^{-4}` (measured error against the reference
+:math:`3.5\cdot10^{-5}`), against about 127 s projected for the full programme.  The spacing
+:math:`h` is not changed by any of these: its own error (linear split of :math:`\xi/h`,
+:math:`O(h^2)` for laws with many support points) is measured by halving :math:`h`.
+
 Everything here is pure theory of the multiplier law; the operator layer
 (:mod:`numerics.core.horizon`) chooses the axes, the start and the barrier.
 """

@@ -125,18 +125,21 @@ def _run_fft_batch(kernels: list[Kernel], sizes: np.ndarray, laws: np.ndarray, n
     """FFT engine on one batch of laws of FFT length ``n``."""
     parts = [_fft_parts(kernels[j], int(sizes[j]), n) for j in laws]
     spec = np.conj(sfft.rfft(np.stack([g for g, _ in parts]), axis=1))
-    mask = np.arange(n)[None, :] < sizes[laws][:, None]
+    mask = (np.arange(n)[None, :] < sizes[laws][:, None]).astype(float)
     floor = np.zeros((laws.size, n))
     for r, (_, c) in enumerate(parts):
         floor[r, :c.size] = c
-    u = mask.astype(float)
+    u, held = mask.copy(), np.empty_like(mask)
     live, t = laws, 0
     while live.size:
         for _ in range(min(CHECK_EVERY, stop.horizon - t)):
             prev = u
-            u = sfft.irfft(sfft.rfft(u, axis=1) * spec, n, axis=1)
+            hat = sfft.rfft(u, axis=1, workers=1)
+            hat *= spec
+            u = sfft.irfft(hat, n, axis=1, overwrite_x=True, workers=1)
             u *= mask
-            u += floor * prev[:, :1]
+            np.multiply(floor, prev[:, :1], out=held)
+            u += held
         t = min(t + CHECK_EVERY, stop.horizon)
         done = stop.done(t, np.max(prev - u, axis=1), live)
         for r in np.flatnonzero(done):
@@ -144,6 +147,7 @@ def _run_fft_batch(kernels: list[Kernel], sizes: np.ndarray, laws: np.ndarray, n
         if done.any():
             keep = ~done
             live, u, spec, mask, floor = live[keep], u[keep], spec[keep], mask[keep], floor[keep]
+            held = np.empty_like(mask)
 
 
 def _run_sparse(kernels: list[Kernel], sizes: np.ndarray, laws: np.ndarray, stop: _Stopper,

@@ -30,7 +30,7 @@ from theory.horizon import DEFAULT_FLOOR, DEFAULT_SPACING
 
 __all__ = ["grid", "evaluate", "sigma_family_cell", "sigma_family_grid", "plot_frontier",
            "plot_sigma_frontier", "NOTIONS", "SIGMA_CELL", "EscapeSpec", "sigma_family_axis_laws",
-           "sigma_family_escape_grid"]
+           "sigma_family_escape_grid", "sigma_family_escape_problem"]
 
 #: Notions a frontier cell can observe.
 NOTIONS = {
@@ -171,7 +171,21 @@ def sigma_family_axis_laws(config: dict[str, Any]) -> list[tuple[np.ndarray, np.
             for m in marked]
 
 
-def _sigma_problem(config: dict[str, Any], spec: EscapeSpec):
+def sigma_family_escape_problem(config: dict[str, Any], spec: EscapeSpec):
+    r"""The rule's escape question of one σ-family cell, ready for the first-passage programme.
+
+    Parameters
+    ----------
+    config:
+        Cell configuration (as in :func:`sigma_family_escape_grid`).
+    spec:
+        Growth, horizon, sampled starts.
+
+    Returns
+    -------
+    numerics.core.horizon.EscapeProblem
+        Closed-form laws (shared axis, private axes) and the seeded draw of the starts.
+    """
     from numerics.core.horizon import EscapeProblem, StartSample
     from theory.horizon import log_increment_law
 
@@ -223,7 +237,7 @@ def sigma_family_escape_grid(configs: Sequence[dict[str, Any]], spec: EscapeSpec
     check_horizon(chunk, "chunk")
     out = []
     for lo in range(0, len(configs), chunk):
-        problems = [_sigma_problem(c, spec) for c in configs[lo:lo + chunk]]
+        problems = [sigma_family_escape_problem(c, spec) for c in configs[lo:lo + chunk]]
         out += escape_probabilities(problems, spec.horizon, grid=spec.grid,
                                     accuracy=spec.accuracy)
     return out

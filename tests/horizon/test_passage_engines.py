@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from numerics.apps.frontier import EscapeSpec, _sigma_problem, sigma_family_grid
+from numerics.apps.frontier import EscapeSpec, sigma_family_escape_problem, sigma_family_grid
 from numerics.core.horizon import escape_probabilities
 from numerics.core.inputs import InputError
 from theory import horizon as th
@@ -106,7 +106,7 @@ def _near_critical_problems():
     configs = sigma_family_grid(100, [12, 30, 54, 100], [3, 9, 29, 51], 1.0, 0.0, "trajectory",
                                 "bernoulli", 0)
     spec = EscapeSpec(1000.0, 1000, 300)
-    return [_sigma_problem(c, spec) for c in configs]
+    return [sigma_family_escape_problem(c, spec) for c in configs]
 
 
 @pytest.mark.parametrize("accuracy", [1e-3, 1e-5])
