@@ -17,6 +17,7 @@ from typing import Any
 from numerics.apps.diagnose.api import diagnose
 from numerics.apps.diagnose.data import load_entry
 from numerics.apps.diagnose.options import DiagnoseOptions
+from numerics.apps.diagnose.trust import event_text
 from numerics.cli._common import emit
 from numerics.core.inputs import InputError
 from numerics.core.options import add_options, given_flags
@@ -107,6 +108,9 @@ def run(args: argparse.Namespace) -> int:
                  f" at step {u['steps_to_escape_observed']} of {u['horizon']}"))
     if report.trust is not None:
         print(f"linearisation: {report.trust['text']}")
+        beyond = event_text(report.trust, report.steps_to_escape_predicted)
+        if beyond is not None:
+            print(f"predicted steps to escape: {beyond}")
     if report.deletion is not None:
         d = report.deletion
         fd = d["function_distance"]["original-retrained"]

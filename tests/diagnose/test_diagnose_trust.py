@@ -19,7 +19,8 @@ import torch
 from numerics.apps.diagnose import DiagnoseOptions, diagnose
 from numerics.apps.diagnose.trust import CurvatureDeparture, TrustOptions, trust_region
 from numerics.apps.diagnose.unlearn import batch_weight_rows, snapshot_steps
-from numerics.apps.examples.softmax_digits import OPTIONS, linear_run, make_entry
+from numerics.apps.examples.softmax_digits import OPTIONS, make_entry
+from numerics.apps.examples.trust_cells import linear_run
 from numerics.core.inputs import InputError, UnlearningConfig
 from numerics.verify.claims.policy import Kind, Tolerance, tolerance
 
@@ -133,7 +134,7 @@ def test_trust_radius_flags_the_run_and_matches_dense_hessians(case):
     for w in torch.as_tensor(rows):
         delta = delta - rep.eta * (w @ G0 + torch.einsum("n,npq,q->p", w, H0, delta))
         lin.append(float(delta.norm()))
-    ex = linear_run(model, (entry["retain"], entry["forget"]), rows, rep.eta)
+    ex = linear_run(model, entry["loss"], (entry["retain"], entry["forget"]), rows, rep.eta)
     assert np.max(np.abs(ex - np.array(lin)) / np.maximum(np.array(lin), 1e-300)) <= 1e-8
     assert rep.unlearning["parameter_distance"] > 10.0 * max(lin)
 
@@ -154,3 +155,24 @@ class _Stub(CurvatureDeparture):
         self.options = TrustOptions()
         self.theta_star = torch.zeros(2, dtype=torch.float64)
         self.norm_star = 1.0
+
+
+def test_event_against_the_trust_radius():
+    """beyond: past a measured exit; within: measured inside that far; else unknown (None)."""
+    from numerics.apps.diagnose.trust import beyond_trust, event_distances
+
+    left = {"trust_radius": 0.5, "distance_checked": 0.2}
+    stayed = {"trust_radius": None, "distance_checked": 0.8}
+    assert beyond_trust(left, 0.6) is True
+    assert beyond_trust(left, 0.1) is False
+    assert beyond_trust(left, 0.3) is None  # between the checked displacement and the exit
+    assert beyond_trust(stayed, 0.7) is False
+    assert beyond_trust(stayed, 0.9) is None  # the run never went that far
+    assert beyond_trust(left, None) is None and beyond_trust(left, float("nan")) is None
+    run = {"steps_to_escape_observed": 20,
+           "trajectory": [{"step": 10, "distance": 0.1}, {"step": 20, "distance": 0.7}]}
+    ev = event_distances(left, 0.05, run)
+    assert ev == {"predicted_distance": 0.05, "predicted_beyond_trust": False,
+                  "observed_distance": 0.7, "observed_beyond_trust": True}
+    ev = event_distances(left, None, {"steps_to_escape_observed": None, "trajectory": []})
+    assert ev["observed_distance"] is None and ev["observed_beyond_trust"] is None

@@ -67,7 +67,13 @@ from numerics.apps.diagnose.route_choice import RouteRequest, loss_kind, select_
 from numerics.apps.diagnose.spread import spreading
 from numerics.apps.diagnose.stationary import STATIONARY_TOL, stationarity
 from numerics.apps.diagnose.subspace_route import SubspaceTarget, subspace_curvature
-from numerics.apps.diagnose.trust import TrustOptions, measure_trust, trust_text
+from numerics.apps.diagnose.trust import (
+    TrustOptions,
+    event_distances,
+    event_text,
+    measure_trust,
+    trust_text,
+)
 from numerics.apps.diagnose.unlearn import gradient_difference
 from numerics.apps.diagnose.within import StepsModel, WithinOptions, budgeted
 from numerics.core.device import resolve_device, resolve_dtype, thread_limit
@@ -95,6 +101,7 @@ REPORT_KEYS: tuple[str, ...] = (
     "notes", "timings", "escape_event", "horizon", "steps_to_escape_predicted",
     "steps_to_escape_observed", "subspace_dim", "subspace_tolerance", "peak_memory_gb",
     "trust_radius", "trust", "route_reason", "negative_curvature",
+    "predicted_event_beyond_trust",
 )
 #: Mean-square growth factor used for the finite-horizon step count (the companion rule's 1000).
 GROWTH = 1000.0
@@ -168,6 +175,9 @@ class DiagnoseReport:
     escape_event: str | None = None
     horizon: int | None = None
     steps_to_escape_predicted: int | None = None
+    #: Predicted displacement at the predicted event (``trust['events']`` compares it with the
+    #: trust radius).
+    predicted_event_distance: float | None = None
     steps_to_escape_observed: int | None = None
     #: Peak resident memory of the process when the report was made (``ru_maxrss``), GiB.
     peak_memory_gb: float | None = None
@@ -178,6 +188,16 @@ class DiagnoseReport:
     #: verdict when below it (:mod:`numerics.apps.diagnose.noise`); ``None`` when
     #: :math:`\lambda_{\min}(A|_V)\ge0` or the route is not an exact-Hessian one.
     negative_curvature: dict[str, Any] | None = None
+
+    @property
+    def predicted_event_beyond_trust(self) -> bool | None:
+        """Whether ``steps_to_escape_predicted``'s event lies beyond the trust radius (``trust``).
+
+        ``True``: the run left the trust region at a smaller displacement than the predicted
+        event's, so the prediction extrapolates past where the linearisation was measured to hold;
+        ``None``: not known (no predicted event, or no run).
+        """
+        return None if self.trust is None else self.trust["events"]["predicted_beyond_trust"]
 
     @property
     def trust_radius(self) -> float | None:
@@ -609,6 +629,7 @@ def _attach_prediction(report: DiagnoseReport, fc: _Forecast, eta: float,
     pred = model.steps(cfg["alpha"], eta, horizon)
     per_step = (time.perf_counter() - t0) / max(pred.steps or horizon, 1)
     report.steps_to_escape_predicted = pred.steps
+    report.predicted_event_distance = pred.displacement
     if pred.reason is not None:
         notes.append(f"steps_to_escape_predicted is null: {pred.reason}")
     po = fc.prescription
@@ -659,9 +680,14 @@ def _forecast_phases(report: DiagnoseReport, fc: _Forecast, res: dict[str, Any],
 def _attach_trust(report: DiagnoseReport, trust: dict[str, Any], notes: list[str]) -> None:
     """The trust radius on the report, its sentence, and a note when the run left the region."""
     trust["text"] = trust_text(trust, report.verdict_code)
+    trust["events"] = event_distances(trust, report.predicted_event_distance,
+                                      report.unlearning or {})
     report.trust = trust
     if trust["left_at_step"] is not None:
         notes.append(trust["text"])
+    beyond = event_text(trust, report.steps_to_escape_predicted)
+    if beyond is not None:
+        notes.append(beyond)
 
 
 def diagnose(model: torch.nn.Module, loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],

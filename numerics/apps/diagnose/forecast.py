@@ -83,10 +83,16 @@ class LossLevel:
 
 @dataclass(frozen=True)
 class Prediction:
-    """Predicted step (``None`` with ``reason`` when not within the horizon) and its notion."""
+    r"""Predicted step (``None`` with ``reason`` when not within the horizon) and its notion.
+
+    ``displacement`` is the radius :math:`r_t` of the event at the predicted step (the
+    displacement at which the quadratic model reaches the level; 0 when :math:`w^\star` is
+    already past it, ``None`` without a predicted step).
+    """
 
     steps: int | None
     reason: str | None
+    displacement: float | None = None
     notion: str = ("mean-square, affine recursion from delta_0 = 0; loss level via the quadratic "
                    "model of the forget loss along the predicted mean displacement")
 
@@ -133,7 +139,7 @@ def predict_steps(op: SecondMomentOperator, forcing: Forcing, eta: float, event:
     if not np.isfinite(gap):
         return Prediction(None, "the loss level or the forget loss at w* is not finite")
     if gap <= 0.0:
-        return Prediction(0, None)
+        return Prediction(0, None, 0.0)
     check_horizon(horizon, "horizon")
     gf = (forcing.forget.mean(axis=0) if forcing.forget is not None
           else np.zeros(op.ambient_dim))
@@ -143,7 +149,7 @@ def predict_steps(op: SecondMomentOperator, forcing: Forcing, eta: float, event:
             return Prediction(None, "the predicted mean-square displacement is not finite")
         r = float(_radii(m[None, :], gf, Hf, gap)[0])
         if second >= r * r:
-            return Prediction(t, None)
+            return Prediction(t, None, r)
     return Prediction(None, f"resists within the horizon of {horizon} steps: the root-mean-square "
                             "displacement stays below the radius at which the quadratic model of "
                             "the forget loss reaches the level")

@@ -45,7 +45,7 @@ from numerics.core.inputs import InputError
 from numerics.curvature.matrix_free import MatrixFreeCurvature
 
 __all__ = ["TRUST_FRACTION", "TrustOptions", "CurvatureDeparture", "trust_region", "trust_text",
-           "measure_trust", "DEFINITION"]
+           "measure_trust", "DEFINITION", "beyond_trust", "event_distances", "event_text"]
 
 #: Default departure fraction f of the trust radius.
 TRUST_FRACTION = 0.5
@@ -251,6 +251,66 @@ def trust_text(trust: dict[str, Any], verdict_code: str) -> str:
         text += ("; the verdict 'resists' is a local statement only: it holds for perturbations "
                  "smaller than r, and this run went beyond")
     return text
+
+
+def beyond_trust(trust: dict[str, Any], distance: float | None) -> bool | None:
+    r"""Whether an event at displacement ``distance`` from :math:`w^\star` lies beyond the trust radius.
+
+    ``True`` when the run left the trust region at a smaller displacement
+    (:math:`d>r_f`): the linearisation stopped holding before the event; ``False`` when the run
+    was measured inside the region at least that far (:math:`d\le` ``distance_checked``);
+    ``None`` when neither is known (no event, a non-finite distance, or :math:`d` between the
+    displacement checked and :math:`r_f`).
+    """
+    if distance is None or not math.isfinite(distance):
+        return None
+    if trust["trust_radius"] is not None and distance > trust["trust_radius"]:
+        return True
+    if distance <= trust["distance_checked"]:
+        return False
+    return None
+
+
+def event_distances(trust: dict[str, Any], predicted: float | None,
+                    run: dict[str, Any]) -> dict[str, Any]:
+    r"""The predicted and the observed escape event against the trust radius.
+
+    Parameters
+    ----------
+    trust:
+        :func:`trust_region`'s record.
+    predicted:
+        Predicted displacement at the predicted event (mean-square, the radius :math:`r_t` of
+        :mod:`numerics.apps.diagnose.forecast`), ``None`` without a predicted event.
+    run:
+        The unlearning run's record (its ``trajectory`` holds the displacement at every recorded
+        step, the observed event's step among them).
+
+    Returns
+    -------
+    dict
+        ``predicted_distance``, ``predicted_beyond_trust``, ``observed_distance`` (the run's
+        displacement at ``steps_to_escape_observed``; ``None`` when it did not escape or the
+        event step was not recorded) and ``observed_beyond_trust`` (:func:`beyond_trust`).
+    """
+    step = run.get("steps_to_escape_observed")
+    seen = [p["distance"] for p in run.get("trajectory", []) if p["step"] == step]
+    observed = seen[0] if step is not None and seen else None
+    return {"predicted_distance": predicted,
+            "predicted_beyond_trust": beyond_trust(trust, predicted),
+            "observed_distance": observed,
+            "observed_beyond_trust": beyond_trust(trust, observed)}
+
+
+def event_text(trust: dict[str, Any], predicted_steps: int | None) -> str | None:
+    """A note when the predicted escape event lies beyond the trust radius (else ``None``)."""
+    ev = trust.get("events", {})
+    if not ev.get("predicted_beyond_trust"):
+        return None
+    return (f"steps_to_escape_predicted = {predicted_steps} lies beyond the trust radius: the "
+            f"predicted event is at |theta - w*| = {ev['predicted_distance']:.3g}, and the run "
+            f"left the linearisation's trust region at r = {trust['trust_radius']:.3g}; the "
+            "prediction extrapolates the curvature at w* past where the run measured it to hold")
 
 
 def measure_trust(flat: FlatModel, loss: Callable, sets: tuple[DataSet, DataSet], alpha: float,

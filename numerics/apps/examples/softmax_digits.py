@@ -31,13 +31,13 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.func import grad, hessian, vmap
 
+from numerics.apps.examples import trust_cells
 from numerics.apps.examples._markdown import fmt, markdown_table
 from numerics.apps.examples.digits import load
 from numerics.core.inputs import InputError
 
-__all__ = ["SoftmaxConfig", "OPTIONS", "train", "make_entry", "entry", "linear_run", "measure",
+__all__ = ["SoftmaxConfig", "OPTIONS", "COLUMNS", "train", "make_entry", "entry", "measure",
            "main"]
 
 #: diagnose options of the example (the command line overrides them): the step size is
@@ -127,91 +127,21 @@ def entry() -> dict[str, Any]:
     return make_entry()
 
 
-def linear_run(model: torch.nn.Module, sets: tuple[Any, Any], weights: np.ndarray,
-               eta: float) -> np.ndarray:
-    r"""Displacements of the exact linearised (affine) run with the real run's batches.
-
-    .. math:: \delta_{t+1}=\delta_t-\eta\sum_i\omega_{t,i}\big(g_i+H_i\delta_t\big),\quad
-       \delta_0=0,
-
-    with :math:`g_i, H_i` the exact per-sample gradients and Hessians at :math:`w^\star` (dense,
-    float64): the gradient-difference step on the second-order expansion of every loss, forcing
-    term included.
-
-    Parameters
-    ----------
-    model:
-        The softmax classifier at :math:`w^\star`.
-    sets:
-        ``((X_r, y_r), (X_f, y_f))``.
-    weights:
-        ``(K, n_r + n_f)`` per-step weights :math:`\omega_t`
-        (:func:`numerics.apps.diagnose.unlearn.batch_weight_rows`).
-    eta:
-        Step size.
-
-    Returns
-    -------
-    numpy.ndarray
-        :math:`\|\delta_t\|` for :math:`t=1..K`.
-    """
-    X = torch.cat([sets[0][0], sets[1][0]])
-    y = torch.cat([sets[0][1], sets[1][1]])
-    W, b = model.weight.detach(), model.bias.detach()
-    theta = torch.cat([W.reshape(-1), b])
-    C, d = W.shape
-
-    def one(th: torch.Tensor, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        out = th[: C * d].reshape(C, d) @ x + th[C * d:]
-        return _ce(out.unsqueeze(0), t.unsqueeze(0)).reshape(())
-
-    G = vmap(grad(one), in_dims=(None, 0, 0))(theta, X, y)
-    H = vmap(hessian(one), in_dims=(None, 0, 0))(theta, X, y)
-    w = torch.as_tensor(np.asarray(weights), dtype=torch.float64)
-    Gw = w @ G  # (K, P): the forcing of every step
-    delta = torch.zeros_like(theta)
-    out = np.empty(w.shape[0])
-    for t in range(w.shape[0]):  # the recursion itself is sequential
-        delta = delta - eta * (Gw[t] + torch.einsum("n,npq,q->p", w[t], H, delta))
-        out[t] = float(delta.norm())
-    return out
-
-
 def measure(etas: tuple[float, ...] = (20.0, 40.0, 63.0), seeds: tuple[int, ...] = (0, 1)
             ) -> list[dict[str, Any]]:
     r"""One row per (:math:`\eta`, seed): verdict, real run, exact linearised run, trust radius.
 
-    The linearised run is :func:`linear_run` with the real run's batches; "max departure" is the
-    largest :math:`D(\theta_t)` over the kept steps (:mod:`numerics.apps.diagnose.trust`).
+    :func:`numerics.apps.examples.trust_cells.measure` of :func:`entry` on its dense exact route.
     """
-    from numerics.apps.diagnose import DiagnoseOptions, diagnose
-    from numerics.apps.diagnose.unlearn import batch_weight_rows
-    from numerics.core.inputs import UnlearningConfig
-
-    e = make_entry()
     base = {**OPTIONS, "prescribe": False, "steps_grid": 0, "progress": False}
     base.pop("eta")
-    star = diagnose(e["model"], e["loss"], e["retain"], e["forget"],
-                    DiagnoseOptions.from_flat({**base, "unlearn_steps": 0})).eta_star_ms
-    rows = []
-    n_r, n_f = len(e["retain"][1]), len(e["forget"][1])
-    for eta in etas:
-        for seed in seeds:
-            rep = diagnose(e["model"], e["loss"], e["retain"], e["forget"],
-                           DiagnoseOptions.from_flat({**base, "eta": eta, "seed": seed}))
-            u, tr = rep.unlearning, rep.trust
-            cfg = UnlearningConfig(base["alpha"], base["batch_retain"], base["batch_forget"])
-            wts = np.stack(list(batch_weight_rows(np.random.default_rng(seed), cfg, n_r, n_f,
-                                                  base["unlearn_steps"])))
-            lin = linear_run(e["model"], (e["retain"], e["forget"]), wts, eta)
-            rows.append({"eta": eta, "eta/eta*_ms": eta / star, "seed": seed, "verdict": rep.verdict_code,
-                         "run": u["outcome"], "forget loss after": u["forget_loss_after"],
-                         "max forget loss": max(p["forget_loss"] for p in u["trajectory"]),
-                         "real distance": u["parameter_distance"],
-                         "linear distance (max)": float(lin.max()),
-                         "trust radius": tr["trust_radius"], "left at step": tr["left_at_step"],
-                         "max departure": tr["max_departure"]})
-    return rows
+    return trust_cells.measure(trust_cells.TrustStudy(make_entry(), base), etas, seeds)
+
+
+#: Columns of ``docs/results/softmax_trust.md``.
+COLUMNS = ("eta", "eta/eta*_ms", "seed", "verdict", "run", "forget loss after", "max forget loss",
+           "real distance", "linear distance (max)", "trust radius", "left at step",
+           "max departure")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -220,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=None, help="write the table to this file")
     args = parser.parse_args(argv)
     rows = measure()
-    cols = [(c, lambda r, c=c: fmt(r[c])) for c in rows[0]]
+    cols = [(c, lambda r, c=c: fmt(r[c])) for c in COLUMNS]
     text = "\n".join(markdown_table(rows, cols)) + "\n"
     if args.out is None:
         print(text, end="")
