@@ -99,12 +99,18 @@ def _ce(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 
 def make_model(side: int, channels: int, seed: int) -> torch.nn.Module:
-    """``Conv2d(1, channels, 3) -> ReLU -> flatten -> Linear(.., 10)``, float64, from ``seed``."""
+    """``Conv2d(1, channels, 3) -> ReLU -> flatten -> Linear(.., 10)``, float64, from ``seed``.
+
+    The initial weights are drawn in float32 whatever torch's default dtype (then cast), so
+    the trained model does not depend on it.
+    """
     gen_state = torch.random.get_rng_state()
     torch.manual_seed(seed)
-    model = torch.nn.Sequential(torch.nn.Conv2d(1, channels, 3), torch.nn.ReLU(),
+    f32 = torch.float32
+    model = torch.nn.Sequential(torch.nn.Conv2d(1, channels, 3, dtype=f32), torch.nn.ReLU(),
                                 torch.nn.Flatten(),
-                                torch.nn.Linear(channels * (side - 2) ** 2, 10)).to(torch.float64)
+                                torch.nn.Linear(channels * (side - 2) ** 2, 10, dtype=f32)
+                                ).to(torch.float64)
     torch.random.set_rng_state(gen_state)
     return model
 
