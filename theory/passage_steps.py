@@ -66,11 +66,16 @@ def block_transition(kernels: list[Kernel], sizes: np.ndarray) -> sps.csr_matrix
                           shape=(start, start))
 
 
+#: FFT lengths used by the engine, :math:`2^k\{8,10,12,14\}` (at most 25 % above the shortest
+#: length without wrap-around): few distinct lengths, so that many laws share one batched transform.
+_LADDER = np.array(sorted(m << k for k in range(20) for m in (8, 10, 12, 14)))
+
+
 def _fft_length(off: np.ndarray, size: int) -> int:
-    """Shortest fast FFT length without wrap-around onto a kept cell."""
+    """FFT length of a law: the first of :data:`_LADDER` without wrap-around onto a kept cell."""
     inner = off[off > -size]
     reach = max(int(inner.max(initial=0)), int(-inner.min(initial=0)), 1)
-    return int(sfft.next_fast_len(int(size) + reach, real=True))
+    return int(_LADDER[np.searchsorted(_LADDER, int(size) + reach)])
 
 
 def prefers_fft(kernel: Kernel, size: int) -> bool:
@@ -79,19 +84,22 @@ def prefers_fft(kernel: Kernel, size: int) -> bool:
     return bool(kernel[0].size * size > n * np.log2(n))
 
 
-def _fft_parts(kernel: Kernel, size: int, n: int) -> tuple[np.ndarray, np.ndarray]:
-    r"""Circular correlation kernel :math:`g` (length ``n``) and floor weights :math:`c` (``size``)."""
+def _fft_parts(kernel: Kernel, size: int, n: int) -> tuple[np.ndarray, float, np.ndarray]:
+    r"""Correlation kernel :math:`g` (length ``n``) and the floor weights :math:`c_i=\sum_{o<-i}k_o`.
+
+    :math:`c` is returned as the weight of the offsets at or below :math:`-D` (every row) and the
+    rest, :math:`c_i` minus that, which vanishes below the deepest inner offset.
+    """
     off, w = kernel
     inner = off > -size
     g = np.zeros(n)
     np.add.at(g, off[inner] % n, w[inner])
-    # c_i = sum of k_o over o < -i: every offset at or below -size, plus the inner ones deeper
-    # than row i (depth -o > i)
-    depth = np.zeros(size + 1)
+    # inner offsets deeper than row i (depth -o > i) reach below the floor from row i
     neg = inner & (off < 0)
+    depth = np.zeros(int(-off[neg].min(initial=0)) + 1)
     np.add.at(depth, -off[neg], w[neg])
     tail = np.cumsum(depth[::-1])[::-1]  # tail[k] = weight of depths >= k
-    return g, w[~inner].sum() + tail[1:size + 1]
+    return g, float(w[~inner].sum()), tail[1:]
 
 
 class _Stopper:
@@ -124,12 +132,13 @@ def _run_fft_batch(kernels: list[Kernel], sizes: np.ndarray, laws: np.ndarray, n
                    stop: _Stopper, out: list[np.ndarray]) -> None:
     """FFT engine on one batch of laws of FFT length ``n``."""
     parts = [_fft_parts(kernels[j], int(sizes[j]), n) for j in laws]
-    spec = np.conj(sfft.rfft(np.stack([g for g, _ in parts]), axis=1))
+    spec = np.conj(sfft.rfft(np.stack([g for g, _, _ in parts]), axis=1))
     mask = (np.arange(n)[None, :] < sizes[laws][:, None]).astype(float)
-    floor = np.zeros((laws.size, n))
-    for r, (_, c) in enumerate(parts):
-        floor[r, :c.size] = c
-    u, held = mask.copy(), np.empty_like(mask)
+    deep = np.array([d for _, d, _ in parts])
+    tail = np.zeros((laws.size, max(c.size for _, _, c in parts)))
+    for r, (_, _, c) in enumerate(parts):
+        tail[r, :c.size] = c
+    u = mask.copy()
     live, t = laws, 0
     while live.size:
         for _ in range(min(CHECK_EVERY, stop.horizon - t)):
@@ -137,17 +146,17 @@ def _run_fft_batch(kernels: list[Kernel], sizes: np.ndarray, laws: np.ndarray, n
             hat = sfft.rfft(u, axis=1, workers=1)
             hat *= spec
             u = sfft.irfft(hat, n, axis=1, overwrite_x=True, workers=1)
-            u *= mask
-            np.multiply(floor, prev[:, :1], out=held)
-            u += held
+            u += (deep * prev[:, 0])[:, None]  # held at the floor: c_i u_0
+            u *= mask  # at or above the barrier: 0
+            u[:, :tail.shape[1]] += tail * prev[:, :1]
         t = min(t + CHECK_EVERY, stop.horizon)
         done = stop.done(t, np.max(prev - u, axis=1), live)
         for r in np.flatnonzero(done):
             out[int(live[r])] = u[r, :sizes[live[r]]].copy()
         if done.any():
             keep = ~done
-            live, u, spec, mask, floor = live[keep], u[keep], spec[keep], mask[keep], floor[keep]
-            held = np.empty_like(mask)
+            live, u, spec, mask = live[keep], u[keep], spec[keep], mask[keep]
+            deep, tail = deep[keep], tail[keep]
 
 
 def _run_sparse(kernels: list[Kernel], sizes: np.ndarray, laws: np.ndarray, stop: _Stopper,
