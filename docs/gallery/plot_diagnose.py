@@ -16,7 +16,10 @@ The figure ``unlearnstab diagnose --out DIR`` writes (``DIR/diagnose.png``, also
   sizes in brackets), and each cell is the mean of :math:`S_{ij}` over the pair of groups.
 
 The right panel is the verdict region over :math:`(\\alpha,\\eta)`; the mean-square verdict at the
-user's point is in its title.  The script asserts that the title's verdict agrees with
+user's point is in its title.  Its contours are the mean-square steps to a 1000-fold growth of
+:math:`\\mathbb E\\|\\delta\\|^2` (labelled "ms"), because curvatures alone have no unlearning run:
+with a model and a run, ``diagnose`` draws the predicted steps to the run's own event instead
+(forget loss at its uninformative level within the run's horizon).  The script asserts that the title's verdict agrees with
 :math:`\\rho(\\mathcal T(\\eta))` computed independently by the exact operator.
 
 Claims: C1
