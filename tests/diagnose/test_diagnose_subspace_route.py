@@ -245,3 +245,19 @@ def test_saved_floats_grow_with_the_hidden_layer_and_chunks_keep_the_product():
     # ... or, for a small model, as many as keep (m + 1) x a floats a sample within 32 MiB
     small = efficient_chunk(1000, 50, 8)
     assert small * 9 * 50 * 8 <= 2**25 < (small + 1) * 9 * 50 * 8
+
+
+def test_rho_within_the_subspace_tolerance_of_one_is_flagged():
+    """rho = 1.00019 on a 16-dimensional subspace of P = 64 (dense: 0.99994) is not a verdict."""
+    from numerics.apps.diagnose.subspace_route import boundary_note
+
+    info = {"route": "matrix-free", "subspace_dim": 16, "n_params": 64,
+            "subspace_tolerance": 0.002, "subspace_tolerance_target": 0.01}
+    for rho in (1.00019, 0.99994, 1.0099, 0.9901):
+        note = boundary_note(info, rho)
+        assert note is not None and f"{rho:.6g}" in note and "--route dense" in note
+    for rho in (1.0102, 0.9898, None, math.nan):
+        assert boundary_note(info, rho) is None
+    assert boundary_note({**info, "subspace_dim": 64}, 1.00019) is None  # identity basis: exact
+    assert boundary_note({**info, "route": "dense"}, 1.00019) is None
+    assert boundary_note({**info, "route": "matrix-free-ggn"}, 1.00019) is not None

@@ -66,7 +66,11 @@ from numerics.apps.diagnose.route import DEFAULT_BUDGET_GB, compute_curvature
 from numerics.apps.diagnose.route_choice import RouteRequest, loss_kind, select_route
 from numerics.apps.diagnose.spread import spreading
 from numerics.apps.diagnose.stationary import STATIONARY_TOL, stationarity
-from numerics.apps.diagnose.subspace_route import SubspaceTarget, subspace_curvature
+from numerics.apps.diagnose.subspace_route import (
+    SubspaceTarget,
+    boundary_note,
+    subspace_curvature,
+)
 from numerics.apps.diagnose.trust import (
     TrustOptions,
     event_distances,
@@ -780,7 +784,7 @@ def diagnose(model: torch.nn.Module, loss: Callable[[torch.Tensor, torch.Tensor]
             info["stationarity"] = stationarity(flat, loss, (r_set, f_set))
             if plan is not None:
                 info["memory_plan"] = plan.as_dict()
-        _check_notes(info, n_flat, notes)
+        _check_notes(info, n_flat, notes, res["point"].rho)
         with clock.phase(PhaseSpec("noise_check", "negative curvature against the training noise")):
             neg = _noise_check(flat, loss, (r_sub, f_sub), opts, {
                 "route": curv.route, "point": res["point"], "eta": res["eta"], "cfg": cfg,
@@ -850,8 +854,9 @@ def _plan(opts: DiagnoseOptions, crit: Criterion, flat: FlatModel,
     return plan_later_phases(budget, need)
 
 
-def _check_notes(info: dict[str, Any], n_flat: int, notes: list[str]) -> None:
-    """Notes on the stationarity and minimum checks and the flat directions cut."""
+def _check_notes(info: dict[str, Any], n_flat: int, notes: list[str],
+                 rho: float | None = None) -> None:
+    """Notes on the checks, the flat directions cut, and a subspace rho near 1 (boundary_note)."""
     st = info["stationarity"]
     if not st["stationary"]:
         notes.append(f"the trained weights are not a stationary point of the training loss: "
@@ -868,6 +873,9 @@ def _check_notes(info: dict[str, Any], n_flat: int, notes: list[str]) -> None:
     if n_flat:
         notes.append(f"{n_flat} direction(s) with curvature below {FLAT_RTOL:g} of the "
                      "largest were treated as flat (inert)")
+    boundary = boundary_note(info, rho)
+    if boundary is not None:
+        notes.append(boundary)
 
 
 def write_outputs(report: DiagnoseReport, out: str | Path, *,
