@@ -166,11 +166,13 @@ def test_mean_products_equal_dense_mean_curvature():
         mf = MatrixFreeCurvature(fns, theta, (X, T), kind, chunk_bytes=8 * P * 4 * 4 * 3)
         np.testing.assert_allclose(mf.mean_matvec(V).numpy(), (ref @ V).numpy(), rtol=1e-10,
                                    atol=1e-12)
-    mf = MatrixFreeCurvature(fns, theta, (X, T), "hessian", chunk_bytes=1.0)
     Q = torch.linalg.qr(V)[0]
-    blocks, _ = mf.project(Q)
-    np.testing.assert_allclose(blocks.numpy(), (Q.T @ dense_h @ Q).numpy(), rtol=1e-10,
-                               atol=1e-12)
+    # chunks of one sample: per-sample Hessian-vector products; one chunk: nested forward mode
+    for budget in (1.0, 2.0**28):
+        mf = MatrixFreeCurvature(fns, theta, (X, T), "hessian", chunk_bytes=budget)
+        blocks, _ = mf.project(Q)
+        np.testing.assert_allclose(blocks.numpy(), (Q.T @ dense_h @ Q).numpy(), rtol=1e-10,
+                                   atol=1e-12)
     mf = MatrixFreeCurvature(fns, theta, (X, T), "gauss-newton")
     jq, lam = mf.project(Q)
     np.testing.assert_allclose(jq.numpy(), (jac @ Q).numpy(), rtol=1e-10, atol=1e-12)
