@@ -19,8 +19,9 @@ The right panel is the verdict region over :math:`(\\alpha,\\eta)`; the mean-squ
 user's point is in its title.  Its contours are the mean-square steps to a 1000-fold growth of
 :math:`\\mathbb E\\|\\delta\\|^2` (labelled "ms"), because curvatures alone have no unlearning run:
 with a model and a run, ``diagnose`` draws the predicted steps to the run's own event instead
-(forget loss at its uninformative level within the run's horizon).  The script asserts that the title's verdict agrees with
-:math:`\\rho(\\mathcal T(\\eta))` computed independently by the exact operator.
+(forget loss at its uninformative level within the run's horizon).  The script asserts that the
+title's verdict agrees with :math:`\\rho(\\mathcal T(\\eta))` computed independently by the exact
+operator.
 
 Claims: C1
 """
