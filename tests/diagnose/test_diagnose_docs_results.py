@@ -71,3 +71,26 @@ def test_cli_writes_the_table_file_and_manifest(tmp_path):
     manifest = json.loads((out.parent / "manifest.json").read_text())
     entry = manifest["outputs"]["digits.md"]
     assert entry["configuration"]["digits"] == cfg and entry["seeds"] == [cfg["seed"]]
+
+
+CNN_RESULTS = RESULTS.parent / "cnn_trust.md"
+
+
+def test_docs_cnn_trust_table_matches_the_code():
+    """``docs/results/cnn_trust.md`` was written by the current CNN study (configuration, step
+    sizes, seeds and columns); regenerate it with
+    ``python -m numerics.apps.examples.cnn_digits --out docs/results/cnn_trust.md``."""
+    from numerics.apps.examples import cnn_digits
+
+    text = CNN_RESULTS.read_text(encoding="utf-8")
+    cfg, opts = cnn_digits.recorded_configuration(text)
+    assert cfg == asdict(cnn_digits.CNNConfig()), "cnn_trust.md: another CNNConfig"
+    assert opts == cnn_digits.OPTIONS, "cnn_trust.md: other diagnose options"
+    assert (f"multiples {cnn_digits.ETA_MULTIPLES}; seeds {cnn_digits.SEEDS}." in text), (
+        "cnn_trust.md: other step sizes or seeds")
+    header = "| " + " | ".join(head for head, _ in cnn_digits.COLUMNS) + " |"
+    assert header in text, "cnn_trust.md has other columns than the code's table"
+    rows = [ln for ln in text.splitlines() if ln.startswith("| ") and ln != header]
+    assert len(rows) == len(cnn_digits.ETA_MULTIPLES) * len(cnn_digits.SEEDS)
+    with pytest.raises(ValueError, match="Configuration"):
+        cnn_digits.recorded_configuration("no such line")
