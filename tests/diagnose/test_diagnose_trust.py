@@ -176,3 +176,15 @@ def test_event_against_the_trust_radius():
                   "observed_distance": 0.7, "observed_beyond_trust": True}
     ev = event_distances(left, None, {"steps_to_escape_observed": None, "trajectory": []})
     assert ev["observed_distance"] is None and ev["observed_beyond_trust"] is None
+
+
+def test_event_text_only_when_the_predicted_event_is_beyond():
+    from numerics.apps.diagnose.trust import event_text
+
+    trust = {"trust_radius": 0.04, "events": {"predicted_beyond_trust": True,
+                                              "predicted_distance": 1.5}}
+    text = event_text(trust, 15)
+    assert "steps_to_escape_predicted = 15" in text and "beyond the trust radius" in text
+    assert "1.5" in text and "0.04" in text
+    for flag in (False, None):
+        assert event_text({**trust, "events": {"predicted_beyond_trust": flag}}, 15) is None
