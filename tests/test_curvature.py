@@ -18,7 +18,15 @@ from numerics.curvature.hessians import (
     to_pool,
 )
 
-torch.set_default_dtype(torch.float64)
+
+@pytest.fixture(autouse=True)
+def _float64_default():
+    """Every test here builds float64 tensors by default; the default is restored afterwards
+    (set at import, it leaked into every later test module and changed their trained models)."""
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(before)
 
 
 def _mlp(out: int = 1, seed: int = 0):
