@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-__all__ = ["fmt", "markdown_table"]
+__all__ = ["fmt", "markdown_table", "table_main"]
 
 
 def fmt(v: Any, digits: int = 3) -> str:
@@ -26,3 +26,34 @@ def markdown_table(rows: Sequence[dict[str, Any]],
              "|" + "|".join("---" for _ in cols) + "|"]
     lines += ["| " + " | ".join(fn(r) for _, fn in cols) + " |" for r in rows]
     return lines
+
+
+def table_main(description: str, text: Callable[[], str], argv: Sequence[str] | None) -> int:
+    """Command line of a docs table: print ``text()`` (markdown), or write it to ``--out FILE``.
+
+    Parameters
+    ----------
+    description:
+        The parser's description (the example's first docstring line).
+    text:
+        Measures and returns the table.
+    argv:
+        Arguments (``None``: ``sys.argv``).
+
+    Returns
+    -------
+    int
+        0.
+    """
+    import argparse
+    from pathlib import Path
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--out", default=None, help="write the table to this file")
+    args = parser.parse_args(argv)
+    out = text()
+    if args.out is None:
+        print(out, end="")
+    else:
+        Path(args.out).write_text(out)
+    return 0

@@ -32,17 +32,15 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import ast
 import sys
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-import numpy as np
 import torch
 
 from numerics.apps.examples import trust_cells
-from numerics.apps.examples._markdown import fmt, markdown_table
+from numerics.apps.examples._markdown import fmt, markdown_table, table_main
 from numerics.apps.examples.digits import load
 from numerics.core.inputs import InputError
 
@@ -91,10 +89,7 @@ class CNNConfig:
 
     def validated(self) -> CNNConfig:
         """Checked copy."""
-        if not 2 <= self.per_class <= 150:
-            raise InputError(f"per_class must be in [2, 150], got {self.per_class}")
-        if not 0 <= self.digit <= 9:
-            raise InputError(f"digit must be in 0..9, got {self.digit}")
+        trust_cells.check_digit_split(self.per_class, self.digit)
         if self.pool not in (1, 2):
             raise InputError(f"pool must be 1 (8x8 images) or 2 (4x4), got {self.pool}")
         if self.channels < 1 or self.steps < 0 or not self.lr > 0:
@@ -102,8 +97,7 @@ class CNNConfig:
         return self
 
 
-def _ce(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    return torch.nn.functional.cross_entropy(out, target, reduction="none")
+_ce = trust_cells.cross_entropy
 
 
 def make_model(side: int, channels: int, seed: int) -> torch.nn.Module:
@@ -142,16 +136,10 @@ def train(X: torch.Tensor, y: torch.Tensor, cfg: CNNConfig) -> torch.nn.Module:
 def make_entry(**overrides: Any) -> dict[str, Any]:
     """The entry dict (``model, loss, retain, forget, seed, options``) of :class:`CNNConfig`."""
     cfg = replace(CNNConfig(), **overrides).validated()
-    Xall, yall = load(cfg.pool)
     side = 8 // cfg.pool
-    rng = np.random.default_rng(cfg.seed)
-    idx = np.concatenate([rng.permutation(np.flatnonzero(yall == c))[:cfg.per_class]
-                          for c in range(10)])
-    X = torch.as_tensor(Xall[idx]).reshape(-1, 1, side, side)
-    y = torch.as_tensor(yall[idx])
+    X, y, r, f = trust_cells.digit_split(load(cfg.pool), cfg.per_class, cfg.digit, cfg.seed)
+    X = X.reshape(-1, 1, side, side)
     model = train(X, y, cfg)
-    f = torch.as_tensor(np.flatnonzero(yall[idx] == cfg.digit))
-    r = torch.as_tensor(np.flatnonzero(yall[idx] != cfg.digit))
     return {"model": model, "loss": _ce, "retain": (X[r], y[r]), "forget": (X[f], y[f]),
             "seed": cfg.seed, "options": dict(OPTIONS)}
 
@@ -204,17 +192,7 @@ def recorded_configuration(text: str) -> tuple[dict[str, Any], dict[str, Any]]:
 
 def main(argv: list[str] | None = None) -> int:
     """Print the measured table (markdown), or write it to ``--out``."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default=None, help="write the table to this file")
-    args = parser.parse_args(argv)
-    text = table()
-    if args.out is None:
-        print(text, end="")
-    else:
-        from pathlib import Path
-
-        Path(args.out).write_text(text)
-    return 0
+    return table_main(__doc__.splitlines()[0], table, argv)
 
 
 if __name__ == "__main__":

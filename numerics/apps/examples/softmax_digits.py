@@ -24,21 +24,19 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import sys
 from dataclasses import dataclass, replace
 from typing import Any
 
-import numpy as np
 import torch
 
 from numerics.apps.examples import trust_cells
-from numerics.apps.examples._markdown import fmt, markdown_table
+from numerics.apps.examples._markdown import fmt, markdown_table, table_main
 from numerics.apps.examples.digits import load
 from numerics.core.inputs import InputError
 
 __all__ = ["SoftmaxConfig", "OPTIONS", "COLUMNS", "train", "make_entry", "entry", "measure",
-           "main"]
+           "table", "main"]
 
 #: diagnose options of the example (the command line overrides them): the step size is
 #: 0.94 eta*_ms of this model (eta*_ms = 66.7), where the verdict is "resists".
@@ -67,17 +65,13 @@ class SoftmaxConfig:
 
     def validated(self) -> SoftmaxConfig:
         """Checked copy."""
-        if not 2 <= self.per_class <= 150:
-            raise InputError(f"per_class must be in [2, 150], got {self.per_class}")
-        if not 0 <= self.digit <= 9:
-            raise InputError(f"digit must be in 0..9, got {self.digit}")
+        trust_cells.check_digit_split(self.per_class, self.digit)
         if not (self.scale > 0 and self.warm_lr > 0 and self.polish_lr > 0):
             raise InputError("scale and learning rates must be positive")
         return self
 
 
-def _ce(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    return torch.nn.functional.cross_entropy(out, target, reduction="none")
+_ce = trust_cells.cross_entropy
 
 
 def _adam(model: torch.nn.Module, X: torch.Tensor, y: torch.Tensor, steps: int, lr: float) -> None:
@@ -110,14 +104,8 @@ def train(X: torch.Tensor, y: torch.Tensor, cfg: SoftmaxConfig) -> torch.nn.Modu
 def make_entry(**overrides: Any) -> dict[str, Any]:
     """The entry dict (``model, loss, retain, forget, seed, options``)."""
     cfg = replace(SoftmaxConfig(), **overrides).validated()
-    Xall, yall = load(2)
-    rng = np.random.default_rng(cfg.seed)
-    idx = np.concatenate([rng.permutation(np.flatnonzero(yall == c))[:cfg.per_class]
-                          for c in range(10)])
-    X, y = torch.as_tensor(Xall[idx]), torch.as_tensor(yall[idx])
+    X, y, r, f = trust_cells.digit_split(load(2), cfg.per_class, cfg.digit, cfg.seed)
     model = train(X, y, cfg)
-    f = torch.as_tensor(np.flatnonzero(yall[idx] == cfg.digit))
-    r = torch.as_tensor(np.flatnonzero(yall[idx] != cfg.digit))
     return {"model": model, "loss": _ce, "retain": (X[r], y[r]), "forget": (X[f], y[f]),
             "seed": cfg.seed, "options": dict(OPTIONS)}
 
@@ -144,21 +132,15 @@ COLUMNS = ("eta", "eta/eta*_ms", "seed", "verdict", "run", "forget loss after", 
            "max departure")
 
 
+def table() -> str:
+    """The markdown of ``docs/results/softmax_trust.md`` (the rows of :func:`measure`)."""
+    cols = [(c, lambda r, c=c: fmt(r[c])) for c in COLUMNS]
+    return "\n".join(markdown_table(measure(), cols)) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Print the measured table (markdown), or write it to ``--out``."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default=None, help="write the table to this file")
-    args = parser.parse_args(argv)
-    rows = measure()
-    cols = [(c, lambda r, c=c: fmt(r[c])) for c in COLUMNS]
-    text = "\n".join(markdown_table(rows, cols)) + "\n"
-    if args.out is None:
-        print(text, end="")
-    else:
-        from pathlib import Path
-
-        Path(args.out).write_text(text)
-    return 0
+    return table_main(__doc__.splitlines()[0], table, argv)
 
 
 if __name__ == "__main__":

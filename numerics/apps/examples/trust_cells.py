@@ -18,7 +18,49 @@ import numpy as np
 import torch
 from torch.func import grad, jvp, vmap
 
-__all__ = ["linear_run", "TrustStudy", "eta_star", "measure", "route_verdict"]
+from numerics.core.inputs import InputError
+
+__all__ = ["linear_run", "TrustStudy", "eta_star", "measure", "route_verdict", "cross_entropy",
+           "check_digit_split", "digit_split"]
+
+
+def cross_entropy(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Per-sample cross-entropy (``reduction='none'``), the loss of the digits trust examples."""
+    return torch.nn.functional.cross_entropy(out, target, reduction="none")
+
+
+def check_digit_split(per_class: int, digit: int) -> None:
+    """``InputError`` unless ``2 <= per_class <= 150`` and ``digit`` is in ``0..9``."""
+    if not 2 <= per_class <= 150:
+        raise InputError(f"per_class must be in [2, 150], got {per_class}")
+    if not 0 <= digit <= 9:
+        raise InputError(f"digit must be in 0..9, got {digit}")
+
+
+def digit_split(data: tuple[np.ndarray, np.ndarray], per_class: int, digit: int, seed: int
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``per_class`` seeded samples of each digit and the indices that keep / forget ``digit``.
+
+    Parameters
+    ----------
+    data:
+        ``(inputs, labels)`` of every sample.
+    per_class, digit, seed:
+        Samples per digit, the forgotten digit and the seed of the draw.
+
+    Returns
+    -------
+    tuple
+        ``(X, y, retain_idx, forget_idx)``: the drawn samples and the index tensors of the
+        retained (label != digit) and forgotten (label == digit) ones.
+    """
+    Xall, yall = data
+    rng = np.random.default_rng(seed)
+    idx = np.concatenate([rng.permutation(np.flatnonzero(yall == c))[:per_class]
+                          for c in range(10)])
+    y = yall[idx]
+    return (torch.as_tensor(Xall[idx]), torch.as_tensor(y),
+            torch.as_tensor(np.flatnonzero(y != digit)), torch.as_tensor(np.flatnonzero(y == digit)))
 
 
 def linear_run(model: torch.nn.Module, loss: Callable, sets: tuple[Any, Any],
