@@ -141,3 +141,40 @@ def tiny_steps():
         return int(hit[0]) + 1 if hit.size else None
 
     return model, enumerated
+
+
+#: Relative agreement the issue asks of the subspace route against an exact route (5 %).
+ROUTE_REL = 0.05
+
+
+def _route_run(entry: dict, route: str, **over):
+    """``diagnose`` of an entry on ``route``: no run, deletion, prescriptions, map or bars."""
+    from numerics.apps.diagnose import diagnose
+    from numerics.apps.diagnose.options import DiagnoseOptions
+
+    opts = dict(entry["options"])
+    opts.update(route=route, unlearn_steps=0, deletion=False, prescribe=False, progress=False,
+                steps_grid=0, **over)
+    return diagnose(entry["model"], entry["loss"], entry["retain"], entry["forget"],
+                    DiagnoseOptions.from_flat(opts))
+
+
+def _route_close(a, b) -> bool:
+    """Both ``None``, or within :data:`ROUTE_REL` of each other (relative, no absolute slack)."""
+    import math
+
+    if a is None or b is None:
+        return a is None and b is None
+    return math.isclose(a, b, rel_tol=ROUTE_REL, abs_tol=0.0)
+
+
+@pytest.fixture
+def route_run():
+    """``run(entry, route, **options)``: the entry's report on one curvature route (analysis only)."""
+    return _route_run
+
+
+@pytest.fixture
+def route_close():
+    """``close(a, b)``: two reported numbers agree within 5 % (both ``None`` also agrees)."""
+    return _route_close

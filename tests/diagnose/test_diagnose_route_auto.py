@@ -5,12 +5,9 @@ route (per-sample factors J_i^T R_i from full Jacobians, no Lanczos): the same v
 lambda_min(A), rho(T(eta)), eta*_ms within the subspace route's stated 5 %.
 """
 
-import math
-
 import pytest
 import torch
 
-from numerics.apps.diagnose import DiagnoseOptions, diagnose
 from numerics.apps.diagnose.data import FlatModel, as_dataset
 from numerics.apps.diagnose.route_choice import (
     SUBSPACE_MIN_P,
@@ -83,48 +80,34 @@ def test_loss_kind_from_output_curvature():
         loss_kind(flat, one_hot_inside, as_dataset((X, y), "retain"))
 
 
-def _run(entry: dict, route: str, **over):
-    opts = dict(entry["options"])
-    opts.update(route=route, unlearn_steps=0, deletion=False, prescribe=False, progress=False,
-                steps_grid=0, **over)
-    return diagnose(entry["model"], entry["loss"], entry["retain"], entry["forget"],
-                    DiagnoseOptions.from_flat(opts))
-
-
-def _close(a, b) -> bool:
-    if a is None or b is None:
-        return a is None and b is None
-    return math.isclose(a, b, rel_tol=REL, abs_tol=0.0)
-
-
 @pytest.mark.slow
-def test_auto_takes_matrix_free_gauss_newton_for_cross_entropy_above_threshold():
+def test_auto_takes_matrix_free_gauss_newton_for_cross_entropy_above_threshold(route_run, route_close):
     """P = 226 > threshold, cross-entropy: matrix-free GGN, equal to the materialised GGN."""
     e = digits.make_entry("random", n_train=60, hidden=8, steps=300, n_forget=6)
     P = sum(p.numel() for p in e["model"].parameters())
     assert P > SUBSPACE_MIN_P
-    auto = _run(e, "auto")
+    auto = route_run(e, "auto")
     d = auto.as_dict()
     assert d["curvature_route"] == "matrix-free-ggn"
     assert f"P = {P} > {SUBSPACE_MIN_P}" in d["route_reason"]
     assert "cross-entropy" in d["route_reason"] and auto.curvature["requested"] == "auto"
     assert auto.curvature["curvature_kind"] == "gauss-newton" and not auto.curvature["exact"]
-    ref = _run(e, "ggn")  # materialised Gauss-Newton factors: no Lanczos, no subspace
+    ref = route_run(e, "ggn")  # materialised Gauss-Newton factors: no Lanczos, no subspace
     assert ref.curvature_route == "ggn"
     assert auto.verdict_code == ref.verdict_code
     scale = abs(ref.lambda_max_A)
     assert abs(auto.lambda_min_A - ref.lambda_min_A) <= REL * max(abs(ref.lambda_min_A),
                                                                   1e-6 * scale)
-    assert _close(auto.rho, ref.rho)
-    assert _close(auto.eta_star_ms, ref.eta_star_ms)
+    assert route_close(auto.rho, ref.rho)
+    assert route_close(auto.eta_star_ms, ref.eta_star_ms)
 
 
 @pytest.mark.slow
-def test_auto_takes_matrix_free_hessian_for_mse_and_dense_when_small():
+def test_auto_takes_matrix_free_hessian_for_mse_and_dense_when_small(route_run):
     big = digits.make_entry("class", n_train=60, hidden=8, steps=300, loss="mse")
-    rep = _run(big, "auto")
+    rep = route_run(big, "auto")
     assert rep.curvature_route == "matrix-free" and "quadratic loss" in rep.route_reason
     small = digits.make_entry("class", n_train=60, hidden=4, steps=300, loss="mse")
-    rep = _run(small, "auto")
+    rep = route_run(small, "auto")
     assert rep.curvature_route == "dense" and rep.curvature["exact"]
     assert "dense exact route" in rep.as_dict()["route_reason"]

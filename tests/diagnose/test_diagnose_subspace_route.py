@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 import torch
 
-from numerics.apps.diagnose import DiagnoseOptions, diagnose
 from numerics.apps.examples import digits, synthetic
 from numerics.curvature.matrix_free import MatrixFreeCurvature, SampleFunctions
 
@@ -91,31 +90,17 @@ CASES = {
 GGN_CASES = ("softmax-regression", "mlp-ce", "mlp-mse", "cnn")
 
 
-def _run(entry: dict, route: str):
-    opts = dict(entry["options"])
-    opts.update(route=route, unlearn_steps=0, deletion=False, prescribe=False, progress=False,
-                steps_grid=0)
-    return diagnose(entry["model"], entry["loss"], entry["retain"], entry["forget"],
-                    DiagnoseOptions.from_flat(opts))
-
-
-def _close(a, b) -> bool:
-    if a is None or b is None:
-        return a is None and b is None
-    return math.isclose(a, b, rel_tol=REL, abs_tol=0.0)
-
-
 @pytest.mark.parametrize("case", list(CASES))
-def test_subspace_route_matches_dense_route(case):
+def test_subspace_route_matches_dense_route(case, route_run, route_close):
     entry = CASES[case]()
-    exact, sub = _run(entry, "dense"), _run(entry, "subspace")
+    exact, sub = route_run(entry, "dense"), route_run(entry, "subspace")
     assert sub.curvature_route == "matrix-free" and exact.curvature_route == "dense"
     assert sub.verdict_code == exact.verdict_code
     scale = abs(exact.lambda_max_A)
     assert abs(sub.lambda_min_A - exact.lambda_min_A) <= REL * max(abs(exact.lambda_min_A),
                                                                    1e-6 * scale)
-    assert _close(sub.rho, exact.rho)
-    assert _close(sub.eta_star_ms, exact.eta_star_ms)
+    assert route_close(sub.rho, exact.rho)
+    assert route_close(sub.eta_star_ms, exact.eta_star_ms)
     info = sub.curvature
     assert 1 <= info["subspace_dim"] <= info["n_params"]
     assert info["subspace_tolerance"] <= info["subspace_tolerance_target"]
@@ -123,17 +108,17 @@ def test_subspace_route_matches_dense_route(case):
 
 
 @pytest.mark.parametrize("case", GGN_CASES)
-def test_gauss_newton_subspace_route_matches_materialised_ggn(case):
+def test_gauss_newton_subspace_route_matches_materialised_ggn(case, route_run, route_close):
     entry = CASES[case]()
-    exact, sub = _run(entry, "ggn"), _run(entry, "subspace-ggn")
+    exact, sub = route_run(entry, "ggn"), route_run(entry, "subspace-ggn")
     assert sub.curvature_route == "matrix-free-ggn" and exact.curvature_route.startswith("ggn")
     assert sub.curvature["curvature_kind"] == "gauss-newton" and not sub.curvature["exact"]
     assert sub.verdict_code == exact.verdict_code
     scale = abs(exact.lambda_max_A)
     assert abs(sub.lambda_min_A - exact.lambda_min_A) <= REL * max(abs(exact.lambda_min_A),
                                                                    1e-6 * scale)
-    assert _close(sub.rho, exact.rho)
-    assert _close(sub.eta_star_ms, exact.eta_star_ms)
+    assert route_close(sub.rho, exact.rho)
+    assert route_close(sub.eta_star_ms, exact.eta_star_ms)
     info = sub.curvature
     assert info["subspace_tolerance"] <= info["subspace_tolerance_target"]
     assert "Hess_theta f_c" in info["omits"]  # says what the Gauss-Newton matrix leaves out
@@ -179,24 +164,24 @@ def test_mean_products_equal_dense_mean_curvature():
     np.testing.assert_allclose(lam.numpy(), np.broadcast_to(np.eye(2), (7, 2, 2)), atol=1e-12)
 
 
-def test_report_states_subspace_and_peak_memory():
+def test_report_states_subspace_and_peak_memory(route_run):
     """The JSON report carries k, the tolerance reached and the measured peak memory."""
     import resource
 
-    rep = _run(CASES["softmax-regression"](), "subspace")
+    rep = route_run(CASES["softmax-regression"](), "subspace")
     d = rep.as_dict()
     assert d["curvature_route"] == "matrix-free"
     assert d["subspace_dim"] == rep.curvature["subspace_dim"] >= 1
     assert 0.0 <= d["subspace_tolerance"] <= 0.01
     rss_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB -> GiB (Linux)
     assert 0.0 < d["peak_memory_gb"] <= rss_gib
-    dense = _run(CASES["softmax-regression"](), "dense").as_dict()
+    dense = route_run(CASES["softmax-regression"](), "dense").as_dict()
     assert dense["subspace_dim"] is None and dense["subspace_tolerance"] is None
 
 
-def test_route_counts_its_passes_over_the_data():
+def test_route_counts_its_passes_over_the_data(route_run):
     """``products`` counts every column: per size, ``k`` projected columns on each set."""
-    rep = _run(CASES["mlp-ce"](), "subspace")
+    rep = route_run(CASES["mlp-ce"](), "subspace")
     info = rep.curvature
     prod, hist = info["products"], info["subspace_history"]
     assert len(hist) >= 1
