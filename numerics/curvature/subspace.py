@@ -68,7 +68,7 @@ class SubspaceOptions:
     k0: int = 8
     k_max: int = 256
     tol: float = 0.01
-    lanczos_tol: float = 1e-5
+    lanczos_tol: float = 1e-3
     seed: int = 0
 
 

@@ -63,3 +63,34 @@ def test_forget_ascent_negative_curvature_is_the_data(entry):
     assert neg["attributed_to"] == "data"
     assert any("comes from the data (the forget ascent)" in n for n in rep.notes)
     assert not any("reflects imperfect training" in n for n in rep.notes)
+
+
+def _route(e: dict, alpha: float, route: str):
+    return diagnose(e["model"], e["loss"], e["retain"], e["forget"], DiagnoseOptions.from_flat(
+        {"alpha": alpha, "route": route, "batch_retain": 16, "batch_forget": 4,
+         "unlearn_steps": 0, "deletion": False, "prescribe": False, "progress": False,
+         "steps_grid": 0}))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("alpha", [0.0, 0.1])
+def test_matrix_free_route_checks_on_its_own_subspace(entry, alpha):
+    """The matrix-free route's Gauss-Newton check (restricted to the Hessian route's subspace,
+    no second Krylov solve) attributes as the dense route's check on the full materialised
+    Gauss-Newton curvature, and obeys interlacing: lambda_min on a subspace >= the full one."""
+    dense, sub = _route(entry, alpha, "dense"), _route(entry, alpha, "subspace")
+    assert sub.curvature_route == "matrix-free"
+    nd, ns = dense.negative_curvature, sub.negative_curvature
+    assert nd is not None and ns is not None and nd["below_noise"] and ns["below_noise"]
+    g = ns["ggn"]
+    assert g["route"] == "matrix-free-ggn" and g["subspace_dim"] == sub.subspace_dim
+    # only projections onto the given basis were spent: no Krylov columns
+    pc = g["products"]
+    assert pc["krylov_retain"] == pc["krylov_forget"] == 0
+    assert pc["projection_retain"] == pc["projection_forget"] == sub.subspace_dim
+    assert ns["attributed_to"] == nd["attributed_to"]
+    assert g["verdict_code"] == nd["ggn"]["verdict_code"]
+    # Cauchy interlacing against the independently materialised full Gauss-Newton curvature
+    assert g["lambda_min_A"] >= nd["ggn"]["lambda_min_A"] - 1e-9 * abs(nd["ggn"]["lambda_max_A"])
+    assert g["lambda_max_A"] <= nd["ggn"]["lambda_max_A"] * (1 + 1e-9)
+    assert any("on the Hessian route's" in n for n in sub.notes)

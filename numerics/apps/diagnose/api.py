@@ -69,6 +69,7 @@ from numerics.apps.diagnose.stationary import STATIONARY_TOL, stationarity
 from numerics.apps.diagnose.subspace_route import (
     SubspaceTarget,
     boundary_note,
+    restricted_pools,
     subspace_curvature,
 )
 from numerics.apps.diagnose.trust import (
@@ -423,17 +424,21 @@ def _curvature(flat: FlatModel, loss: Callable, sets: tuple[Any, Any], opts: Dia
                cfg: dict[str, Any]) -> Any:
     """Per-sample curvature by the requested route (the subspace route needs the configuration)."""
     cv = opts.curvature
-    budget_gb, cap = cv.memory_budget_gb, None
-    if budget_gb is None:
-        budget_gb = DEFAULT_BUDGET_GB
-    else:
-        cap = working_budget(budget_gb)
-        budget_gb = cap / WORKING_COPIES / 2**30
+    budget_gb, cap = _route_budget(opts)
     cur = _route(flat, loss, sets, opts, cfg, budget_gb)
     if cap is not None:
         cur.info.update(budget_gib=float(cv.memory_budget_gb), budget_scope="whole process",
                         working_budget_gib=cap / 2**30)
     return cur
+
+
+def _route_budget(opts: DiagnoseOptions) -> tuple[float, float | None]:
+    """GiB a route may size its work by, and the working budget in bytes (``None``: no cap)."""
+    budget_gb = opts.curvature.memory_budget_gb
+    if budget_gb is None:
+        return DEFAULT_BUDGET_GB, None
+    cap = working_budget(budget_gb)
+    return cap / WORKING_COPIES / 2**30, cap
 
 
 def _route(flat: FlatModel, loss: Callable, sets: tuple[Any, Any], opts: DiagnoseOptions,
@@ -474,9 +479,16 @@ def _negative_curvature(flat: FlatModel, loss: Callable, sets: tuple[Any, Any],
                         opts: DiagnoseOptions, found: dict[str, Any]) -> dict[str, Any] | None:
     r"""The exact Hessian's :math:`\lambda_{\min}(A|_V)<0` against the training noise.
 
-    ``found`` holds the report's ``route``, ``point`` (:class:`Point`), ``eta``, ``cfg`` and
-    ``gradient_norm``.  Below the noise, the same configuration is re-checked on the PSD
-    Gauss--Newton curvature (materialised after ``dense``, matrix-free after ``matrix-free``).
+    ``found`` holds the report's ``route``, ``point`` (:class:`Point`), ``eta``, ``cfg``,
+    ``gradient_norm`` and ``basis`` (the matrix-free route's ``P x k`` subspace, else ``None``).
+    Below the noise, the same configuration is re-checked on the PSD Gauss--Newton curvature:
+    materialised after ``dense``; after ``matrix-free``, restricted to the Hessian route's own
+    subspace (:func:`~numerics.apps.diagnose.subspace_route.restricted_pools`: ``k`` Jacobian-
+    vector products per sample, no new Krylov solve), which holds the Hessian's bottom
+    eigenvectors, i.e. the directions whose negative curvature is in question.  There a
+    negative Gauss--Newton :math:`\lambda_{\min}(A|_U)` is negative curvature of the full
+    Gauss--Newton matrix (interlacing), so ``data`` is exact; ``training`` says the
+    Gauss--Newton curvature is not negative on those directions.
     """
     cur: Point = found["point"]
     if found["route"] not in HESSIAN_ROUTES or not cur.lambda_min_A < 0.0:
@@ -485,21 +497,31 @@ def _negative_curvature(flat: FlatModel, loss: Callable, sets: tuple[Any, Any],
     entry = noise_level(cur.lambda_min_A, scale, found["gradient_norm"])
     if not entry["below_noise"]:
         return entry
-    ggn_route = "ggn" if found["route"] == "dense" else "subspace-ggn"
     cfg = found["cfg"]
+    on = {}
     try:
-        g_opts = opts.replace_flat(route=ggn_route, progress=False)
-        g = _curvature(flat, loss, sets, g_opts, cfg)
+        if found.get("basis") is not None:
+            pr, pf, g_info = restricted_pools(flat, loss, sets, found["basis"],
+                                              kind="gauss-newton",
+                                              budget_gb=_route_budget(opts)[0])
+            g_route = g_info["route"]
+            fr, ff = torch.as_tensor(pr.factors), torch.as_tensor(pf.factors)
+            on = {"subspace": "the Hessian route's", "subspace_dim": g_info["subspace_dim"],
+                  "products": g_info["products"]}
+        else:
+            g_opts = opts.replace_flat(route="ggn", progress=False)
+            g = _curvature(flat, loss, sets, g_opts, cfg)
+            g_route, fr, ff = g.route, g.retain, g.forget
     except InputError as exc:
         entry.update(ggn_unavailable=str(exc), attributed_to=attribute(entry))
         return entry
-    red, _ = _reduce(g.retain, g.forget)
+    red, _ = _reduce(fr, ff)
     crit = Criterion(make_pool(red.factors[0], None, "retain"),
                      make_pool(red.factors[1], None, "forget"), cfg["sampling"])
     pt = crit.point(cfg["alpha"], cfg["batch_retain"], cfg["batch_forget"], found["eta"],
                     REPORT_TOL)
     code, text = _verdict(pt)
-    entry["ggn"] = {"route": g.route, "verdict_code": code, "verdict": text,
+    entry["ggn"] = {"route": g_route, **on, "verdict_code": code, "verdict": text,
                     "escapes_at_every_eta": pt.escapes_at_every_eta, "escapes": pt.escapes,
                     "eta": found["eta"], "eta_star_ms": pt.eta_star_ms, "rho": pt.rho,
                     "lambda_min_A": pt.lambda_min_A, "lambda_max_A": pt.lambda_max_A}
@@ -787,7 +809,8 @@ def diagnose(model: torch.nn.Module, loss: Callable[[torch.Tensor, torch.Tensor]
         _check_notes(info, n_flat, notes, res["point"].rho)
         with clock.phase(PhaseSpec("noise_check", "negative curvature against the training noise")):
             neg = _noise_check(flat, loss, (r_sub, f_sub), opts, {
-                "route": curv.route, "point": res["point"], "eta": res["eta"], "cfg": cfg,
+                "route": curv.route, "basis": curv.basis, "point": res["point"],
+                "eta": res["eta"], "cfg": cfg,
                 "gradient_norm": info["stationarity"]["mean_gradient_norm"], "notes": notes})
         with clock.phase(PhaseSpec("report", "report (witness, layers)")):
             basis = (red.basis if curv.basis is None else curv.basis @ red.basis).cpu().numpy()

@@ -24,7 +24,9 @@ noise levels and takes the larger,
 
 Below it, the report says so (``negative_curvature.below_noise``) and re-checks the same
 :math:`\alpha`, batches and :math:`\eta` on the PSD Gauss--Newton curvature
-(``negative_curvature.ggn``), where the loss allows one.  That decides the reading
+(``negative_curvature.ggn``), where the loss allows one: materialised after the dense
+route; after the matrix-free route, restricted to that route's own subspace (which holds the
+Hessian's bottom eigenvectors; ``ggn.subspace_dim``), so no second Krylov solve is run.  That decides the reading
 (``negative_curvature.attributed_to``): ``training`` when the Gauss--Newton
 :math:`\lambda_{\min}(A|_V)` is not negative (the negative curvature came from the omitted
 residual term alone), ``data`` when it is negative too (the forget ascent curves it, whatever
@@ -98,7 +100,9 @@ def noise_note(entry: dict[str, Any]) -> str:
         return (head + "; it may reflect imperfect training rather than the data, and no "
                 f"Gauss-Newton verdict tells them apart "
                 f"({entry.get('ggn_unavailable', 'not computed')})")
-    verdict = (f"the GGN verdict is: {ggn['verdict']} (route {ggn['route']}, "
+    where = (f" on the Hessian route's {ggn['subspace_dim']}-dimensional subspace"
+             if "subspace_dim" in ggn else "")
+    verdict = (f"the GGN verdict is: {ggn['verdict']} (route {ggn['route']}{where}, "
                f"lambda_min(A|V) = {ggn['lambda_min_A']:.4g})")
     if attribute(entry) == "training":
         return head + f": it reflects imperfect training, not the data; {verdict}"

@@ -33,6 +33,7 @@ from numerics.apps.diagnose.data import DataSet, FlatModel
 from numerics.apps.diagnose.route import GGN_OMITS, Curvature
 from numerics.apps.diagnose.spread import mapper
 from numerics.core.inputs import InputError, UnlearningConfig
+from numerics.core.pools import CurvaturePool
 from numerics.curvature.coherence import coherence_dense
 from numerics.curvature.krylov import SharedKrylov, Want
 from numerics.curvature.matrix_free import KINDS, MatrixFreeCurvature, SampleFunctions
@@ -42,10 +43,11 @@ from numerics.curvature.subspace import (
     SubspaceOptions,
     grow_subspace,
     krylov_options,
+    subspace_pools,
 )
 
-__all__ = ["SubspaceTarget", "sample_functions", "subspace_curvature", "products_count",
-           "boundary_note", "ROUTE_NAMES"]
+__all__ = ["SubspaceTarget", "sample_functions", "subspace_curvature", "restricted_pools",
+           "products_count", "boundary_note", "ROUTE_NAMES"]
 
 #: Reported route name of each curvature kind.
 ROUTE_NAMES: dict[str, str] = {"hessian": "matrix-free", "gauss-newton": "matrix-free-ggn"}
@@ -143,6 +145,60 @@ def boundary_note(info: dict[str, Any], rho: float | None) -> str | None:
             "curvature")
 
 
+def _operators(flat: FlatModel, loss: Callable, sets: tuple[DataSet, DataSet], kind: str,
+               budget_gb: float) -> tuple[MatrixFreeCurvature, MatrixFreeCurvature]:
+    """The retain and forget :class:`MatrixFreeCurvature` (chunks: a quarter of ``budget_gb``)."""
+    if kind not in KINDS:
+        raise InputError(f"curvature kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    retain, forget = sets
+    fns = sample_functions(flat, loss, retain.inputs[0])
+    chunk_bytes = float(budget_gb) * 2**30 / 4
+    spread = mapper().map  # per-sample projections: in process, or spread over workers
+    return (MatrixFreeCurvature(fns, flat.theta, (retain.inputs, retain.targets), kind,
+                                chunk_bytes, spread),
+            MatrixFreeCurvature(fns, flat.theta, (forget.inputs, forget.targets), kind,
+                                chunk_bytes, spread))
+
+
+def restricted_pools(flat: FlatModel, loss: Callable, sets: tuple[DataSet, DataSet],
+                     basis: torch.Tensor, *, kind: str = "gauss-newton", budget_gb: float = 1.0
+                     ) -> tuple[CurvaturePool, CurvaturePool, dict[str, Any]]:
+    r"""Per-sample curvature restricted to a given orthonormal ``basis`` (no Krylov solve).
+
+    The pools of :func:`~numerics.curvature.subspace.subspace_pools` on :math:`U=\operatorname
+    {range}Q` of an earlier route: :math:`Q^\top H_iQ`, or for ``gauss-newton``
+    :math:`(J_iQ)^\top\Lambda_i(J_iQ)` from ``k`` Jacobian-vector products per sample.  Their
+    operator is the compression of the full one to :math:`U`, so by Cauchy interlacing
+    :math:`\lambda_{\min}(A|_U)\ge\lambda_{\min}(A)`: a negative value on :math:`U` is
+    negative curvature of the full matrix; a non-negative one says nothing of the directions
+    off :math:`U`.
+
+    Parameters
+    ----------
+    flat, loss, sets:
+        The model, the per-sample loss, and the retain and forget sets.
+    basis:
+        ``P x k`` orthonormal columns (e.g. the Hessian subspace route's ``basis``).
+    kind, budget_gb:
+        ``hessian`` or ``gauss-newton``; memory of the chunks' intermediates (a quarter of it).
+
+    Returns
+    -------
+    tuple
+        The retain and forget :class:`~numerics.core.pools.CurvaturePool` (factors
+        ``(n, k, .)`` in the basis coordinates) and an ``info`` dict: ``route``
+        (``matrix-free`` or ``matrix-free-ggn``), ``subspace_dim``, the passes spent
+        (``products``) and what is left out (``omits``).
+    """
+    mr, mf = _operators(flat, loss, sets, kind, budget_gb)
+    pr, pf = subspace_pools(mr, mf, basis)
+    omits = LEFT_OUT if kind == "hessian" else f"{LEFT_OUT}; and {GGN_OMITS}"
+    info = {"route": ROUTE_NAMES[kind], "curvature_kind": kind, "n_params": flat.P,
+            "subspace_dim": int(basis.shape[1]), "omits": omits,
+            "products": products_count(mr, mf, 0)}
+    return pr, pf, info
+
+
 def subspace_curvature(flat: FlatModel, loss: Callable, sets: tuple[DataSet, DataSet],
                        target: SubspaceTarget, *, options: SubspaceOptions | None = None,
                        budget_gb: float = 1.0, progress: bool = True,
@@ -167,17 +223,8 @@ def subspace_curvature(flat: FlatModel, loss: Callable, sets: tuple[DataSet, Dat
         coordinates, ``basis`` ``P x k``; ``info`` states ``subspace_dim``,
         ``subspace_tolerance`` and what is left out.
     """
-    if kind not in KINDS:
-        raise InputError(f"curvature kind must be one of {', '.join(KINDS)}, got {kind!r}")
-    retain, forget = sets
     opts = options or SubspaceOptions()
-    fns = sample_functions(flat, loss, retain.inputs[0])
-    chunk_bytes = float(budget_gb) * 2**30 / 4
-    spread = mapper().map  # per-sample projections: in process, or spread over workers
-    mr = MatrixFreeCurvature(fns, flat.theta, (retain.inputs, retain.targets), kind,
-                             chunk_bytes, spread)
-    mf = MatrixFreeCurvature(fns, flat.theta, (forget.inputs, forget.targets), kind,
-                             chunk_bytes, spread)
+    mr, mf = _operators(flat, loss, sets, kind, budget_gb)
     # one Krylov space for lambda_max(H_r) and every basis of the growth (extended, not redone)
     solver = SharedKrylov(mr, mf, target.config.alpha, krylov_options(opts))
     eta = target.eta
