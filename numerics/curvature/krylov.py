@@ -19,8 +19,12 @@ same space (warm start) instead of solving again.  A pair has converged when
 :math:`\|r\|\le\mathrm{tol}\cdot\max|\theta(X)|` (relative to the operator's norm, not to the
 eigenvalue: :math:`\lambda_{\min}(A)` may be near 0).  Thick restart: when ``m`` would exceed
 ``max_dim``, :math:`K` is compressed to the span of twice the wanted Ritz vectors of each end, the
-products transformed by the same coefficients (no new product).  Memory: three ``P x max_dim``
-arrays.
+products transformed by the same coefficients (no new product).
+
+Memory: the three ``P x m`` arrays (two at :math:`\alpha=0`) and, at the peak, one more
+``P x m`` array (the products with :math:`A`, formed in row blocks, or the grown copy of one
+array while a block is appended) and a few ``P x b`` blocks of the wanted count ``b``
+(:func:`peak_columns`); ``dim_cap`` bounds ``m`` (:class:`KrylovOptions`).
 """
 
 from __future__ import annotations
@@ -30,15 +34,52 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from numerics.core.heap import release_free_heap
 from numerics.curvature.matrix_free import MatrixFreeCurvature
 
-__all__ = ["Want", "KrylovOptions", "SharedKrylov"]
+__all__ = ["Want", "KrylovOptions", "SharedKrylov", "peak_columns", "BLOCK_COLUMNS"]
 
 #: Operators of :class:`SharedKrylov` and the ends of their spectra.
 OPERATORS: tuple[str, ...] = ("A", "retain", "forget")
 ENDS: tuple[str, ...] = ("bottom", "top")
 #: Relative singular value below which a new direction is already in the space (dropped).
 RANK_RTOL = 1e-10
+#: Rows of :math:`K` whose products with :math:`A` are formed at once (bounds the temporaries of
+#: :math:`(1-\alpha)\bar H_rK-\alpha\bar H_fK` to two blocks of this many rows).
+ROW_BLOCK = 4096
+#: ``P``-vectors of the wanted count ``b`` alive at once besides the basis arrays: the residual
+#: blocks and their concatenation, the projection against :math:`K` and the SVD of the appended
+#: block (its copy, its ``U`` and the rank-kept columns), and the mean product of the block.
+BLOCK_COLUMNS = 6
+
+
+def peak_columns(max_dim: int, block: int, alpha: float) -> float:
+    r"""``P``-vectors (float64 columns of length ``P``) :class:`SharedKrylov` holds at its peak.
+
+    .. math:: c=(a+1)\,m+\mathrm{BLOCK\_COLUMNS}\cdot b,
+
+    with :math:`a=3` arrays (:math:`K`, :math:`\bar H_rK`, :math:`\bar H_fK`; 2 at
+    :math:`\alpha=0`), one more ``P x m`` array (the products with :math:`A`, or the grown copy
+    of an array while a block is appended), and :data:`BLOCK_COLUMNS` blocks of ``b`` columns.
+    The temporaries of one mean product's chunks are not included (they are sized by
+    ``chunk_bytes``).
+
+    Parameters
+    ----------
+    max_dim:
+        Largest basis ``m``.
+    block:
+        Wanted eigenvectors ``b`` (the widest block appended or returned).
+    alpha:
+        Mixing :math:`\alpha` (0: no forget products).
+
+    Returns
+    -------
+    float
+        Columns; times ``8 P`` gives bytes in float64.
+    """
+    arrays = 3 if alpha > 0.0 else 2
+    return float((arrays + 1) * max(int(max_dim), 0) + BLOCK_COLUMNS * max(int(block), 0))
 
 
 @dataclass(frozen=True)
@@ -61,6 +102,9 @@ class KrylovOptions:
         \mathrm{tol}\,\max|\theta(X)|`.
     max_dim:
         Largest basis before a thick restart (0: ``max(6 x wanted, 60)``, at most ``P``).
+    dim_cap:
+        Upper bound on that largest basis from a memory budget (0: none); a request is still
+        given at least ``3 x wanted`` (:func:`peak_columns` sizes the cap).
     max_steps:
         Expansions before returning the best Ritz vectors (flagged not converged).
     seed:
@@ -71,6 +115,7 @@ class KrylovOptions:
     max_dim: int = 0
     max_steps: int = 300
     seed: int = 0
+    dim_cap: int = 0
 
 
 @dataclass(frozen=True)
@@ -126,7 +171,12 @@ class SharedKrylov:
             return self.FK
         if self.FK is None:
             return (1.0 - self.alpha) * self.RK
-        return (1.0 - self.alpha) * self.RK - self.alpha * self.FK
+        # (1 - alpha) RK - alpha FK, in row blocks: one P x m result, block-sized temporaries
+        out = torch.empty_like(self.RK)
+        for a in range(0, self.P, ROW_BLOCK):
+            b = min(a + ROW_BLOCK, self.P)
+            torch.sub((1.0 - self.alpha) * self.RK[a:b], self.alpha * self.FK[a:b], out=out[a:b])
+        return out
 
     def _ritz(self, want: Want) -> _Ritz:
         XK = self._products(want.op)
@@ -155,12 +205,13 @@ class SharedKrylov:
             return 0
         for _ in range(2):
             if self.dim:
-                W = W - self.K @ (self.K.T @ W)
+                W = W.sub_(self.K @ (self.K.T @ W))  # in place: the caller's block is spent
         U, s, _ = torch.linalg.svd(W, full_matrices=False)
+        del W
         keep = s > RANK_RTOL * ref
         U = U[:, keep][:, : self.P - self.dim]
         if self.dim:
-            U = U - self.K @ (self.K.T @ U)
+            U = U.sub_(self.K @ (self.K.T @ U))
             U = torch.linalg.qr(U)[0]
         c = int(U.shape[1])
         if c == 0:
@@ -180,7 +231,8 @@ class SharedKrylov:
         Z = torch.cat(coefs, dim=1)
         U, s, _ = torch.linalg.svd(Z, full_matrices=False)
         Z = U[:, s > 1e-8 * s[0]]
-        self.K, self.RK = self.K @ Z, self.RK @ Z
+        self.K = self.K @ Z  # one array at a time: the old one is freed before the next
+        self.RK = self.RK @ Z
         if self.FK is not None:
             self.FK = self.FK @ Z
         self.restarts += 1
@@ -204,6 +256,8 @@ class SharedKrylov:
         wants = [w for w in wants if w.count > 0 and (w.op != "forget" or self.FK is not None)]
         total = sum(w.count for w in wants)
         max_dim = self.options.max_dim or max(6 * total, 60)
+        if self.options.dim_cap > 0:
+            max_dim = min(max_dim, self.options.dim_cap)
         max_dim = min(max(max_dim, 3 * total), self.P)
         if self.dim == 0:
             self._start(max(total, 4))
@@ -215,12 +269,16 @@ class SharedKrylov:
             self.converged = W.shape[1] == 0 or self.dim >= self.P
             if self.converged or steps >= self.options.max_steps:
                 return [self.K @ r.coef for r in ritz]
+            del blocks
             if self.dim + W.shape[1] > max_dim:
+                del W
                 self._restart(wants)
                 ritz = [self._ritz(w) for w in wants]
                 W = torch.cat([self._residual_block(w, r) for w, r in zip(wants, ritz,
                                                                           strict=True)], dim=1)
-            if self._append(W) == 0:  # the residuals lie in the space: nothing more to find
+            added = self._append(W)
+            release_free_heap()  # the freed blocks' pages leave the resident set
+            if added == 0:  # the residuals lie in the space: nothing more to find
                 self.converged = True
                 return [self.K @ r.coef for r in ritz]
             steps += 1

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from numerics.core.heap import release_free_heap
 from numerics.core.inputs import UnlearningConfig
 from numerics.core.operator import SecondMomentOperator
 from numerics.core.pools import CurvaturePool, make_pool, signed_factors
@@ -63,6 +64,9 @@ class SubspaceOptions:
     lanczos_tol, seed:
         Residual tolerance of the basis eigenvectors, relative to the operator norm
         (:class:`~numerics.curvature.krylov.KrylovOptions`), and the seed of the start block.
+    krylov_dim_cap:
+        Upper bound on the shared Krylov basis from a memory budget (0: none;
+        :attr:`~numerics.curvature.krylov.KrylovOptions.dim_cap`).
     """
 
     k0: int = 8
@@ -70,6 +74,7 @@ class SubspaceOptions:
     tol: float = 0.01
     lanczos_tol: float = 1e-3
     seed: int = 0
+    krylov_dim_cap: int = 0
 
 
 @dataclass
@@ -87,7 +92,7 @@ class SubspaceResult:
 
 def krylov_options(opts: SubspaceOptions) -> KrylovOptions:
     """The :class:`~numerics.curvature.krylov.KrylovOptions` of the basis eigen-solves."""
-    return KrylovOptions(opts.lanczos_tol, seed=opts.seed)
+    return KrylovOptions(opts.lanczos_tol, seed=opts.seed, dim_cap=opts.krylov_dim_cap)
 
 
 def lanczos_basis(retain: MatrixFreeCurvature, forget: MatrixFreeCurvature, alpha: float, k: int,
@@ -110,7 +115,8 @@ def lanczos_basis(retain: MatrixFreeCurvature, forget: MatrixFreeCurvature, alph
         wants.append(Want("forget", "top", max(k - 3 * q, 1)))
     M = torch.cat(solver.vectors(wants), dim=1).cpu().numpy()
     u, s, _ = np.linalg.svd(M, full_matrices=False)  # forget columns off the earlier span
-    return u[:, s > 1e-8 * s[0]]
+    del M
+    return u[:, : int(np.count_nonzero(s > 1e-8 * s[0]))]  # s descends: a prefix, not a copy
 
 
 def subspace_pools(retain: MatrixFreeCurvature, forget: MatrixFreeCurvature, basis: torch.Tensor,
@@ -198,9 +204,11 @@ def grow_subspace(inputs: GrowthInputs, opts: SubspaceOptions | None = None,
     if solver is None:
         solver = SharedKrylov(r, f, inputs.config.alpha, krylov_options(o))
     while True:
+        Q = basis = pr = pf = None  # the last size's basis is not held while the next is built
         Q = lanczos_basis(r, f, inputs.config.alpha, k, o, solver)
         basis = torch.as_tensor(Q, dtype=r.theta.dtype, device=r.theta.device)
         pr, pf = subspace_pools(r, f, basis)
+        release_free_heap()
         nums = _numbers(pr, pf, inputs.config, inputs.eta)
         exact = Q.shape[1] == r.P
         change = 0.0 if exact else (_change(nums, prev) if prev is not None else math.inf)

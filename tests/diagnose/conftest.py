@@ -43,7 +43,8 @@ with open(sys.argv[1], "w") as fh:
 
 @pytest.fixture
 def diagnose_peak(tmp_path):
-    """``run(sizes, args, timeout)``: ``diagnose --entry`` of the linear entry with
+    """``run(sizes, args, timeout, entry)``: ``diagnose --entry`` of the entry module text
+    ``entry`` (default the linear one; formatted with ``d``, ``nr``, ``nf``) with
     ``sizes = (d, nr, nf)`` and the extra CLI ``args``, in a grandchild; returns its exit status,
     its stderr and its own peak resident bytes."""
     import os
@@ -53,9 +54,10 @@ def diagnose_peak(tmp_path):
 
     root = Path(__file__).resolve().parents[2]
 
-    def run(sizes: tuple[int, int, int], args: list[str], timeout: int) -> tuple[int, str, int]:
+    def run(sizes: tuple[int, int, int], args: list[str], timeout: int,
+            entry: str = _LINEAR_ENTRY) -> tuple[int, str, int]:
         d, nr, nf = sizes
-        (tmp_path / "peakentry.py").write_text(_LINEAR_ENTRY.format(d=d, nr=nr, nf=nf))
+        (tmp_path / "peakentry.py").write_text(entry.format(d=d, nr=nr, nf=nf))
         env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(root), str(tmp_path)]),
                    OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
         res = tmp_path / "rusage.txt"

@@ -67,6 +67,7 @@ from numerics.apps.diagnose.route_choice import RouteRequest, loss_kind, select_
 from numerics.apps.diagnose.spread import spreading
 from numerics.apps.diagnose.stationary import STATIONARY_TOL, stationarity
 from numerics.apps.diagnose.subspace_route import (
+    RouteMemory,
     SubspaceTarget,
     boundary_note,
     restricted_pools,
@@ -425,7 +426,8 @@ def _curvature(flat: FlatModel, loss: Callable, sets: tuple[Any, Any], opts: Dia
     """Per-sample curvature by the requested route (the subspace route needs the configuration)."""
     cv = opts.curvature
     budget_gb, cap = _route_budget(opts)
-    cur = _route(flat, loss, sets, opts, cfg, budget_gb)
+    cur = _route(flat, loss, sets, opts, cfg,
+                 RouteMemory(budget_gb, cap, cv.memory_budget_gb))
     if cap is not None:
         cur.info.update(budget_gib=float(cv.memory_budget_gb), budget_scope="whole process",
                         working_budget_gib=cap / 2**30)
@@ -442,9 +444,10 @@ def _route_budget(opts: DiagnoseOptions) -> tuple[float, float | None]:
 
 
 def _route(flat: FlatModel, loss: Callable, sets: tuple[Any, Any], opts: DiagnoseOptions,
-           cfg: dict[str, Any], budget_gb: float) -> Any:
+           cfg: dict[str, Any], memory: RouteMemory) -> Any:
     """The route of :func:`~numerics.apps.diagnose.route_choice.select_route`, run with the budget."""
     cv, ro, un = opts.curvature, opts.run, opts.unlearning
+    budget_gb = memory.budget_gb
     with torch.no_grad():
         C = int(flat.single(flat.theta, sets[0].inputs[0]).numel())
     req = RouteRequest(cv.route, flat.P, sets[0].n + sets[1].n, C, float(budget_gb) * 2**30)
@@ -453,7 +456,7 @@ def _route(flat: FlatModel, loss: Callable, sets: tuple[Any, Any], opts: Diagnos
         target = SubspaceTarget(UnlearningConfig(cfg["alpha"], cfg["batch_retain"],
                                                  cfg["batch_forget"], cfg["sampling"]),
                                 un.eta, un.eta_rel)
-        cur = subspace_curvature(flat, loss, sets, target, budget_gb=budget_gb,
+        cur = subspace_curvature(flat, loss, sets, target, memory=memory,
                                  progress=progress_enabled(ro.progress),
                                  kind=choice.curvature_kind)
     else:
@@ -803,7 +806,9 @@ def diagnose(model: torch.nn.Module, loss: Callable[[torch.Tensor, torch.Tensor]
             info = dict(curv.info)
             info.update(active_dim=red.rank, flat_directions_cut=n_flat, flat_rtol=FLAT_RTOL,
                         minimum_check=_minimum_check(crit))
-            info["stationarity"] = stationarity(flat, loss, (r_set, f_set))
+            info["stationarity"] = stationarity(flat, loss, (r_set, f_set),
+                                                **({} if plan is None else
+                                                   {"chunk": plan.gradient_chunk}))
             if plan is not None:
                 info["memory_plan"] = plan.as_dict()
         _check_notes(info, n_flat, notes, res["point"].rho)

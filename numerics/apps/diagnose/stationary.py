@@ -28,7 +28,8 @@ STATIONARY_TOL = 0.05
 CHUNK = 256
 
 
-def stationarity(flat: FlatModel, loss: LossFn, sets: tuple[DataSet, ...]) -> dict[str, Any]:
+def stationarity(flat: FlatModel, loss: LossFn, sets: tuple[DataSet, ...],
+                 chunk: int = CHUNK) -> dict[str, Any]:
     r"""How far :math:`\theta^\star` is from a stationary point of the training loss.
 
     Parameters
@@ -37,6 +38,10 @@ def stationarity(flat: FlatModel, loss: LossFn, sets: tuple[DataSet, ...]) -> di
         The model at :math:`\theta^\star` and the per-sample loss.
     sets:
         The training sets (retain and forget).
+    chunk:
+        Samples per vectorised call (:data:`CHUNK`; fewer under a memory budget: each holds
+        about ``GRADIENT_COPIES x chunk x P`` floats,
+        :data:`~numerics.apps.diagnose.memory.GRADIENT_COPIES`).
 
     Returns
     -------
@@ -54,9 +59,9 @@ def stationarity(flat: FlatModel, loss: LossFn, sets: tuple[DataSet, ...]) -> di
     norms = torch.zeros((), dtype=theta.dtype, device=theta.device)
     n = 0
     for data in sets:
-        for start in range(0, data.n, CHUNK):
-            g = per_sample(theta, data.inputs[start:start + CHUNK],
-                           data.targets[start:start + CHUNK]).detach()
+        for start in range(0, data.n, chunk):
+            g = per_sample(theta, data.inputs[start:start + chunk],
+                           data.targets[start:start + chunk]).detach()
             total += g.sum(dim=0)
             norms += g.norm(dim=1).sum()
             n += g.shape[0]

@@ -32,6 +32,8 @@ from tqdm.auto import tqdm
 from numerics.apps.diagnose.data import DataSet, FlatModel
 from numerics.apps.diagnose.route import GGN_OMITS, Curvature
 from numerics.apps.diagnose.spread import mapper
+from numerics.apps.diagnose.subspace_memory import SubspaceSizes, plan_subspace
+from numerics.core.heap import release_free_heap
 from numerics.core.inputs import InputError, UnlearningConfig
 from numerics.core.pools import CurvaturePool
 from numerics.curvature.coherence import coherence_dense
@@ -46,7 +48,7 @@ from numerics.curvature.subspace import (
     subspace_pools,
 )
 
-__all__ = ["SubspaceTarget", "sample_functions", "subspace_curvature", "restricted_pools",
+__all__ = ["SubspaceTarget", "RouteMemory", "sample_functions", "subspace_curvature", "restricted_pools",
            "products_count", "boundary_note", "ROUTE_NAMES"]
 
 #: Reported route name of each curvature kind.
@@ -199,9 +201,39 @@ def restricted_pools(flat: FlatModel, loss: Callable, sets: tuple[DataSet, DataS
     return pr, pf, info
 
 
+@dataclass(frozen=True)
+class RouteMemory:
+    r"""The route's memory: the chunk budget and, under ``--memory-budget-gb``, the whole cap.
+
+    Attributes
+    ----------
+    budget_gb:
+        One chunk's intermediates may use a quarter of it (GiB).
+    working_bytes:
+        :math:`B_{\rm work}` of :func:`~numerics.apps.diagnose.memory.working_budget` (the
+        bytes the process budget leaves), or ``None`` (no cap: the Krylov space is not planned).
+    process_budget_gb:
+        The whole-process budget, for the messages.
+    """
+
+    budget_gb: float = 1.0
+    working_bytes: float | None = None
+    process_budget_gb: float | None = None
+
+
+def _planned(opts: SubspaceOptions, sizes: SubspaceSizes,
+             memory: RouteMemory) -> tuple[SubspaceOptions, dict[str, Any] | None]:
+    """``opts`` under the memory plan (:func:`plan_subspace`), and the plan for the report."""
+    if memory.working_bytes is None:
+        return opts, None
+    plan = plan_subspace(sizes, opts, float(memory.working_bytes),
+                         float(memory.process_budget_gb or memory.working_bytes / 2**30))
+    return plan.options, plan.as_dict()
+
+
 def subspace_curvature(flat: FlatModel, loss: Callable, sets: tuple[DataSet, DataSet],
                        target: SubspaceTarget, *, options: SubspaceOptions | None = None,
-                       budget_gb: float = 1.0, progress: bool = True,
+                       memory: RouteMemory | None = None, progress: bool = True,
                        kind: str = "hessian") -> Curvature:
     """Per-sample curvature restricted to a grown Lanczos subspace (module docstring).
 
@@ -211,8 +243,11 @@ def subspace_curvature(flat: FlatModel, loss: Callable, sets: tuple[DataSet, Dat
         The model, the per-sample loss, and the retain and forget sets.
     target, options:
         What the subspace must reproduce (:class:`SubspaceTarget`) and how it grows.
-    budget_gb, progress:
-        Memory of one chunk's intermediates is a quarter of it; progress bar on stderr.
+    memory, progress:
+        :class:`RouteMemory` (one chunk's intermediates use a quarter of ``budget_gb``; with
+        ``working_bytes`` the Krylov space and ``k`` are planned to fit
+        (:func:`~numerics.apps.diagnose.subspace_memory.plan_subspace`), or the route is refused
+        with :class:`InputError` before it allocates); progress bar on stderr.
     kind:
         ``hessian`` (exact per-sample Hessians) or ``gauss-newton`` (their Gauss--Newton part).
 
@@ -223,8 +258,11 @@ def subspace_curvature(flat: FlatModel, loss: Callable, sets: tuple[DataSet, Dat
         coordinates, ``basis`` ``P x k``; ``info`` states ``subspace_dim``,
         ``subspace_tolerance`` and what is left out.
     """
-    opts = options or SubspaceOptions()
-    mr, mf = _operators(flat, loss, sets, kind, budget_gb)
+    mem = memory or RouteMemory()
+    opts, plan = _planned(options or SubspaceOptions(),
+                          SubspaceSizes(flat.P, sets[0].n + sets[1].n, target.config.alpha,
+                                        float(mem.budget_gb) * 2**30 / 4), mem)
+    mr, mf = _operators(flat, loss, sets, kind, mem.budget_gb)
     # one Krylov space for lambda_max(H_r) and every basis of the growth (extended, not redone)
     solver = SharedKrylov(mr, mf, target.config.alpha, krylov_options(opts))
     eta = target.eta
@@ -241,6 +279,8 @@ def subspace_curvature(flat: FlatModel, loss: Callable, sets: tuple[DataSet, Dat
         res = grow_subspace(GrowthInputs(mr, mf, target.config, float(eta)), opts,
                             progress=lambda s: (bar.set_postfix_str(s), bar.update(1)),
                             solver=solver)
+    del solver
+    release_free_heap()  # the Krylov arrays are gone: later phases start from the live data
     fr, ff = res.retain.factors, res.forget.factors
     coh = coherence_dense(torch.as_tensor(res.retain.dense()), torch.as_tensor(res.forget.dense()),
                           keep_matrices=True)
@@ -256,7 +296,9 @@ def subspace_curvature(flat: FlatModel, loss: Callable, sets: tuple[DataSet, Dat
             "omits": omits,
             "hessian_vector_products": mr.products + mf.products,
             "products": products_count(mr, mf, first),
-            "budget_gib": float(budget_gb)}
+            "budget_gib": float(mem.budget_gb)}
+    if plan is not None:
+        info["subspace_memory_plan"] = plan
     dev = flat.theta.device
     out = Curvature(name, torch.as_tensor(fr, device=dev), torch.as_tensor(ff, device=dev),
                     res.retain.signs, res.forget.signs, coh, info)
