@@ -22,7 +22,8 @@ from threadpoolctl import threadpool_limits
 
 from numerics.core.inputs import InputError
 
-__all__ = ["DEVICES", "DTYPES", "resolve_device", "resolve_dtype", "thread_limit"]
+__all__ = ["DEVICES", "DTYPES", "resolve_device", "resolve_dtype", "thread_limit",
+           "gpu_memory_cap"]
 
 #: Accepted values of ``--device``.
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
@@ -80,3 +81,40 @@ def thread_limit(threads: int | None):
             yield
     finally:
         torch.set_num_threads(previous)
+
+
+@contextmanager
+def gpu_memory_cap(device: torch.device, budget_gb: float | None):
+    r"""Cap the CUDA caching allocator at ``budget_gb`` GiB on ``device`` inside the block.
+
+    .. math:: f=\min\Big(1,\ \frac{B}{M_{\rm device}}\Big),
+
+    passed to :func:`torch.cuda.set_per_process_memory_fraction` (:math:`B` the budget in bytes,
+    :math:`M_{\rm device}` the device's total memory) and set back to 1 on exit.  An allocation
+    that would pass the cap raises :class:`torch.cuda.OutOfMemoryError` in the allocator, before
+    the memory is taken; inside the block it becomes an :class:`InputError` naming the budget
+    (the CLI's one line, exit status 2).  On the CPU, or without a budget, nothing is done (the
+    host resident set is checked by :mod:`numerics.apps.diagnose.memory`).
+
+    Parameters
+    ----------
+    device:
+        The compute device (:func:`resolve_device`).
+    budget_gb:
+        The ``--memory-budget-gb`` budget, GiB, or ``None``.
+    """
+    if device.type != "cuda" or budget_gb is None:
+        yield
+        return
+    total = torch.cuda.get_device_properties(device).total_memory
+    fraction = min(1.0, float(budget_gb) * 2**30 / total)
+    torch.cuda.set_per_process_memory_fraction(fraction, device)
+    try:
+        yield
+    except torch.cuda.OutOfMemoryError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "out of memory"
+        raise InputError(f"GPU memory budget of {float(budget_gb):g} GiB "
+                         f"({fraction:.3g} of the device's {total / 2**30:.1f} GiB) exceeded: "
+                         f"{first}; raise --memory-budget-gb or lower --max-samples") from None
+    finally:
+        torch.cuda.set_per_process_memory_fraction(1.0, device)

@@ -82,7 +82,7 @@ from numerics.apps.diagnose.trust import (
 )
 from numerics.apps.diagnose.unlearn import gradient_difference
 from numerics.apps.diagnose.within import StepsModel, WithinOptions, budgeted
-from numerics.core.device import resolve_device, resolve_dtype, thread_limit
+from numerics.core.device import gpu_memory_cap, resolve_device, resolve_dtype, thread_limit
 from numerics.core.forcing import Forcing
 from numerics.core.inputs import (
     InputError,
@@ -764,8 +764,8 @@ def diagnose(model: torch.nn.Module, loss: Callable[[torch.Tensor, torch.Tensor]
     dt = resolve_dtype(dev, cv.dtype)
     if not isinstance(model, torch.nn.Module):
         raise InputError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    with thread_limit(ro.threads), spreading(opts.execution, ro.threads, device=str(dev),
-                                             progress=ro.progress) as spread:
+    with thread_limit(ro.threads), gpu_memory_cap(dev, cv.memory_budget_gb), \
+            spreading(opts.execution, ro.threads, device=str(dev), progress=ro.progress) as spread:
         with clock.phase(PhaseSpec("setup", "setup (model copy, data checks)")):
             work = copy.deepcopy(model).to(device=dev, dtype=dt)
             flat = FlatModel(work)
