@@ -806,7 +806,7 @@ def diagnose(model: torch.nn.Module, loss: Callable[[torch.Tensor, torch.Tensor]
             info = dict(curv.info)
             info.update(active_dim=red.rank, flat_directions_cut=n_flat, flat_rtol=FLAT_RTOL,
                         minimum_check=_minimum_check(crit))
-            info["stationarity"] = stationarity(flat, loss, (r_set, f_set),
+            info["stationarity"] = stationarity(flat, loss, (r_set, f_set), seed=ro.seed,
                                                 **({} if plan is None else
                                                    {"chunk": plan.gradient_chunk}))
             if plan is not None:
