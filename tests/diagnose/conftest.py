@@ -150,13 +150,15 @@ ROUTE_REL = 0.05
 
 
 def _route_run(entry: dict, route: str, **over):
-    """``diagnose`` of an entry on ``route``: no run, deletion, prescriptions, map or bars."""
+    """``diagnose`` of an entry on ``route``: no run, deletion, prescriptions, map or bars
+    (``over`` may ask for them, e.g. ``unlearn_steps``)."""
     from numerics.apps.diagnose import diagnose
     from numerics.apps.diagnose.options import DiagnoseOptions
 
     opts = dict(entry["options"])
     opts.update(route=route, unlearn_steps=0, deletion=False, prescribe=False, progress=False,
-                steps_grid=0, **over)
+                steps_grid=0)
+    opts.update(over)
     return diagnose(entry["model"], entry["loss"], entry["retain"], entry["forget"],
                     DiagnoseOptions.from_flat(opts))
 

@@ -248,3 +248,32 @@ def test_rho_within_the_subspace_tolerance_of_one_is_flagged():
     assert boundary_note({**info, "subspace_dim": 64}, 1.00019) is None  # identity basis: exact
     assert boundary_note({**info, "route": "dense"}, 1.00019) is None
     assert boundary_note({**info, "route": "matrix-free-ggn"}, 1.00019) is not None
+
+
+#: Step sizes (units of 2 / lambda_max(H_r)) and horizon of the steps-to-escape comparison.
+STEPS_ETA_REL, STEPS_K = (0.5, 0.9, 1.2), 100
+
+
+@pytest.mark.slow
+def test_subspace_route_predicts_the_dense_routes_steps_to_escape(route_run):
+    """``steps_to_escape_predicted`` (forced recursion from delta_0 = 0 to the run's event, within
+    K) on the subspace route against the dense exact route, every family, three step sizes.
+
+    Tolerance: 5 % as for the other numbers, or one step, whichever is larger (reason: the count
+    is the first integer step at which the predicted forget loss reaches its level, so a change
+    of the curve far below 5 % can move it by one step; 11 against 12 on the cross-entropy MLP).
+    Both routes must agree on whether an event falls within K at all.
+    """
+    compared = 0
+    for case, make in CASES.items():
+        entry = make()
+        entry["options"] = {k: v for k, v in entry["options"].items() if k not in ("eta", "eta_rel")}
+        for rel in STEPS_ETA_REL:
+            run = {"unlearn_steps": STEPS_K, "eta_rel": rel}
+            exact, sub = route_run(entry, "dense", **run), route_run(entry, "subspace", **run)
+            a, b = sub.steps_to_escape_predicted, exact.steps_to_escape_predicted
+            assert (a is None) == (b is None), (case, rel, a, b)
+            if b is not None:
+                assert abs(a - b) <= max(1.0, REL * b), (case, rel, a, b)
+                compared += 1
+    assert compared >= 6  # events within K on softmax regression and both digits MLPs
