@@ -147,6 +147,17 @@ def boundary_note(info: dict[str, Any], rho: float | None) -> str | None:
             "curvature")
 
 
+def _omits(kind: str, exact: bool) -> str:
+    """What a subspace route's curvature leaves out (the report's ``omits``).
+
+    The directions off the subspace (none on an identity basis), and for ``gauss-newton`` also
+    the Gauss--Newton matrix's residual term.
+    """
+    if kind == "hessian":
+        return "nothing (identity basis)" if exact else LEFT_OUT
+    return GGN_OMITS if exact else f"{LEFT_OUT}; and {GGN_OMITS}"
+
+
 def _operators(flat: FlatModel, loss: Callable, sets: tuple[DataSet, DataSet], kind: str,
                budget_gb: float) -> tuple[MatrixFreeCurvature, MatrixFreeCurvature]:
     """The retain and forget :class:`MatrixFreeCurvature` (chunks: a quarter of ``budget_gb``)."""
@@ -194,7 +205,7 @@ def restricted_pools(flat: FlatModel, loss: Callable, sets: tuple[DataSet, DataS
     """
     mr, mf = _operators(flat, loss, sets, kind, budget_gb)
     pr, pf = subspace_pools(mr, mf, basis)
-    omits = LEFT_OUT if kind == "hessian" else f"{LEFT_OUT}; and {GGN_OMITS}"
+    omits = _omits(kind, exact=False)
     info = {"route": ROUTE_NAMES[kind], "curvature_kind": kind, "n_params": flat.P,
             "subspace_dim": int(basis.shape[1]), "omits": omits,
             "products": products_count(mr, mf, 0)}
@@ -285,8 +296,7 @@ def subspace_curvature(flat: FlatModel, loss: Callable, sets: tuple[DataSet, Dat
     coh = coherence_dense(torch.as_tensor(res.retain.dense()), torch.as_tensor(res.forget.dense()),
                           keep_matrices=True)
     name = ROUTE_NAMES[kind]
-    omits = ("nothing (identity basis)" if res.exact else LEFT_OUT) if kind == "hessian" else (
-        GGN_OMITS if res.exact else f"{LEFT_OUT}; and {GGN_OMITS}")
+    omits = _omits(kind, res.exact)
     info = {"route": name, "requested": "subspace" if kind == "hessian" else "subspace-ggn",
             "curvature_kind": kind, "n_params": flat.P,
             "exact": res.exact and kind == "hessian", "subspace_dim": res.dim,
